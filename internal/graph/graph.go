@@ -1,0 +1,171 @@
+// Package graph holds the runtime form of a topology: typed nodes that a
+// task instantiates and wires, and the Program that describes which nodes,
+// stores and topics each sub-topology has. topology builds a Program; the
+// task runtime (internal/task) runs it. Records are never boxed on their way
+// through the graph: a node checks its children's types once, when a task is
+// wired, and calls them directly afterwards.
+package graph
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
+)
+
+// Env is what a node needs from the task that runs it.
+type Env interface {
+	TaskID() processor.TaskID
+	ApplicationID() string
+	StateDir() string
+	StreamTime() time.Time
+	WallClockTime() time.Time
+	RecordMetadata() (processor.RecordMetadata, bool)
+	Schedule(node string, interval time.Duration, typ processor.PunctuationType, p processor.Punctuator) (processor.Cancellable, error)
+	RequestCommit()
+	// Store returns the task's instance of the named store.
+	Store(name string) (state.Store, bool)
+	// KnowsStore reports whether the topology has a store of that name,
+	// in this task or another.
+	KnowsStore(name string) bool
+	// Send hands a serialized record to the task's record collector.
+	Send(out *Output) error
+	// NumPartitions reports how many partitions topic has, for sinks with a
+	// custom partitioner.
+	NumPartitions(topic string) (int, error)
+}
+
+// Node is a node of a running task's graph.
+type Node interface {
+	Name() string
+	// AddChild wires child below this node. It fails when the child does
+	// not accept what this node forwards, which the typed builder rules out.
+	AddChild(child Node) error
+	Init(env Env) error
+	Close() error
+}
+
+// Receiver is a node that accepts records of type Record[K, V].
+type Receiver[K, V any] interface {
+	Node
+	Receive(rec processor.Record[K, V]) error
+}
+
+// RawRecord is a consumed record before deserialization.
+type RawRecord struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []processor.Header
+	Timestamp time.Time
+}
+
+// Output is a serialized record on its way to a topic. Partition is -1 when
+// the sink leaves the choice to the collector's default partitioner.
+type Output struct {
+	Topic     string
+	Partition int32
+	Key       []byte
+	Value     []byte
+	Headers   []processor.Header
+	Timestamp time.Time
+	// Sink is the name of the sink node that produced it.
+	Sink string
+}
+
+func addChild[K, V any](parent string, children *[]Receiver[K, V], byName map[string]Receiver[K, V], child Node) error {
+	r, ok := child.(Receiver[K, V])
+	if !ok {
+		return fmt.Errorf("graph: node %q cannot be a child of %q: it does not accept Record[%s]",
+			child.Name(), parent, typeName[K]()+", "+typeName[V]())
+	}
+	*children = append(*children, r)
+	byName[child.Name()] = r
+	return nil
+}
+
+func typeName[T any]() string { return fmt.Sprintf("%T", *new(T)) }
+
+// Kind is the kind of a node.
+type Kind int
+
+const (
+	SourceKind Kind = iota
+	ProcessorKind
+	SinkKind
+)
+
+// NodeDef describes one node of a topology and makes its runtime instances.
+type NodeDef struct {
+	Name     string
+	Kind     Kind
+	Parents  []string
+	Children []string
+	// Stores connected to a processor.
+	Stores []string
+	// Topics and Pattern of a source.
+	Topics  []string
+	Pattern *regexp.Regexp
+	// OffsetReset of a source: "" (app default), "earliest" or "latest".
+	OffsetReset string
+	// Topic of a sink with a fixed topic; empty when it has a chooser.
+	Topic string
+	// New makes a fresh runtime node for one task of the app appID.
+	New func(appID string) Node
+	// NewQueue, for sources, makes a record queue for one input partition.
+	NewQueue func(src Node, topic string, partition int32) Queue
+}
+
+// StoreDef is a state store of a topology.
+type StoreDef struct {
+	Builder    state.StoreBuilder
+	Processors []string
+}
+
+// Subtopology is a connected component of the node graph (two processors
+// sharing a store are connected). It runs as one task per partition.
+type Subtopology struct {
+	ID int
+	// Nodes in topological order: every node comes after its parents.
+	Nodes []*NodeDef
+	// SourceTopics are the topics the sub-topology reads, sorted.
+	SourceTopics []string
+	// Patterns of its pattern sources.
+	Patterns []*regexp.Regexp
+	// Stores used by its processors, sorted.
+	Stores []string
+}
+
+// Program is a validated topology in runtime form.
+type Program struct {
+	Subtopologies []*Subtopology
+	Stores        map[string]*StoreDef
+	// InternalTopics are the repartition topics of the topology, by their
+	// undecorated name (without the application id prefix).
+	InternalTopics map[string]InternalTopic
+}
+
+// InternalTopic is a repartition topic the runtime creates.
+type InternalTopic struct {
+	// Partitions is the partition count; 0 means the largest partition
+	// count among the source topics of the sub-topology that writes it.
+	Partitions int
+}
+
+// TopicName returns the name of topic in the cluster: internal topics are
+// prefixed with the application id, "<appID>-<name>".
+func (p *Program) TopicName(appID, topic string) string {
+	if _, ok := p.InternalTopics[topic]; ok {
+		return appID + "-" + topic
+	}
+	return topic
+}
+
+// ProgramOf returns the Program of a *topology.Topology. Package topology
+// sets it at init, so that the runtimes can run a topology without the
+// topology package exporting its internals.
+var ProgramOf func(topology any) *Program

@@ -1,0 +1,336 @@
+// Package task runs one task: one sub-topology on one partition of its
+// source topics. It buffers records per input partition, always processes
+// the buffered record with the smallest timestamp next, keeps stream time,
+// fires punctuations and owns the task's state stores. It does no I/O of its
+// own: records come in through AddRecord and go out through a Collector, so
+// the test driver and the Kafka runtime run the very same code.
+//
+// A Task is owned by one goroutine; none of its methods may be called
+// concurrently.
+package task
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
+)
+
+// Collector receives the records a task's sinks produce.
+type Collector interface {
+	// Send takes out, which the caller reuses after Send returns; Key and
+	// Value are freshly serialized and may be kept.
+	Send(out *graph.Output) error
+	// NumPartitions reports the partition count of topic.
+	NumPartitions(topic string) (int, error)
+}
+
+// Config configures a Task.
+type Config struct {
+	ID            processor.TaskID
+	ApplicationID string
+	// StateDir is the task's directory, <state.dir>/<app>/<task>; empty for
+	// none.
+	StateDir  string
+	Program   *graph.Program
+	Collector Collector
+	// Clock returns wall-clock time. Default time.Now.
+	Clock func() time.Time
+}
+
+// TopicPartition names one input partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+type input struct {
+	tp       TopicPartition
+	q        graph.Queue
+	consumed int64 // offset after the last processed record; -1 before the first
+}
+
+type source struct {
+	def  *graph.NodeDef
+	node graph.Node
+}
+
+const unknown = math.MinInt64
+
+// Task runs one sub-topology for one partition.
+type Task struct {
+	cfg      Config
+	sub      *graph.Subtopology
+	nodes    []graph.Node
+	sources  []source
+	byTopic  map[string]*source
+	inputs   []*input
+	byTP     map[TopicPartition]*input
+	last     *input // the input of the previous AddRecord, to skip the map lookup
+	buffered int
+
+	storeNames []string
+	stores     map[string]state.Store
+
+	streamTime  int64 // Unix ns; unknown before the first record
+	streamTimeT time.Time
+	current     processor.RecordMetadata
+	hasCurrent  bool
+
+	schedules []*schedule
+	seq       int
+	due       []*schedule // scratch for punctuate
+
+	commitRequested bool
+	initialized     bool
+	closed          bool
+}
+
+// New builds a task: its nodes, wired, and its stores, unopened. Call Init
+// before adding records.
+func New(cfg Config) (*Task, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.ID.Subtopology < 0 || cfg.ID.Subtopology >= len(cfg.Program.Subtopologies) {
+		return nil, fmt.Errorf("task %s: the topology has no sub-topology %d", cfg.ID, cfg.ID.Subtopology)
+	}
+	t := &Task{
+		cfg:        cfg,
+		sub:        cfg.Program.Subtopologies[cfg.ID.Subtopology],
+		byTopic:    map[string]*source{},
+		byTP:       map[TopicPartition]*input{},
+		stores:     map[string]state.Store{},
+		streamTime: unknown,
+		current:    processor.NoRecord,
+	}
+	byName := map[string]graph.Node{}
+	for _, def := range t.sub.Nodes {
+		n := def.New(cfg.ApplicationID)
+		byName[def.Name] = n
+		t.nodes = append(t.nodes, n)
+		if def.Kind == graph.SourceKind {
+			t.sources = append(t.sources, source{def: def, node: n})
+		}
+	}
+	for i := range t.sources {
+		for _, topic := range t.sources[i].def.Topics {
+			t.byTopic[cfg.Program.TopicName(cfg.ApplicationID, topic)] = &t.sources[i]
+		}
+	}
+	for _, def := range t.sub.Nodes {
+		for _, c := range def.Children {
+			if err := byName[def.Name].AddChild(byName[c]); err != nil {
+				return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
+			}
+		}
+	}
+	for _, name := range t.sub.Stores {
+		t.storeNames = append(t.storeNames, name)
+		t.stores[name] = cfg.Program.Stores[name].Builder.Build()
+	}
+	return t, nil
+}
+
+// ID returns the task's id.
+func (t *Task) ID() processor.TaskID { return t.cfg.ID }
+
+// Init opens the stores and initializes the processors, parents first.
+func (t *Task) Init() error {
+	sc := state.StoreContext{
+		ApplicationID: t.cfg.ApplicationID,
+		TaskID:        t.cfg.ID.String(),
+		Partition:     t.cfg.ID.Partition,
+		Dir:           t.cfg.StateDir,
+	}
+	for _, name := range t.storeNames {
+		if err := t.stores[name].Init(sc); err != nil {
+			return errors.Join(fmt.Errorf("task %s: opening store %q: %w", t.cfg.ID, name, err), t.Close())
+		}
+	}
+	t.initialized = true
+	for _, n := range t.nodes {
+		if err := n.Init(t); err != nil {
+			return errors.Join(err, t.Close())
+		}
+	}
+	return nil
+}
+
+// Reads reports whether the task reads topic (a cluster topic name).
+func (t *Task) Reads(topic string) bool { return t.sourceFor(topic) != nil }
+
+func (t *Task) sourceFor(topic string) *source {
+	if s, ok := t.byTopic[topic]; ok {
+		return s
+	}
+	for i := range t.sources {
+		if p := t.sources[i].def.Pattern; p != nil && fullMatch(p.FindStringIndex(topic), topic) {
+			t.byTopic[topic] = &t.sources[i]
+			return &t.sources[i]
+		}
+	}
+	return nil
+}
+
+func fullMatch(loc []int, s string) bool { return loc != nil && loc[0] == 0 && loc[1] == len(s) }
+
+// AddRecord deserializes raw and buffers it. A record that cannot be
+// deserialized is not buffered and a *graph.DeserializationError is
+// returned; the caller's handler decides what happens next.
+func (t *Task) AddRecord(raw *graph.RawRecord) error {
+	in := t.last
+	if in == nil || in.tp.Partition != raw.Partition || in.tp.Topic != raw.Topic {
+		tp := TopicPartition{raw.Topic, raw.Partition}
+		in = t.byTP[tp]
+		if in == nil {
+			src := t.sourceFor(raw.Topic)
+			if src == nil {
+				return fmt.Errorf("task %s: no source reads topic %q", t.cfg.ID, raw.Topic)
+			}
+			in = &input{tp: tp, q: src.def.NewQueue(src.node, raw.Topic, raw.Partition), consumed: -1}
+			t.byTP[tp] = in
+			t.inputs = append(t.inputs, in)
+		}
+		t.last = in
+	}
+	if err := in.q.Add(raw); err != nil {
+		return err
+	}
+	t.buffered++
+	return nil
+}
+
+// Buffered is the number of records waiting to be processed.
+func (t *Task) Buffered() int { return t.buffered }
+
+// Process processes the buffered record with the smallest timestamp, if
+// there is one. Ties go to the partition that got records first.
+func (t *Task) Process() (bool, error) {
+	if t.buffered == 0 {
+		return false, nil
+	}
+	var next *input
+	var best int64
+	for _, in := range t.inputs {
+		if in.q.Len() == 0 {
+			continue
+		}
+		if ts, _, _ := in.q.Head(); next == nil || ts < best {
+			next, best = in, ts
+		}
+	}
+	ts, tsT, md := next.q.Head()
+	if ts > t.streamTime || t.streamTime == unknown {
+		t.streamTime, t.streamTimeT = ts, tsT
+	}
+	t.current, t.hasCurrent = md, true
+	t.buffered--
+	next.consumed = md.Offset + 1
+	err := next.q.ProcessHead()
+	t.current, t.hasCurrent = processor.NoRecord, false
+	return true, err
+}
+
+// ConsumedOffsets returns, for each input partition that processed a
+// record, the offset after the last processed record: what to commit.
+func (t *Task) ConsumedOffsets() map[TopicPartition]int64 {
+	m := map[TopicPartition]int64{}
+	for _, in := range t.inputs {
+		if in.consumed >= 0 {
+			m[in.tp] = in.consumed
+		}
+	}
+	return m
+}
+
+// CommitRequested reports whether a processor called Context.Commit since
+// the last Commit.
+func (t *Task) CommitRequested() bool { return t.commitRequested }
+
+// Commit flushes the task's stores.
+func (t *Task) Commit() error {
+	t.commitRequested = false
+	var errs []error
+	for _, name := range t.storeNames {
+		if err := t.stores[name].Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("task %s: flushing store %q: %w", t.cfg.ID, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes the processors, children after parents, then the stores. It
+// is idempotent.
+func (t *Task) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	var errs []error
+	if t.initialized {
+		for _, n := range t.nodes {
+			if err := n.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, name := range t.storeNames {
+		if err := t.stores[name].Close(); err != nil {
+			errs = append(errs, fmt.Errorf("task %s: closing store %q: %w", t.cfg.ID, name, err))
+		}
+	}
+	for _, in := range t.inputs {
+		in.q.Clear()
+	}
+	t.buffered = 0
+	return errors.Join(errs...)
+}
+
+// Stores returns the task's stores by name.
+func (t *Task) Stores() map[string]state.Store { return t.stores }
+
+// StoreNames returns the names of the task's stores, sorted.
+func (t *Task) StoreNames() []string { return slices.Clone(t.storeNames) }
+
+// graph.Env
+
+func (t *Task) TaskID() processor.TaskID { return t.cfg.ID }
+func (t *Task) ApplicationID() string    { return t.cfg.ApplicationID }
+func (t *Task) StateDir() string         { return t.cfg.StateDir }
+func (t *Task) WallClockTime() time.Time { return t.cfg.Clock() }
+func (t *Task) RequestCommit()           { t.commitRequested = true }
+
+// StreamTime is the largest timestamp processed so far; the zero Time
+// before the first record.
+func (t *Task) StreamTime() time.Time {
+	if t.streamTime == unknown {
+		return time.Time{}
+	}
+	return t.streamTimeT
+}
+
+func (t *Task) RecordMetadata() (processor.RecordMetadata, bool) {
+	return t.current, t.hasCurrent
+}
+
+func (t *Task) Store(name string) (state.Store, bool) {
+	s, ok := t.stores[name]
+	return s, ok
+}
+
+func (t *Task) KnowsStore(name string) bool {
+	_, ok := t.cfg.Program.Stores[name]
+	return ok
+}
+
+func (t *Task) Send(out *graph.Output) error { return t.cfg.Collector.Send(out) }
+
+func (t *Task) NumPartitions(topic string) (int, error) {
+	return t.cfg.Collector.NumPartitions(topic)
+}
