@@ -9,7 +9,9 @@ import (
 //
 // The runtime owns a store's life cycle: it builds one per task from the
 // topology's StoreBuilder, calls Init before the task processes anything,
-// Flush on every commit and Close when the task goes away.
+// Flush on every commit and Close when the task goes away. Before Init every
+// method but Name, Persistent and Close returns ErrStoreNotInitialized; after
+// Close, ErrStoreClosed.
 type Store interface {
 	// Name is the store's name, unique within a topology.
 	Name() string
@@ -89,7 +91,9 @@ type KeyValueStore[K, V any] interface {
 }
 
 // ValueAndTimestamp is a value with the timestamp of the record that last
-// wrote it.
+// wrote it. Stores keep the timestamp with millisecond precision, as Unix
+// milliseconds like Kafka, and read it back in UTC: sub-millisecond digits
+// are dropped.
 type ValueAndTimestamp[V any] struct {
 	Value     V
 	Timestamp time.Time

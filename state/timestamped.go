@@ -1,0 +1,62 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/gostreams/streams/serde"
+)
+
+// timestampSize is the length of the timestamp that starts every stored
+// ValueAndTimestamp.
+const timestampSize = 8
+
+// timestampedSerde stores a ValueAndTimestamp as the timestamp in Unix
+// milliseconds, 8 bytes big-endian (two's complement, so instants before
+// 1970 work), followed by the inner serde's bytes for the value. That is the
+// layout Kafka Streams uses for its timestamped stores.
+//
+// Only milliseconds are kept, as in Kafka: a timestamp comes back truncated
+// (floored) to the millisecond, in UTC and without a monotonic clock
+// reading, so the zero time.Time comes back as the zero time.Time.
+type timestampedSerde[V any] struct {
+	inner serde.Serde[V]
+	name  string
+}
+
+func newTimestampedSerde[V any](inner serde.Serde[V]) timestampedSerde[V] {
+	return timestampedSerde[V]{inner: inner, name: "timestamped[" + inner.Name() + "]"}
+}
+
+func (s timestampedSerde[V]) Name() string { return s.name }
+
+func (s timestampedSerde[V]) Serialize(v ValueAndTimestamp[V]) ([]byte, error) {
+	b, err := s.inner.Serialize(v.Value)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, timestampSize+len(b))
+	binary.BigEndian.PutUint64(out, uint64(v.Timestamp.UnixMilli()))
+	copy(out[timestampSize:], b)
+	return out, nil
+}
+
+// Deserialize returns the inner serde's error unchanged when the value part
+// does not decode, so the error names the serde that failed.
+func (s timestampedSerde[V]) Deserialize(data []byte) (ValueAndTimestamp[V], error) {
+	if len(data) < timestampSize {
+		return ValueAndTimestamp[V]{}, &serde.Error{
+			Serde: s.name,
+			Op:    "deserialize",
+			Err: fmt.Errorf("%w: want at least %d bytes (the timestamp) before the value, got %d; was the store written without timestamps?",
+				serde.ErrMalformed, timestampSize, len(data)),
+		}
+	}
+	v, err := s.inner.Deserialize(data[timestampSize:])
+	if err != nil {
+		return ValueAndTimestamp[V]{}, err
+	}
+	ms := int64(binary.BigEndian.Uint64(data))
+	return ValueAndTimestamp[V]{Value: v, Timestamp: time.UnixMilli(ms).UTC()}, nil
+}

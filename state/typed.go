@@ -1,0 +1,312 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"iter"
+
+	"github.com/gostreams/streams/serde"
+)
+
+// keyValueStore is the typed KeyValueStore over a KeyValueBytesStore: it
+// serializes keys and values with its serdes and leaves ordering, snapshots
+// and concurrency to the bytes store. The builders return it as a Store;
+// with a timestampedSerde as value serde it is also a
+// TimestampedKeyValueStore.
+//
+// Every error it returns names the store and the operation, and wraps the
+// cause, so errors.Is(err, ErrStoreClosed) and errors.As(err, &*serde.Error)
+// keep working.
+type keyValueStore[K, V any] struct {
+	inner      KeyValueBytesStore
+	keySerde   serde.Serde[K]
+	valueSerde serde.Serde[V]
+	// shared is inner when it lends out its stored slices, else nil.
+	shared sharedReader
+}
+
+var (
+	_ KeyValueStore[string, int64]            = (*keyValueStore[string, int64])(nil)
+	_ TimestampedKeyValueStore[string, int64] = (*keyValueStore[string, ValueAndTimestamp[int64]])(nil)
+)
+
+func newKeyValueStore[K, V any](inner KeyValueBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *keyValueStore[K, V] {
+	shared, _ := inner.(sharedReader)
+	return &keyValueStore[K, V]{inner: inner, keySerde: keySerde, valueSerde: valueSerde, shared: shared}
+}
+
+// wrap names the store and the failed operation in err.
+func (s *keyValueStore[K, V]) wrap(op string, err error) error {
+	return fmt.Errorf("state: store %q: %s: %w", s.inner.Name(), op, err)
+}
+
+func (s *keyValueStore[K, V]) Name() string     { return s.inner.Name() }
+func (s *keyValueStore[K, V]) Persistent() bool { return s.inner.Persistent() }
+
+func (s *keyValueStore[K, V]) Init(ctx StoreContext) error {
+	if err := s.inner.Init(ctx); err != nil {
+		return s.wrap("init", err)
+	}
+	return nil
+}
+
+func (s *keyValueStore[K, V]) Flush() error {
+	if err := s.inner.Flush(); err != nil {
+		return s.wrap("flush", err)
+	}
+	return nil
+}
+
+func (s *keyValueStore[K, V]) Close() error {
+	if err := s.inner.Close(); err != nil {
+		return s.wrap("close", err)
+	}
+	return nil
+}
+
+func (s *keyValueStore[K, V]) serializeKey(op string, key K) ([]byte, error) {
+	b, err := s.keySerde.Serialize(key)
+	if err != nil {
+		return nil, s.wrap(op+": serialize key", err)
+	}
+	return b, nil
+}
+
+func (s *keyValueStore[K, V]) decodeValue(op string, b []byte) (V, error) {
+	v, err := s.valueSerde.Deserialize(b)
+	if err != nil {
+		var zero V
+		return zero, s.wrap(op+": deserialize value", err)
+	}
+	return v, nil
+}
+
+// getBytes reads the stored value of k, which only a Deserialize may read.
+func (s *keyValueStore[K, V]) getBytes(k []byte) ([]byte, bool, error) {
+	if s.shared != nil {
+		return s.shared.getShared(k)
+	}
+	return s.inner.Get(k)
+}
+
+func (s *keyValueStore[K, V]) Get(key K) (V, bool, error) {
+	var zero V
+	k, err := s.serializeKey("get", key)
+	if err != nil {
+		return zero, false, err
+	}
+	b, ok, err := s.getBytes(k)
+	if err != nil {
+		return zero, false, s.wrap("get", err)
+	}
+	if !ok {
+		return zero, false, nil
+	}
+	v, err := s.decodeValue("get", b)
+	if err != nil {
+		return zero, false, err
+	}
+	return v, true, nil
+}
+
+func (s *keyValueStore[K, V]) Put(key K, value V) error {
+	k, err := s.serializeKey("put", key)
+	if err != nil {
+		return err
+	}
+	v, err := s.valueSerde.Serialize(value)
+	if err != nil {
+		return s.wrap("put: serialize value", err)
+	}
+	if err := s.inner.Put(k, v); err != nil {
+		return s.wrap("put", err)
+	}
+	return nil
+}
+
+// PutIfAbsent reads, then writes. That is atomic only because the owning task
+// is the store's single writer; readers on other goroutines see either no
+// value or the new one.
+func (s *keyValueStore[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
+	var zero V
+	k, err := s.serializeKey("put if absent", key)
+	if err != nil {
+		return zero, false, err
+	}
+	old, ok, err := s.getBytes(k)
+	if err != nil {
+		return zero, false, s.wrap("put if absent", err)
+	}
+	if ok {
+		v, err := s.decodeValue("put if absent", old)
+		if err != nil {
+			return zero, false, err
+		}
+		return v, true, nil
+	}
+	v, err := s.valueSerde.Serialize(value)
+	if err != nil {
+		return zero, false, s.wrap("put if absent: serialize value", err)
+	}
+	if err := s.inner.Put(k, v); err != nil {
+		return zero, false, s.wrap("put if absent", err)
+	}
+	return zero, false, nil
+}
+
+// PutAll serializes every entry first, so a serde error writes nothing.
+func (s *keyValueStore[K, V]) PutAll(entries []KeyValue[K, V]) error {
+	bs := make([]KeyValue[[]byte, []byte], len(entries))
+	for i, e := range entries {
+		k, err := s.serializeKey("put all", e.Key)
+		if err != nil {
+			return err
+		}
+		v, err := s.valueSerde.Serialize(e.Value)
+		if err != nil {
+			return s.wrap(fmt.Sprintf("put all: serialize value of entry %d", i), err)
+		}
+		bs[i] = KeyValue[[]byte, []byte]{Key: k, Value: v}
+	}
+	if err := s.inner.PutAll(bs); err != nil {
+		return s.wrap("put all", err)
+	}
+	return nil
+}
+
+// Delete removes the key even when its old value cannot be decoded, so that
+// a corrupt entry can always be removed; the error then says so.
+func (s *keyValueStore[K, V]) Delete(key K) (V, bool, error) {
+	var zero V
+	k, err := s.serializeKey("delete", key)
+	if err != nil {
+		return zero, false, err
+	}
+	old, ok, err := s.inner.Delete(k)
+	if err != nil {
+		return zero, false, s.wrap("delete", err)
+	}
+	if !ok {
+		return zero, false, nil
+	}
+	v, err := s.valueSerde.Deserialize(old)
+	if err != nil {
+		return zero, false, s.wrap("delete: the key was removed, but its old value failed to deserialize", err)
+	}
+	return v, true, nil
+}
+
+func (s *keyValueStore[K, V]) ApproximateNumEntries() (int64, error) {
+	n, err := s.inner.ApproximateNumEntries()
+	if err != nil {
+		return 0, s.wrap("approximate num entries", err)
+	}
+	return n, nil
+}
+
+func (s *keyValueStore[K, V]) Range(from, to *K) iter.Seq2[KeyValue[K, V], error] {
+	return s.rangeSeq("range", from, to, false)
+}
+
+func (s *keyValueStore[K, V]) ReverseRange(from, to *K) iter.Seq2[KeyValue[K, V], error] {
+	return s.rangeSeq("reverse range", from, to, true)
+}
+
+func (s *keyValueStore[K, V]) All() iter.Seq2[KeyValue[K, V], error] {
+	return s.scan("all", KeyRange{}, false, nil)
+}
+
+func (s *keyValueStore[K, V]) ReverseAll() iter.Seq2[KeyValue[K, V], error] {
+	return s.scan("reverse all", KeyRange{}, true, nil)
+}
+
+// rangeSeq serializes the bounds when the loop starts, so that a serde error
+// is yielded like any other.
+func (s *keyValueStore[K, V]) rangeSeq(op string, from, to *K, reverse bool) iter.Seq2[KeyValue[K, V], error] {
+	return func(yield func(KeyValue[K, V], error) bool) {
+		var r KeyRange
+		if from != nil {
+			b, err := s.keySerde.Serialize(*from)
+			if err != nil {
+				yield(KeyValue[K, V]{}, s.wrap(op+": serialize lower bound", err))
+				return
+			}
+			r.Lower, r.HasLower = b, true
+		}
+		if to != nil {
+			b, err := s.keySerde.Serialize(*to)
+			if err != nil {
+				yield(KeyValue[K, V]{}, s.wrap(op+": serialize upper bound", err))
+				return
+			}
+			r.Upper, r.HasUpper = b, true
+		}
+		s.scan(op, r, reverse, nil)(yield)
+	}
+}
+
+// PrefixScan scans [prefix, successor(prefix)]. The bytes store only knows
+// inclusive bounds, and the one key equal to the successor does not start
+// with the prefix, so the scan stops at the first key without the prefix.
+func (s *keyValueStore[K, V]) PrefixScan(prefix K) iter.Seq2[KeyValue[K, V], error] {
+	return func(yield func(KeyValue[K, V], error) bool) {
+		p, err := s.keySerde.Serialize(prefix)
+		if err != nil {
+			yield(KeyValue[K, V]{}, s.wrap("prefix scan: serialize prefix", err))
+			return
+		}
+		r := KeyRange{Lower: p, HasLower: true}
+		r.Upper, r.HasUpper = prefixSuccessor(p)
+		s.scan("prefix scan", r, false, p)(yield)
+	}
+}
+
+// prefixSuccessor returns the smallest key greater than every key that
+// starts with p: p with its trailing 0xff bytes dropped and its last byte
+// incremented. There is none when p is empty or all 0xff.
+func prefixSuccessor(p []byte) ([]byte, bool) {
+	i := len(p)
+	for i > 0 && p[i-1] == 0xff {
+		i--
+	}
+	if i == 0 {
+		return nil, false
+	}
+	succ := append([]byte(nil), p[:i]...)
+	succ[i-1]++
+	return succ, true
+}
+
+// scan decodes what the bytes store yields. Any error is yielded once, with
+// a zero KeyValue, and ends the iteration. With a non-nil prefix it stops at
+// the first key that does not start with it.
+func (s *keyValueStore[K, V]) scan(op string, r KeyRange, reverse bool, prefix []byte) iter.Seq2[KeyValue[K, V], error] {
+	scan := s.inner.Scan
+	if s.shared != nil {
+		scan = s.shared.scanShared // only Deserialize reads what it yields
+	}
+	return func(yield func(KeyValue[K, V], error) bool) {
+		for kv, err := range scan(r, reverse) {
+			if err != nil {
+				yield(KeyValue[K, V]{}, s.wrap(op, err))
+				return
+			}
+			if prefix != nil && !bytes.HasPrefix(kv.Key, prefix) {
+				return
+			}
+			k, err := s.keySerde.Deserialize(kv.Key)
+			if err != nil {
+				yield(KeyValue[K, V]{}, s.wrap(op+": deserialize key", err))
+				return
+			}
+			v, err := s.valueSerde.Deserialize(kv.Value)
+			if err != nil {
+				yield(KeyValue[K, V]{}, s.wrap(fmt.Sprintf("%s: deserialize value of key %x", op, kv.Key), err))
+				return
+			}
+			if !yield(KeyValue[K, V]{Key: k, Value: v}, nil) {
+				return
+			}
+		}
+	}
+}
