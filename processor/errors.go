@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -31,3 +32,33 @@ func (e *ProcessingError) Error() string {
 }
 
 func (e *ProcessingError) Unwrap() error { return e.Err }
+
+// DeserializationError is returned when a consumed record's key or value
+// cannot be deserialized, or its timestamp cannot be extracted.
+type DeserializationError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Source is the source node that read the record.
+	Source string
+	// Part is "key", "value" or "timestamp".
+	Part string
+	// Serde is the name of the serde that failed ("" for a timestamp).
+	Serde string
+	Err   error
+}
+
+func (e *DeserializationError) Error() string {
+	if e.Part == "timestamp" {
+		return fmt.Sprintf("source %q: record %s-%d@%d: extracting the timestamp: %v",
+			e.Source, e.Topic, e.Partition, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("source %q: record %s-%d@%d: deserializing the %s with serde %s: %v",
+		e.Source, e.Topic, e.Partition, e.Offset, e.Part, e.Serde, e.Err)
+}
+
+func (e *DeserializationError) Unwrap() error { return e.Err }
+
+// ErrPanicked is wrapped by the DeserializationError of a record whose
+// serde or timestamp extractor panicked.
+var ErrPanicked = errors.New("panicked")

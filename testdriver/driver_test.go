@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gostreams/streams/internal/graph"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -174,7 +173,7 @@ func TestDeserializationErrorNamesRecordAndSerde(t *testing.T) {
 	raw := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
 	require.NoError(t, raw.Pipe(string(mustSer(t, serde.Int64(), 42)), "fine", sec(1)))
 	err := raw.Pipe("abc", "v", sec(2))
-	var de *graph.DeserializationError
+	var de *processor.DeserializationError
 	require.ErrorAs(t, err, &de)
 	require.Equal(t, "in", de.Topic)
 	require.Equal(t, int32(0), de.Partition)
@@ -427,4 +426,27 @@ func TestTaskProcessesSmallerTimestampFirst(t *testing.T) {
 	vals, err := testdriver.CreateOutputTopic(d, "out", serde.String(), serde.String()).ReadValues()
 	require.NoError(t, err)
 	require.Equal(t, []string{"early", "late"}, vals)
+}
+
+// A user serde that panics on bad bytes is reported as a deserialization
+// error of that record; the driver (and the app) survive it.
+func TestPanickingSerdeIsADeserializationError(t *testing.T) {
+	t.Parallel()
+	touchy := serde.New("touchy", func(s string) ([]byte, error) { return []byte(s), nil }, func(b []byte) (string, error) {
+		if string(b) == "boom" {
+			panic("cannot handle boom")
+		}
+		return string(b), nil
+	})
+	b := topology.NewBuilder()
+	topology.AddSink(b, "out", sink("out"), topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: touchy}))
+	d := newDriver(t, b)
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
+	err := in.Pipe("k", "boom", sec(1))
+	require.ErrorIs(t, err, processor.ErrPanicked)
+	require.ErrorContains(t, err, `source "src": record in-0@0: deserializing the value with serde touchy: panicked: cannot handle boom`)
+	require.NoError(t, in.Pipe("k", "fine", sec(2)))
+	v, err := testdriver.CreateOutputTopic(d, "out", serde.String(), serde.String()).ReadValue()
+	require.NoError(t, err)
+	require.Equal(t, "fine", v)
 }

@@ -49,7 +49,7 @@ func (p *punctuationLog) Init(ctx processor.Context[string, string]) error {
 }
 
 func (p *punctuationLog) Process(processor.Record[string, string]) error { return nil }
-func (p *punctuationLog) Close() error                                 { return nil }
+func (p *punctuationLog) Close() error                                   { return nil }
 
 // runPunctuation builds source -> punctuationLog and returns the driver, the
 // input topic and the (single, since the driver runs one task) processor.

@@ -12,7 +12,7 @@ import (
 // deserialized and stamped with their extracted timestamp.
 type Queue interface {
 	// Add deserializes raw and appends it. A record that cannot be
-	// deserialized is not added; the error is a *DeserializationError.
+	// deserialized is not added; the error is a *processor.DeserializationError.
 	Add(raw *RawRecord) error
 	Len() int
 	// Head reports the first record's timestamp (Unix ns) and metadata.
@@ -23,32 +23,6 @@ type Queue interface {
 	// Clear drops every buffered record.
 	Clear()
 }
-
-// DeserializationError is returned when a consumed record's key or value
-// cannot be deserialized, or its timestamp cannot be extracted.
-type DeserializationError struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-	// Source is the source node that read the record.
-	Source string
-	// Part is "key", "value" or "timestamp".
-	Part string
-	// Serde is the name of the serde that failed ("" for a timestamp).
-	Serde string
-	Err   error
-}
-
-func (e *DeserializationError) Error() string {
-	if e.Part == "timestamp" {
-		return fmt.Sprintf("source %q: record %s-%d@%d: extracting the timestamp: %v",
-			e.Source, e.Topic, e.Partition, e.Offset, e.Err)
-	}
-	return fmt.Sprintf("source %q: record %s-%d@%d: deserializing the %s with serde %s: %v",
-		e.Source, e.Topic, e.Partition, e.Offset, e.Part, e.Serde, e.Err)
-}
-
-func (e *DeserializationError) Unwrap() error { return e.Err }
 
 // TimestampExtractor returns a record's event time. partitionTime is the
 // largest timestamp extracted so far on the record's partition (the zero
@@ -102,16 +76,26 @@ type queue[K, V any] struct {
 	partTime  int64
 }
 
-func (q *queue[K, V]) Add(raw *RawRecord) error {
+func (q *queue[K, V]) Add(raw *RawRecord) (err error) {
 	s := q.src
+	part, serdeName := "key", s.keySerde.Name()
+	// A user serde or extractor that panics on bad bytes must not take the
+	// app down: bad input is reported like any other undecodable record.
+	defer func() {
+		if r := recover(); r != nil {
+			err = &processor.DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
+				Source: s.name, Part: part, Serde: serdeName, Err: fmt.Errorf("%w: %v", processor.ErrPanicked, r)}
+		}
+	}()
 	k, err := s.keySerde.Deserialize(raw.Key)
 	if err != nil {
-		return &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
+		return &processor.DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
 			Source: s.name, Part: "key", Serde: s.keySerde.Name(), Err: err}
 	}
+	part, serdeName = "value", s.valueSerde.Name()
 	v, err := s.valueSerde.Deserialize(raw.Value)
 	if err != nil {
-		return &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
+		return &processor.DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
 			Source: s.name, Part: "value", Serde: s.valueSerde.Name(), Err: err}
 	}
 	rec := processor.Record[K, V]{Key: k, Value: v, Timestamp: raw.Timestamp, Headers: raw.Headers}
@@ -120,9 +104,10 @@ func (q *queue[K, V]) Add(raw *RawRecord) error {
 		if q.partTime != minTime {
 			pt = time.Unix(0, q.partTime)
 		}
+		part, serdeName = "timestamp", ""
 		ts, err := s.extract(rec, pt)
 		if err != nil {
-			return &DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
+			return &processor.DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
 				Source: s.name, Part: "timestamp", Err: err}
 		}
 		rec.Timestamp = ts

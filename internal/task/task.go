@@ -181,7 +181,7 @@ func (t *Task) sourceFor(topic string) *source {
 func fullMatch(loc []int, s string) bool { return loc != nil && loc[0] == 0 && loc[1] == len(s) }
 
 // AddRecord deserializes raw and buffers it. A record that cannot be
-// deserialized is not buffered and a *graph.DeserializationError is
+// deserialized is not buffered and a *processor.DeserializationError is
 // returned; the caller's handler decides what happens next.
 func (t *Task) AddRecord(raw *graph.RawRecord) error {
 	in := t.last

@@ -1,0 +1,30 @@
+// Package topology builds the graph a streams app runs: sources that read
+// topics, processors that transform records and use state stores, and sinks
+// that write topics.
+//
+// The core types:
+//
+//   - Builder: collects nodes and stores. Nodes are added with the generic
+//     functions AddSource, AddProcessor, AddSink and AddRepartition, stores
+//     with Builder.AddStateStore; Build validates everything at once.
+//   - Node[K, V]: a handle on a node that forwards Record[K, V]. A processor
+//     or sink takes its parents as Node values of its input types, so wiring
+//     a processor below a parent of other types does not compile, where
+//     Kafka Streams' Processor API finds out at run time.
+//   - Topology: the validated result, run by the App or the test driver.
+//     Describe prints it in Kafka Streams' format.
+//
+// Build reports every problem it finds, each with what to do about it:
+// duplicate names, unknown parents, stores that were never added or are
+// connected to nothing, sources and sinks without topics, missing serdes.
+//
+// # Sub-topologies and tasks
+//
+// Nodes that are connected, directly or by sharing a store, form a
+// sub-topology. Each runs as one task per partition of its source topics;
+// task "1_3" runs sub-topology 1 on partition 3. Sub-topologies are numbered
+// as Kafka Streams numbers them: in the order of their source nodes' names.
+// AddRepartition splits a graph in two through an internal topic,
+// "<application.id>-<name>-repartition", so records re-keyed upstream reach
+// the task that owns their key downstream.
+package topology
