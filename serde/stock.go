@@ -14,8 +14,11 @@ type stringSerde struct{}
 // empty string is never mistaken for a tombstone.
 func String() Serde[string] { return stringSerde{} }
 
-func (stringSerde) Name() string                            { return "string" }
-func (stringSerde) Serialize(v string) ([]byte, error)      { return []byte(v), nil }
+func (stringSerde) Name() string                       { return "string" }
+func (stringSerde) Serialize(v string) ([]byte, error) { return []byte(v), nil }
+func (stringSerde) AppendSerialize(dst []byte, v string) ([]byte, error) {
+	return append(dst, v...), nil
+}
 func (stringSerde) Deserialize(data []byte) (string, error) { return string(data), nil }
 
 type bytesSerde struct{}
@@ -47,8 +50,11 @@ type int64Serde struct{}
 func Int64() Serde[int64] { return int64Serde{} }
 
 func (int64Serde) Name() string { return "int64" }
-func (int64Serde) Serialize(v int64) ([]byte, error) {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(v)^(1<<63)), nil
+func (s int64Serde) Serialize(v int64) ([]byte, error) {
+	return s.AppendSerialize(make([]byte, 0, 8), v)
+}
+func (int64Serde) AppendSerialize(dst []byte, v int64) ([]byte, error) {
+	return binary.BigEndian.AppendUint64(dst, uint64(v)^(1<<63)), nil
 }
 func (int64Serde) Deserialize(data []byte) (int64, error) {
 	if len(data) != 8 {
@@ -69,8 +75,11 @@ type int32Serde struct{}
 func Int32() Serde[int32] { return int32Serde{} }
 
 func (int32Serde) Name() string { return "int32" }
-func (int32Serde) Serialize(v int32) ([]byte, error) {
-	return binary.BigEndian.AppendUint32(make([]byte, 0, 4), uint32(v)^(1<<31)), nil
+func (s int32Serde) Serialize(v int32) ([]byte, error) {
+	return s.AppendSerialize(make([]byte, 0, 4), v)
+}
+func (int32Serde) AppendSerialize(dst []byte, v int32) ([]byte, error) {
+	return binary.BigEndian.AppendUint32(dst, uint32(v)^(1<<31)), nil
 }
 func (int32Serde) Deserialize(data []byte) (int32, error) {
 	if len(data) != 4 {
@@ -101,14 +110,17 @@ type float64Serde struct{}
 func Float64() Serde[float64] { return float64Serde{} }
 
 func (float64Serde) Name() string { return "float64" }
-func (float64Serde) Serialize(v float64) ([]byte, error) {
+func (s float64Serde) Serialize(v float64) ([]byte, error) {
+	return s.AppendSerialize(make([]byte, 0, 8), v)
+}
+func (float64Serde) AppendSerialize(dst []byte, v float64) ([]byte, error) {
 	b := math.Float64bits(v)
 	if b&(1<<63) == 0 {
 		b ^= 1 << 63 // non-negative: lift above every negative
 	} else {
 		b = ^b // negative: larger magnitude must sort lower
 	}
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), b), nil
+	return binary.BigEndian.AppendUint64(dst, b), nil
 }
 func (float64Serde) Deserialize(data []byte) (float64, error) {
 	if len(data) != 8 {
@@ -130,12 +142,13 @@ type boolSerde struct{}
 // that is not exactly one byte, with an *Error wrapping ErrMalformed.
 func Bool() Serde[bool] { return boolSerde{} }
 
-func (boolSerde) Name() string { return "bool" }
-func (boolSerde) Serialize(v bool) ([]byte, error) {
+func (boolSerde) Name() string                       { return "bool" }
+func (s boolSerde) Serialize(v bool) ([]byte, error) { return s.AppendSerialize(make([]byte, 0, 1), v) }
+func (boolSerde) AppendSerialize(dst []byte, v bool) ([]byte, error) {
 	if v {
-		return []byte{1}, nil
+		return append(dst, 1), nil
 	}
-	return []byte{0}, nil
+	return append(dst, 0), nil
 }
 func (boolSerde) Deserialize(data []byte) (bool, error) {
 	if len(data) != 1 {

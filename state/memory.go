@@ -89,9 +89,18 @@ const (
 
 // memoryStore is the KeyValueBytesStore that InMemoryKeyValueStore supplies.
 //
+// Two indexes hold the entries. mu.index, a hash map, is always current and
+// answers point reads in one lookup. mu.tree, the ordered copy-on-write
+// B-tree that scans read, is brought up to date lazily: a write records its
+// key in mu.pending, and the pending keys are applied to the tree when a
+// scan needs a snapshot, or by the writer once pendingLimit keys are
+// waiting. A workload that never scans (counting, say) never pays for the
+// ordered index, and a reader that does scan holds mu for at most
+// pendingLimit tree updates.
+//
 // Concurrency: the task's goroutine is the only writer; readers run on any
-// goroutine. Every access to the tree holds mu: writes hold it exclusively,
-// Get and ApproximateNumEntries share it. google/btree lets a tree and its
+// goroutine. Every access to the indexes holds mu: writes hold it
+// exclusively, Get and ApproximateNumEntries share it. google/btree lets a tree and its
 // Clone be used concurrently once Clone has returned, but Clone itself must
 // not overlap a write or another Clone (it resets the original tree's
 // copy-on-write context), so it too holds mu exclusively; a reader then
@@ -107,6 +116,13 @@ type memoryStore struct {
 		sync.RWMutex
 		state storeState
 		tree  *btree.BTreeG[memEntry]
+		// index maps every key to its slot. A deleted key keeps its slot,
+		// marked dead, until the deletion reaches the tree.
+		index map[string]*memSlot
+		// live counts the live slots.
+		live int
+		// pending are the slots whose state the tree does not have yet.
+		pending []*memSlot
 		// snap is a read-only clone of tree, or nil once tree has been
 		// written since the clone was taken.
 		snap *btree.BTreeG[memEntry]
@@ -133,6 +149,7 @@ func (s *memoryStore) Init(StoreContext) error {
 	}
 	s.mu.state = stateOpen
 	s.mu.tree = btree.NewG(memoryDegree, lessEntry)
+	s.mu.index = map[string]*memSlot{}
 	return nil
 }
 
@@ -162,6 +179,9 @@ func (s *memoryStore) Close() error {
 	defer s.mu.Unlock()
 	s.mu.state = stateClosed
 	s.mu.tree = nil
+	s.mu.index = nil
+	s.mu.pending = nil
+	s.mu.live = 0
 	s.mu.snap = nil
 	return nil
 }
@@ -179,11 +199,11 @@ func (s *memoryStore) getShared(key []byte) ([]byte, bool, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, false, err
 	}
-	e, ok := s.mu.tree.Get(memEntry{key: key})
-	if !ok {
+	sl := s.mu.index[string(key)]
+	if sl == nil || !sl.live {
 		return nil, false, nil
 	}
-	return e.value, true, nil
+	return sl.e.value, true, nil
 }
 
 // Put stores a copy of key and value. An empty or nil value is stored as an
@@ -195,9 +215,63 @@ func (s *memoryStore) Put(key, value []byte) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	s.mu.tree.ReplaceOrInsert(e)
-	s.mu.snap = nil
+	s.put(e)
 	return nil
+}
+
+// pendingLimit bounds the keys waiting to reach the tree, and so the work a
+// snapshot does under mu.
+const pendingLimit = 4096
+
+// memSlot is the index's record of one key.
+type memSlot struct {
+	e       memEntry
+	live    bool // false once deleted
+	pending bool // in mu.pending
+}
+
+// put records e in the index and marks its slot pending. The caller holds
+// mu exclusively.
+func (s *memoryStore) put(e memEntry) {
+	sl := s.mu.index[string(e.key)]
+	if sl == nil {
+		sl = &memSlot{}
+		s.mu.index[string(e.key)] = sl
+	}
+	if !sl.live {
+		sl.live = true
+		s.mu.live++
+	}
+	sl.e = e
+	s.markPending(sl)
+}
+
+func (s *memoryStore) markPending(sl *memSlot) {
+	s.mu.snap = nil
+	if sl.pending {
+		return
+	}
+	sl.pending = true
+	s.mu.pending = append(s.mu.pending, sl)
+	if len(s.mu.pending) >= pendingLimit {
+		s.syncTree()
+	}
+}
+
+// syncTree applies the pending slots to the tree and forgets dead ones. The
+// caller holds mu exclusively.
+func (s *memoryStore) syncTree() {
+	for i, sl := range s.mu.pending {
+		if sl.live {
+			s.mu.tree.ReplaceOrInsert(sl.e)
+		} else {
+			s.mu.tree.Delete(sl.e)
+			delete(s.mu.index, string(sl.e.key))
+		}
+		sl.pending = false
+		s.mu.pending[i] = nil
+	}
+	s.mu.pending = s.mu.pending[:0]
 }
 
 // PutAll stores copies of every entry under one lock, so a Scan sees all of
@@ -218,9 +292,8 @@ func (s *memoryStore) PutAll(entries []KeyValue[[]byte, []byte]) error {
 		return err
 	}
 	for _, e := range es {
-		s.mu.tree.ReplaceOrInsert(e)
+		s.put(e)
 	}
-	s.mu.snap = nil
 	return nil
 }
 
@@ -233,12 +306,16 @@ func (s *memoryStore) Delete(key []byte) ([]byte, bool, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, false, err
 	}
-	e, ok := s.mu.tree.Delete(memEntry{key: key})
-	if !ok {
+	sl := s.mu.index[string(key)]
+	if sl == nil || !sl.live {
 		return nil, false, nil
 	}
-	s.mu.snap = nil
-	return cloneBytes(e.value), true, nil
+	old := sl.e.value
+	sl.live = false
+	s.mu.live--
+	sl.e.value = nil // the tree entry, if any, keeps its own copy of the slice header
+	s.markPending(sl)
+	return cloneBytes(old), true, nil
 }
 
 // ApproximateNumEntries is exact for this store.
@@ -248,7 +325,7 @@ func (s *memoryStore) ApproximateNumEntries() (int64, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
-	return int64(s.mu.tree.Len()), nil
+	return int64(s.mu.live), nil
 }
 
 // snapshot returns a read-only clone of the tree that stays valid, and
@@ -266,6 +343,7 @@ func (s *memoryStore) snapshot() (*btree.BTreeG[memEntry], error) {
 		return nil, err
 	}
 	if s.mu.snap == nil { // another reader may have cloned meanwhile
+		s.syncTree()
 		s.mu.snap = s.mu.tree.Clone()
 	}
 	return s.mu.snap, nil

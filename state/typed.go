@@ -23,6 +23,12 @@ type keyValueStore[K, V any] struct {
 	valueSerde serde.Serde[V]
 	// shared is inner when it lends out its stored slices, else nil.
 	shared sharedReader
+	// keyApp and valueApp are the serdes' Appenders, or nil. The write
+	// methods, which only the owning task calls, encode through them into
+	// scratch instead of allocating: the bytes store copies what it keeps.
+	keyApp   serde.Appender[K]
+	valueApp serde.Appender[V]
+	scratch  []byte
 }
 
 var (
@@ -32,7 +38,57 @@ var (
 
 func newKeyValueStore[K, V any](inner KeyValueBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *keyValueStore[K, V] {
 	shared, _ := inner.(sharedReader)
-	return &keyValueStore[K, V]{inner: inner, keySerde: keySerde, valueSerde: valueSerde, shared: shared}
+	s := &keyValueStore[K, V]{inner: inner, keySerde: keySerde, valueSerde: valueSerde, shared: shared}
+	s.keyApp, _ = keySerde.(serde.Appender[K])
+	s.valueApp, _ = valueSerde.(serde.Appender[V])
+	return s
+}
+
+// maxScratch bounds the scratch buffer kept between writes.
+const maxScratch = 64 << 10
+
+// writeKey encodes key for a write. The result is only valid until the next
+// write.
+func (s *keyValueStore[K, V]) writeKey(op string, key K) ([]byte, error) {
+	if s.keyApp == nil {
+		return s.serializeKey(op, key)
+	}
+	b, err := s.keyApp.AppendSerialize(s.scratch[:0], key)
+	if err != nil {
+		return nil, s.wrap(op+": serialize key", err)
+	}
+	s.keep(b)
+	return b, nil
+}
+
+// writeEntry encodes key and value for a write. The results are only valid
+// until the next write.
+func (s *keyValueStore[K, V]) writeEntry(op string, key K, value V) (k, v []byte, err error) {
+	if s.keyApp == nil || s.valueApp == nil {
+		if k, err = s.serializeKey(op, key); err != nil {
+			return nil, nil, err
+		}
+		if v, err = s.valueSerde.Serialize(value); err != nil {
+			return nil, nil, s.wrap(op+": serialize value", err)
+		}
+		return k, v, nil
+	}
+	b, err := s.keyApp.AppendSerialize(s.scratch[:0], key)
+	if err != nil {
+		return nil, nil, s.wrap(op+": serialize key", err)
+	}
+	kl := len(b)
+	if b, err = s.valueApp.AppendSerialize(b, value); err != nil {
+		return nil, nil, s.wrap(op+": serialize value", err)
+	}
+	s.keep(b)
+	return b[:kl:kl], b[kl:], nil
+}
+
+func (s *keyValueStore[K, V]) keep(b []byte) {
+	if cap(b) <= maxScratch {
+		s.scratch = b[:0]
+	}
 }
 
 // wrap names the store and the failed operation in err.
@@ -110,13 +166,9 @@ func (s *keyValueStore[K, V]) Get(key K) (V, bool, error) {
 }
 
 func (s *keyValueStore[K, V]) Put(key K, value V) error {
-	k, err := s.serializeKey("put", key)
+	k, v, err := s.writeEntry("put", key, value)
 	if err != nil {
 		return err
-	}
-	v, err := s.valueSerde.Serialize(value)
-	if err != nil {
-		return s.wrap("put: serialize value", err)
 	}
 	if err := s.inner.Put(k, v); err != nil {
 		return s.wrap("put", err)
@@ -178,7 +230,7 @@ func (s *keyValueStore[K, V]) PutAll(entries []KeyValue[K, V]) error {
 // a corrupt entry can always be removed; the error then says so.
 func (s *keyValueStore[K, V]) Delete(key K) (V, bool, error) {
 	var zero V
-	k, err := s.serializeKey("delete", key)
+	k, err := s.writeKey("delete", key)
 	if err != nil {
 		return zero, false, err
 	}

@@ -59,18 +59,21 @@ type Driver struct {
 	ownDir   bool
 	clock    time.Time
 	tasks    []*task.Task
-	readers  map[string]*task.Task // cluster topic name -> reading task
-	internal map[string]bool       // cluster names of repartition topics
-	offsets  map[string]int64      // next offset per topic
-	outputs  map[string]*outputLog // records produced to each topic
-	wanted   map[string]bool       // topics with an OutputTopic
-	raw      graph.RawRecord
+	topics   map[string]*topic // by cluster topic name
+	raw      graph.RawRecord   // the piped record
+	fed      graph.RawRecord   // a sent record on its way back in
 	closed   bool
 }
 
-type outputLog struct {
-	recs []graph.RawRecord
-	head int
+// topic is the driver's view of one topic: its log and who reads it.
+type topic struct {
+	reader *task.Task // the task whose source reads it, or nil
+	// internal (repartition) topics are kept for reading only when wanted.
+	internal bool
+	wanted   bool  // an OutputTopic was created for it
+	next     int64 // next offset
+	recs     []graph.RawRecord
+	head     int // first unread record
 }
 
 // New starts a driver for t. Close it when done.
@@ -83,11 +86,7 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 		appID:    opts.ApplicationID,
 		stateDir: opts.StateDir,
 		clock:    opts.WallClockStart,
-		readers:  map[string]*task.Task{},
-		internal: map[string]bool{},
-		offsets:  map[string]int64{},
-		outputs:  map[string]*outputLog{},
-		wanted:   map[string]bool{},
+		topics:   map[string]*topic{},
 	}
 	if d.appID == "" {
 		d.appID = "test-app"
@@ -101,9 +100,6 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 			return nil, fmt.Errorf("testdriver: making a state directory: %w", err)
 		}
 		d.stateDir, d.ownDir = dir, true
-	}
-	for name := range d.prog.InternalTopics {
-		d.internal[d.prog.TopicName(d.appID, name)] = true
 	}
 	for _, st := range d.prog.Subtopologies {
 		id := processor.TaskID{Subtopology: st.ID, Partition: 0}
@@ -125,9 +121,6 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 			return nil, errors.Join(err, d.Close())
 		}
 		d.tasks = append(d.tasks, tk)
-		for _, topic := range st.SourceTopics {
-			d.readers[d.prog.TopicName(d.appID, topic)] = tk
-		}
 	}
 	for _, tk := range d.tasks {
 		if err := tk.Init(); err != nil {
@@ -137,43 +130,44 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 	return d, nil
 }
 
-// reader returns the task that reads topic, matching pattern sources too.
-func (d *Driver) reader(topic string) *task.Task {
-	if tk, ok := d.readers[topic]; ok {
-		return tk
+// topic returns the state of the named topic, making it on first use.
+func (d *Driver) topic(name string) *topic {
+	if t, ok := d.topics[name]; ok {
+		return t
 	}
+	t := &topic{}
 	for _, tk := range d.tasks {
-		if tk.Reads(topic) {
-			d.readers[topic] = tk
-			return tk
+		if tk.Reads(name) { // pattern sources included
+			t.reader = tk
+			break
 		}
 	}
-	d.readers[topic] = nil
-	return nil
+	for internal := range d.prog.InternalTopics {
+		if d.prog.TopicName(d.appID, internal) == name {
+			t.internal = true
+		}
+	}
+	d.topics[name] = t
+	return t
 }
 
 // pipe feeds one serialized record to the task that reads topic and runs
 // until no task has work left.
-func (d *Driver) pipe(topic string, key, value []byte, headers []processor.Header, ts time.Time) error {
+func (d *Driver) pipe(name string, key, value []byte, headers []processor.Header, ts time.Time) error {
 	if d.closed {
 		return ErrClosed
 	}
-	tk := d.reader(topic)
-	if tk == nil {
-		return fmt.Errorf("testdriver: no source of the topology reads topic %q", topic)
+	t := d.topic(name)
+	if t.reader == nil {
+		return fmt.Errorf("testdriver: no source of the topology reads topic %q", name)
 	}
-	d.raw = graph.RawRecord{Topic: topic, Partition: 0, Offset: d.nextOffset(topic),
+	d.raw = graph.RawRecord{Topic: name, Partition: 0, Offset: t.next,
 		Key: key, Value: value, Headers: headers, Timestamp: ts}
-	if err := tk.AddRecord(&d.raw); err != nil {
+	t.next++
+	if err := t.reader.AddRecord(&d.raw); err != nil {
 		return err
 	}
 	return d.run()
-}
-
-func (d *Driver) nextOffset(topic string) int64 {
-	off := d.offsets[topic]
-	d.offsets[topic] = off + 1
-	return off
 }
 
 // run processes until every task is idle, checking stream-time punctuation
@@ -203,23 +197,22 @@ func (d *Driver) run() error {
 // Send implements task.Collector: it records out on its topic's log and, if
 // a source reads the topic, feeds it back in.
 func (d *Driver) Send(out *graph.Output) error {
-	rec := graph.RawRecord{Topic: out.Topic, Partition: 0, Offset: d.nextOffset(out.Topic),
+	t := d.topic(out.Topic)
+	// fed is reused: AddRecord copies what it keeps and cannot call Send.
+	rec := &d.fed
+	*rec = graph.RawRecord{Topic: out.Topic, Partition: 0, Offset: t.next,
 		Key: out.Key, Value: out.Value, Timestamp: out.Timestamp}
+	t.next++
 	if len(out.Headers) > 0 {
 		rec.Headers = slices.Clone(out.Headers)
 	}
 	// Repartition topics are kept for reading only when the test asked for
 	// them, so a long run does not hold every intermediate record.
-	if !d.internal[out.Topic] || d.wanted[out.Topic] {
-		log := d.outputs[out.Topic]
-		if log == nil {
-			log = &outputLog{}
-			d.outputs[out.Topic] = log
-		}
-		log.recs = append(log.recs, rec)
+	if !t.internal || t.wanted {
+		t.recs = append(t.recs, *rec)
 	}
-	if tk := d.reader(out.Topic); tk != nil {
-		return tk.AddRecord(&rec)
+	if t.reader != nil {
+		return t.reader.AddRecord(rec)
 	}
 	return nil
 }

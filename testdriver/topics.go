@@ -146,6 +146,7 @@ func (in *InputTopic[K, V]) pipe(key *K, value V, headers []processor.Header, ts
 // topic. Reading consumes: each record is read once.
 type OutputTopic[K, V any] struct {
 	d          *Driver
+	t          *topic
 	topic      string
 	keySerde   serde.Serde[K]
 	valueSerde serde.Serde[V]
@@ -156,20 +157,13 @@ type OutputTopic[K, V any] struct {
 // repartition topic ("<application id>-<name>-repartition") only from this
 // call on.
 func CreateOutputTopic[K, V any](d *Driver, topic string, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *OutputTopic[K, V] {
-	d.wanted[topic] = true
-	return &OutputTopic[K, V]{d: d, topic: topic, keySerde: keySerde, valueSerde: valueSerde}
+	t := d.topic(topic)
+	t.wanted = true
+	return &OutputTopic[K, V]{d: d, t: t, topic: topic, keySerde: keySerde, valueSerde: valueSerde}
 }
-
-func (out *OutputTopic[K, V]) log() *outputLog { return out.d.outputs[out.topic] }
 
 // QueueSize is the number of records not read yet.
-func (out *OutputTopic[K, V]) QueueSize() int {
-	l := out.log()
-	if l == nil {
-		return 0
-	}
-	return len(l.recs) - l.head
-}
+func (out *OutputTopic[K, V]) QueueSize() int { return len(out.t.recs) - out.t.head }
 
 // IsEmpty reports whether every record has been read.
 func (out *OutputTopic[K, V]) IsEmpty() bool { return out.QueueSize() == 0 }
@@ -182,8 +176,8 @@ func (out *OutputTopic[K, V]) ReadRecord() (processor.Record[K, V], error) {
 	if out.d.closed {
 		return zero, ErrClosed
 	}
-	l := out.log()
-	if l == nil || l.head == len(l.recs) {
+	l := out.t
+	if l.head == len(l.recs) {
 		return zero, fmt.Errorf("%w: %q has no record left to read", ErrEmptyTopic, out.topic)
 	}
 	raw := l.recs[l.head]

@@ -24,13 +24,57 @@ type SinkNode[K, V any] struct {
 	partitioner Partitioner[K, V]
 	env         Env
 	out         Output
+	// keyApp and valueApp are the serdes' Appenders, when both have one:
+	// then key and value are encoded into scratch and copied into one
+	// allocation that both slices share.
+	keyApp   serde.Appender[K]
+	valueApp serde.Appender[V]
+	scratch  []byte
 }
 
 // NewSinkNode returns a sink that writes to topic, or, when choose is set,
 // to the topic it picks for each record.
 func NewSinkNode[K, V any](name, topic string, choose TopicChooser[K, V], ks serde.Serde[K], vs serde.Serde[V], p Partitioner[K, V]) *SinkNode[K, V] {
-	return &SinkNode[K, V]{name: name, topic: topic, choose: choose, keySerde: ks, valueSerde: vs, partitioner: p}
+	n := &SinkNode[K, V]{name: name, topic: topic, choose: choose, keySerde: ks, valueSerde: vs, partitioner: p}
+	ka, kok := ks.(serde.Appender[K])
+	va, vok := vs.(serde.Appender[V])
+	if kok && vok {
+		n.keyApp, n.valueApp = ka, va
+	}
+	return n
 }
+
+// encode serializes rec's key and value. The result is fresh memory the
+// collector may keep.
+func (n *SinkNode[K, V]) encode(rec *processor.Record[K, V], topic string) (k, v []byte, err error) {
+	if n.keyApp == nil {
+		if k, err = n.keySerde.Serialize(rec.Key); err != nil {
+			return nil, nil, fmt.Errorf("serializing the key for topic %q: %w", topic, err)
+		}
+		if v, err = n.valueSerde.Serialize(rec.Value); err != nil {
+			return nil, nil, fmt.Errorf("serializing the value for topic %q: %w", topic, err)
+		}
+		return k, v, nil
+	}
+	buf, err := n.keyApp.AppendSerialize(n.scratch[:0], rec.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serializing the key for topic %q: %w", topic, err)
+	}
+	kl := len(buf)
+	if buf, err = n.valueApp.AppendSerialize(buf, rec.Value); err != nil {
+		return nil, nil, fmt.Errorf("serializing the value for topic %q: %w", topic, err)
+	}
+	if cap(buf) <= maxScratch {
+		n.scratch = buf
+	}
+	one := make([]byte, len(buf))
+	copy(one, buf)
+	return one[:kl:kl], one[kl:], nil
+}
+
+// maxScratch bounds the scratch buffer a sink keeps between records, so one
+// huge record does not pin its memory.
+const maxScratch = 64 << 10
 
 func (n *SinkNode[K, V]) Name() string { return n.name }
 func (n *SinkNode[K, V]) AddChild(child Node) error {
@@ -61,13 +105,9 @@ func (n *SinkNode[K, V]) send(rec processor.Record[K, V]) error {
 		}
 		topic = t
 	}
-	k, err := n.keySerde.Serialize(rec.Key)
+	k, v, err := n.encode(&rec, topic)
 	if err != nil {
-		return fmt.Errorf("serializing the key for topic %q: %w", topic, err)
-	}
-	v, err := n.valueSerde.Serialize(rec.Value)
-	if err != nil {
-		return fmt.Errorf("serializing the value for topic %q: %w", topic, err)
+		return err
 	}
 	partition := int32(-1)
 	if n.partitioner != nil {

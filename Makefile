@@ -1,0 +1,35 @@
+# The README's two commands are `make example` and `make test`.
+GO ?= go
+
+.PHONY: setup example test bench fuzz vet
+
+# setup installs what a fresh Debian machine lacks: a C compiler for the race
+# detector, and the module's dependencies.
+setup:
+	@command -v gcc >/dev/null 2>&1 || { apt-get update && apt-get install -y gcc libc6-dev; }
+	$(GO) mod download
+
+# example runs the word-count example on its built-in sample text.
+example: setup
+	$(GO) run ./examples/wordcount
+
+# test runs every test with the race detector.
+test: setup
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+# bench runs the benchmarks of the test driver and the stores, with
+# allocations.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./testdriver/ ./state/ ./serde/
+
+# fuzz runs each fuzzer for FUZZTIME (default 10s).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in ./serde/ ./state/; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
