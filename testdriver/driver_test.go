@@ -450,3 +450,44 @@ func TestPanickingSerdeIsADeserializationError(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "fine", v)
 }
+
+func TestPunctuatorErrorNamesProcessorAndTime(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", source("in"))
+	topology.AddProcessor(b, "ticks", func() processor.Processor[string, string, string, string] {
+		return &initFunc{init: func(ctx processor.Context[string, string]) error {
+			_, err := ctx.Schedule(10*time.Second, processor.StreamTime, processor.PunctuatorFunc(func(time.Time) error { return boom }))
+			return err
+		}}
+	}, src)
+	d := newDriver(t, b)
+	err := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String()).Pipe("k", "v", sec(12))
+	require.ErrorIs(t, err, boom)
+	var pe *processor.ProcessingError
+	require.ErrorAs(t, err, &pe)
+	require.True(t, pe.Punctuation)
+	require.Equal(t, "ticks", pe.Processor)
+	require.Equal(t, processor.NoRecord, pe.Record)
+	require.True(t, pe.PunctuationTime.Equal(sec(12)))
+}
+
+func TestSinkSerializationErrorNamesSink(t *testing.T) {
+	t.Parallel()
+	picky := serde.New("picky", func(s string) ([]byte, error) {
+		if s == "" {
+			return nil, errors.New("empty values are not allowed")
+		}
+		return []byte(s), nil
+	}, func(b []byte) (string, error) { return string(b), nil })
+	b := topology.NewBuilder()
+	topology.AddSink(b, "strict-out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: picky},
+		topology.AddSource(b, "src", source("in")))
+	d := newDriver(t, b)
+	err := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String()).Pipe("k", "", sec(1))
+	var pe *processor.ProcessingError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "strict-out", pe.Processor)
+	require.ErrorContains(t, err, `serializing the value for topic "out": serde picky: serialize: empty values are not allowed`)
+}

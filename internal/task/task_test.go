@@ -1,0 +1,173 @@
+package task_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/task"
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
+)
+
+// collector records what the task's sinks send.
+type collector struct{ sent []graph.Output }
+
+func (c *collector) Send(out *graph.Output) error      { c.sent = append(c.sent, *out); return nil }
+func (c *collector) NumPartitions(string) (int, error) { return 4, nil }
+
+// lifecycle records Init/Close calls and can fail Init.
+type lifecycle struct {
+	log      *[]string
+	failInit error
+	ctx      processor.Context[string, string]
+}
+
+func (p *lifecycle) Init(ctx processor.Context[string, string]) error {
+	p.ctx = ctx
+	*p.log = append(*p.log, "init")
+	return p.failInit
+}
+func (p *lifecycle) Process(rec processor.Record[string, string]) error {
+	if rec.Value == "commit" {
+		p.ctx.Commit()
+	}
+	return p.ctx.Forward(rec)
+}
+func (p *lifecycle) Close() error { *p.log = append(*p.log, "close"); return nil }
+
+func build(t *testing.T, log *[]string, failInit error) *task.Task {
+	t.Helper()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"a", "b"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	p := topology.AddProcessor(b, "p", func() processor.Processor[string, string, string, string] {
+		return &lifecycle{log: log, failInit: failInit}
+	}, src)
+	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("s"), serde.String(), serde.String()), "p")
+	topology.AddSink(b, "out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.String()}, p)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	tk, err := task.New(task.Config{
+		ID: processor.TaskID{Subtopology: 0, Partition: 3}, ApplicationID: "app",
+		Program: graph.ProgramOf(topo), Collector: &collector{},
+		Clock: func() time.Time { return time.Unix(0, 0) },
+	})
+	require.NoError(t, err)
+	return tk
+}
+
+func raw(topic string, offset int64, value string, ts int64) *graph.RawRecord {
+	return &graph.RawRecord{Topic: topic, Partition: 3, Offset: offset, Key: []byte("k"), Value: []byte(value), Timestamp: time.Unix(ts, 0)}
+}
+
+// ConsumedOffsets is what the runtime commits: for each input partition,
+// the offset after the last processed record. Buffered records that were
+// not processed yet must not count, or a crash would skip them.
+func TestConsumedOffsetsCountOnlyProcessedRecords(t *testing.T) {
+	t.Parallel()
+	var log []string
+	tk := build(t, &log, nil)
+	require.NoError(t, tk.Init())
+	defer tk.Close()
+	require.Empty(t, tk.ConsumedOffsets())
+
+	require.NoError(t, tk.AddRecord(raw("a", 10, "x", 5)))
+	require.NoError(t, tk.AddRecord(raw("a", 11, "x", 6)))
+	require.NoError(t, tk.AddRecord(raw("b", 7, "x", 1)))
+	require.Equal(t, 3, tk.Buffered())
+
+	ok, err := tk.Process() // b@7 (ts 1) goes first
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, map[task.TopicPartition]int64{{Topic: "b", Partition: 3}: 8}, tk.ConsumedOffsets())
+	_, err = tk.Process() // a@10
+	require.NoError(t, err)
+	require.Equal(t, map[task.TopicPartition]int64{{Topic: "b", Partition: 3}: 8, {Topic: "a", Partition: 3}: 11}, tk.ConsumedOffsets())
+	_, err = tk.Process()
+	require.NoError(t, err)
+	ok, err = tk.Process()
+	require.NoError(t, err)
+	require.False(t, ok, "nothing left")
+	require.Equal(t, int64(12), tk.ConsumedOffsets()[task.TopicPartition{Topic: "a", Partition: 3}])
+	require.True(t, tk.StreamTime().Equal(time.Unix(6, 0)))
+}
+
+func TestAddRecordForATopicNoSourceReads(t *testing.T) {
+	t.Parallel()
+	var log []string
+	tk := build(t, &log, nil)
+	require.NoError(t, tk.Init())
+	defer tk.Close()
+	require.EqualError(t, tk.AddRecord(raw("c", 0, "x", 1)), `task 0_3: no source reads topic "c"`)
+	require.True(t, tk.Reads("a"))
+	require.False(t, tk.Reads("c"))
+}
+
+func TestCommitRequestAndFlush(t *testing.T) {
+	t.Parallel()
+	var log []string
+	tk := build(t, &log, nil)
+	require.NoError(t, tk.Init())
+	defer tk.Close()
+	require.NoError(t, tk.AddRecord(raw("a", 0, "commit", 1)))
+	_, err := tk.Process()
+	require.NoError(t, err)
+	require.True(t, tk.CommitRequested())
+	require.NoError(t, tk.Commit())
+	require.False(t, tk.CommitRequested())
+}
+
+func TestCloseIsIdempotentAndClosesProcessorsAndStores(t *testing.T) {
+	t.Parallel()
+	var log []string
+	tk := build(t, &log, nil)
+	require.NoError(t, tk.Init())
+	require.NoError(t, tk.AddRecord(raw("a", 0, "x", 1)))
+	require.NoError(t, tk.Close())
+	require.NoError(t, tk.Close())
+	require.Equal(t, []string{"init", "close"}, log)
+	require.Zero(t, tk.Buffered(), "closing drops buffered records")
+	st, _ := tk.Store("s")
+	require.ErrorIs(t, st.(state.KeyValueStore[string, string]).Put("k", "v"), state.ErrStoreClosed)
+}
+
+func TestFailedInitClosesWhatItOpened(t *testing.T) {
+	t.Parallel()
+	var log []string
+	boom := errors.New("boom")
+	tk := build(t, &log, boom)
+	err := tk.Init()
+	require.ErrorIs(t, err, boom)
+	require.ErrorContains(t, err, `task 0_3: processor "p": init: boom`)
+	st, _ := tk.Store("s")
+	require.ErrorIs(t, st.(state.KeyValueStore[string, string]).Put("k", "v"), state.ErrStoreClosed, "the stores were closed")
+}
+
+func TestNextWallClock(t *testing.T) {
+	t.Parallel()
+	var log []string
+	tk := build(t, &log, nil)
+	require.NoError(t, tk.Init())
+	defer tk.Close()
+	_, ok := tk.NextWallClock()
+	require.False(t, ok)
+	c, err := tk.Schedule("p", 3*time.Second, processor.WallClockTime, processor.PunctuatorFunc(func(time.Time) error { return nil }))
+	require.NoError(t, err)
+	_, err = tk.Schedule("p", time.Second, processor.StreamTime, processor.PunctuatorFunc(func(time.Time) error { return nil }))
+	require.NoError(t, err)
+	next, ok := tk.NextWallClock()
+	require.True(t, ok)
+	require.True(t, next.Equal(time.Unix(3, 0)))
+	c.Cancel()
+	_, ok = tk.NextWallClock()
+	require.False(t, ok, "a cancelled schedule is not due")
+	_, err = tk.Schedule("p", time.Second, processor.PunctuationType(9), processor.PunctuatorFunc(func(time.Time) error { return nil }))
+	require.ErrorContains(t, err, "unknown punctuation type")
+	_, err = tk.Schedule("p", time.Second, processor.StreamTime, nil)
+	require.ErrorContains(t, err, "nil punctuator")
+}
