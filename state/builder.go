@@ -6,32 +6,6 @@ import (
 	"github.com/gostreams/streams/serde"
 )
 
-// storeSettings are the runtime settings both builders record.
-type storeSettings struct {
-	logging   bool
-	logConfig map[string]string
-	caching   bool
-}
-
-func defaultSettings() storeSettings { return storeSettings{logging: true} }
-
-func (s *storeSettings) enableLogging(topicConfig map[string]string) {
-	s.logging = true
-	s.logConfig = maps.Clone(topicConfig)
-}
-
-func (s *storeSettings) disableLogging() {
-	s.logging = false
-	s.logConfig = nil
-}
-
-// copyLogConfig never returns nil, so a caller may add to the copy.
-func (s *storeSettings) copyLogConfig() map[string]string {
-	c := make(map[string]string, len(s.logConfig))
-	maps.Copy(c, s.logConfig)
-	return c
-}
-
 // mustNotBeNil panics with a message naming the constructor: a missing
 // supplier or serde is a wiring mistake that must show up when the topology
 // is built, not later on a task's goroutine.
@@ -46,20 +20,28 @@ func mustNotBeNil(ctor string, supplier KeyValueBytesStoreSupplier, keyNil, valu
 	}
 }
 
-// KeyValueStoreBuilder builds KeyValueStore[K,V] stores over the backend a
-// KeyValueBytesStoreSupplier makes. Create one with NewKeyValueStoreBuilder.
+// Builder builds stores of type S, for example KeyValueStore[K, V], and
+// records the settings the runtime applies to them: change-logging and
+// caching. It is the StoreBuilder that topology.Builder.AddStateStore takes.
+// Create one with NewKeyValueStoreBuilder or
+// NewTimestampedKeyValueStoreBuilder.
 //
 // Configure a builder while the topology is being built, from one
 // goroutine; once configured, Build and the getters are safe for concurrent
 // use.
-type KeyValueStoreBuilder[K, V any] struct {
-	supplier   KeyValueBytesStoreSupplier
-	keySerde   serde.Serde[K]
-	valueSerde serde.Serde[V]
-	settings   storeSettings
+type Builder[S Store] struct {
+	name      string
+	build     func() S
+	logging   bool
+	logConfig map[string]string
+	caching   bool
 }
 
-var _ StoreBuilder = (*KeyValueStoreBuilder[string, int64])(nil)
+var _ StoreBuilder = (*Builder[KeyValueStore[string, int64]])(nil)
+
+func newBuilder[S Store](name string, build func() S) *Builder[S] {
+	return &Builder[S]{name: name, build: build, logging: true}
+}
 
 // NewKeyValueStoreBuilder returns a builder of KeyValueStore[K,V] stores
 // named supplier.Name(), whose keys and values are written with keySerde and
@@ -68,83 +50,12 @@ var _ StoreBuilder = (*KeyValueStoreBuilder[string, int64])(nil)
 // configuration, caching disabled.
 //
 // It panics if supplier or a serde is nil.
-func NewKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *KeyValueStoreBuilder[K, V] {
+func NewKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *Builder[KeyValueStore[K, V]] {
 	mustNotBeNil("NewKeyValueStoreBuilder", supplier, keySerde == nil, valueSerde == nil)
-	return &KeyValueStoreBuilder[K, V]{
-		supplier:   supplier,
-		keySerde:   keySerde,
-		valueSerde: valueSerde,
-		settings:   defaultSettings(),
-	}
+	return newBuilder(supplier.Name(), func() KeyValueStore[K, V] {
+		return newKeyValueStore(supplier.Get(), keySerde, valueSerde)
+	})
 }
-
-// Name is the supplier's name, which every built store has.
-func (b *KeyValueStoreBuilder[K, V]) Name() string { return b.supplier.Name() }
-
-// Build returns a new, unopened store on a fresh backend from the supplier.
-// Its dynamic type implements KeyValueStore[K,V]:
-//
-//	kv := builder.Build().(state.KeyValueStore[string, int64])
-func (b *KeyValueStoreBuilder[K, V]) Build() Store {
-	return newKeyValueStore(b.supplier.Get(), b.keySerde, b.valueSerde)
-}
-
-// WithLoggingEnabled turns on change-logging, with topicConfig added to the
-// changelog topic's configuration (the map is copied). Logging is enabled by
-// default, with no extra configuration. It returns b.
-func (b *KeyValueStoreBuilder[K, V]) WithLoggingEnabled(topicConfig map[string]string) *KeyValueStoreBuilder[K, V] {
-	b.settings.enableLogging(topicConfig)
-	return b
-}
-
-// WithLoggingDisabled turns off change-logging and forgets any topic
-// configuration: the store is then not restored after a restart or a
-// rebalance. Logging is enabled by default. It returns b.
-func (b *KeyValueStoreBuilder[K, V]) WithLoggingDisabled() *KeyValueStoreBuilder[K, V] {
-	b.settings.disableLogging()
-	return b
-}
-
-// WithCaching turns on caching: repeated writes to a key between commits
-// are collapsed into one. Caching is disabled by default. It returns b.
-func (b *KeyValueStoreBuilder[K, V]) WithCaching() *KeyValueStoreBuilder[K, V] {
-	b.settings.caching = true
-	return b
-}
-
-// WithCachingDisabled turns off caching, the default. It returns b.
-func (b *KeyValueStoreBuilder[K, V]) WithCachingDisabled() *KeyValueStoreBuilder[K, V] {
-	b.settings.caching = false
-	return b
-}
-
-// LoggingEnabled reports whether the stores' changes go to the changelog
-// topic. Default true.
-func (b *KeyValueStoreBuilder[K, V]) LoggingEnabled() bool { return b.settings.logging }
-
-// LogConfig returns a copy of the extra changelog topic configuration; empty
-// by default and when logging is disabled.
-func (b *KeyValueStoreBuilder[K, V]) LogConfig() map[string]string {
-	return b.settings.copyLogConfig()
-}
-
-// CachingEnabled reports whether caching is on. Default false.
-func (b *KeyValueStoreBuilder[K, V]) CachingEnabled() bool { return b.settings.caching }
-
-// TimestampedKeyValueStoreBuilder builds TimestampedKeyValueStore[K,V]
-// stores. Create one with NewTimestampedKeyValueStoreBuilder.
-//
-// Configure a builder while the topology is being built, from one
-// goroutine; once configured, Build and the getters are safe for concurrent
-// use.
-type TimestampedKeyValueStoreBuilder[K, V any] struct {
-	supplier   KeyValueBytesStoreSupplier
-	keySerde   serde.Serde[K]
-	valueSerde timestampedSerde[V]
-	settings   storeSettings
-}
-
-var _ StoreBuilder = (*TimestampedKeyValueStoreBuilder[string, int64])(nil)
 
 // NewTimestampedKeyValueStoreBuilder returns a builder of
 // TimestampedKeyValueStore[K,V] stores named supplier.Name(). Keys are
@@ -155,65 +66,67 @@ var _ StoreBuilder = (*TimestampedKeyValueStoreBuilder[string, int64])(nil)
 // extra topic configuration, caching disabled.
 //
 // It panics if supplier or a serde is nil.
-func NewTimestampedKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *TimestampedKeyValueStoreBuilder[K, V] {
+func NewTimestampedKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *Builder[TimestampedKeyValueStore[K, V]] {
 	mustNotBeNil("NewTimestampedKeyValueStoreBuilder", supplier, keySerde == nil, valueSerde == nil)
-	return &TimestampedKeyValueStoreBuilder[K, V]{
-		supplier:   supplier,
-		keySerde:   keySerde,
-		valueSerde: newTimestampedSerde(valueSerde),
-		settings:   defaultSettings(),
-	}
+	vs := newTimestampedSerde(valueSerde)
+	return newBuilder(supplier.Name(), func() TimestampedKeyValueStore[K, V] {
+		return newKeyValueStore[K, ValueAndTimestamp[V]](supplier.Get(), keySerde, vs)
+	})
 }
 
-// Name is the supplier's name, which every built store has.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) Name() string { return b.supplier.Name() }
+// Name is the name every built store has.
+func (b *Builder[S]) Name() string { return b.name }
 
-// Build returns a new, unopened store on a fresh backend from the supplier.
-// Its dynamic type implements TimestampedKeyValueStore[K,V]:
-//
-//	kv := builder.Build().(state.TimestampedKeyValueStore[string, int64])
-func (b *TimestampedKeyValueStoreBuilder[K, V]) Build() Store {
-	return newKeyValueStore[K, ValueAndTimestamp[V]](b.supplier.Get(), b.keySerde, b.valueSerde)
-}
+// Build returns a new, unopened store on a fresh backend. Its dynamic type
+// implements S, which is what processor.GetStore asserts.
+func (b *Builder[S]) Build() Store { return b.build() }
+
+// BuildStore is Build, typed.
+func (b *Builder[S]) BuildStore() S { return b.build() }
 
 // WithLoggingEnabled turns on change-logging, with topicConfig added to the
 // changelog topic's configuration (the map is copied). Logging is enabled by
 // default, with no extra configuration. It returns b.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) WithLoggingEnabled(topicConfig map[string]string) *TimestampedKeyValueStoreBuilder[K, V] {
-	b.settings.enableLogging(topicConfig)
+func (b *Builder[S]) WithLoggingEnabled(topicConfig map[string]string) *Builder[S] {
+	b.logging = true
+	b.logConfig = maps.Clone(topicConfig)
 	return b
 }
 
 // WithLoggingDisabled turns off change-logging and forgets any topic
 // configuration: the store is then not restored after a restart or a
 // rebalance. Logging is enabled by default. It returns b.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) WithLoggingDisabled() *TimestampedKeyValueStoreBuilder[K, V] {
-	b.settings.disableLogging()
+func (b *Builder[S]) WithLoggingDisabled() *Builder[S] {
+	b.logging = false
+	b.logConfig = nil
 	return b
 }
 
 // WithCaching turns on caching: repeated writes to a key between commits
 // are collapsed into one. Caching is disabled by default. It returns b.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) WithCaching() *TimestampedKeyValueStoreBuilder[K, V] {
-	b.settings.caching = true
+func (b *Builder[S]) WithCaching() *Builder[S] {
+	b.caching = true
 	return b
 }
 
 // WithCachingDisabled turns off caching, the default. It returns b.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) WithCachingDisabled() *TimestampedKeyValueStoreBuilder[K, V] {
-	b.settings.caching = false
+func (b *Builder[S]) WithCachingDisabled() *Builder[S] {
+	b.caching = false
 	return b
 }
 
 // LoggingEnabled reports whether the stores' changes go to the changelog
 // topic. Default true.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) LoggingEnabled() bool { return b.settings.logging }
+func (b *Builder[S]) LoggingEnabled() bool { return b.logging }
 
 // LogConfig returns a copy of the extra changelog topic configuration; empty
-// by default and when logging is disabled.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) LogConfig() map[string]string {
-	return b.settings.copyLogConfig()
+// by default and when logging is disabled. It never returns nil, so a caller
+// may add to the copy.
+func (b *Builder[S]) LogConfig() map[string]string {
+	c := make(map[string]string, len(b.logConfig))
+	maps.Copy(c, b.logConfig)
+	return c
 }
 
 // CachingEnabled reports whether caching is on. Default false.
-func (b *TimestampedKeyValueStoreBuilder[K, V]) CachingEnabled() bool { return b.settings.caching }
+func (b *Builder[S]) CachingEnabled() bool { return b.caching }
