@@ -18,6 +18,21 @@ func reportRate(b *testing.B, unit string) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
 }
 
+// benchDriver builds bld and starts a driver on it, closed when b ends.
+func benchDriver(b *testing.B, bld *topology.Builder) *testdriver.Driver {
+	b.Helper()
+	topo, err := bld.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := testdriver.New(topo, testdriver.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	return d
+}
+
 // BenchmarkStatelessMap pipes string records through source -> map -> sink
 // and reads them back: the cost of one record through the driver.
 func BenchmarkStatelessMap(b *testing.B) {
@@ -27,15 +42,7 @@ func BenchmarkStatelessMap(b *testing.B) {
 		return ctx.Forward(rec.WithValue(rec.Key))
 	}), src)
 	topology.AddSink(bld, "out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.String()}, up)
-	topo, err := bld.Build()
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := testdriver.New(topo, testdriver.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := benchDriver(b, bld)
 	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
 	out := testdriver.CreateOutputTopic(d, "out", serde.String(), serde.String())
 	ts := time.Unix(1, 0)
@@ -76,15 +83,7 @@ func benchWordCount(b *testing.B, perLine int) {
 	counts := topology.AddProcessor(bld, "count", func() processor.Processor[string, string, string, int64] { return &benchCounter{} }, byWord)
 	bld.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("Counts"), serde.String(), serde.Int64()), "count")
 	topology.AddSink(bld, "out", topology.Sink[string, int64]{Topic: "counts", KeySerde: serde.String(), ValueSerde: serde.Int64()}, counts)
-	topo, err := bld.Build()
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := testdriver.New(topo, testdriver.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := benchDriver(b, bld)
 	in := testdriver.CreateInputTopic(d, "lines", serde.String(), serde.String())
 	out := testdriver.CreateOutputTopic(d, "counts", serde.String(), serde.Int64())
 
