@@ -491,3 +491,36 @@ func TestSinkSerializationErrorNamesSink(t *testing.T) {
 	require.Equal(t, "strict-out", pe.Processor)
 	require.ErrorContains(t, err, `serializing the value for topic "out": serde picky: serialize: empty values are not allowed`)
 }
+
+// A timestamp extractor gives records their event time: here, from the
+// value. Stream time, and so punctuation, follow it, not the record's own
+// timestamp.
+func TestTimestampExtractorDrivesStreamTime(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, int64]{
+		Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64(),
+		TimestampExtractor: func(rec processor.Record[string, int64], partitionTime time.Time) (time.Time, error) {
+			if rec.Value < 0 {
+				return time.Time{}, errors.New("negative event time")
+			}
+			return time.Unix(rec.Value, 0), nil
+		},
+	})
+	var seen []int64
+	topology.AddProcessor(b, "p", processor.Func(func(ctx processor.Context[string, int64], rec processor.Record[string, int64]) error {
+		seen = append(seen, rec.Timestamp.Unix(), ctx.StreamTime().Unix())
+		return nil
+	}), src)
+	d := newDriver(t, b)
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+	require.NoError(t, in.Pipe("k", 500, sec(1)))
+	require.NoError(t, in.Pipe("k", 300, sec(999)))
+	require.Equal(t, []int64{500, 500, 300, 500}, seen, "record time and stream time come from the value")
+
+	err := in.Pipe("k", -1, sec(2))
+	var de *processor.DeserializationError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "timestamp", de.Part)
+	require.ErrorContains(t, err, `source "src": record in-0@2: extracting the timestamp: negative event time`)
+}

@@ -147,6 +147,11 @@ func TestBuildRejectsEmptyAndSourcelessTopologies(t *testing.T) {
 	_, err = b.Build()
 	require.ErrorContains(t, err, `source "s" has both Topics and Pattern; set one of them`)
 	require.ErrorContains(t, err, `sink "k" has both Topic and TopicChooser; set one of them`)
+
+	b = topology.NewBuilder()
+	topology.AddSource(b, "s", topology.Source[string, string]{Topics: []string{"t"}, OffsetReset: "oldest", KeySerde: serde.String(), ValueSerde: serde.String()})
+	_, err = b.Build()
+	require.ErrorContains(t, err, `source "s": OffsetReset "oldest" is not one of "earliest", "latest" or ""`)
 }
 
 func TestBuildOnce(t *testing.T) {

@@ -171,3 +171,46 @@ func TestNextWallClock(t *testing.T) {
 	_, err = tk.Schedule("p", time.Second, processor.StreamTime, nil)
 	require.ErrorContains(t, err, "nil punctuator")
 }
+
+// A sink's partitioner chooses the partition among the topic's partitions;
+// an answer outside them is an error naming the sink, never a silent
+// misroute.
+func TestSinkPartitioner(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		p    topology.Partitioner[string, string]
+		want int32
+		err  string
+	}{
+		{"chooses", func(topic, key, value string, n int) (int, bool) { return n - 1, true }, 3, ""},
+		{"falls back to the default", func(string, string, string, int) (int, bool) { return 0, false }, -1, ""},
+		{"out of range", func(string, string, string, int) (int, bool) { return 4, true }, 0,
+			`processor "out": record a-3@0: partitioner chose partition 4 of topic "out", which has 4`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := topology.NewBuilder()
+			src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"a"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+			topology.AddSink(b, "out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.String(), Partitioner: tc.p}, src)
+			topo, err := b.Build()
+			require.NoError(t, err)
+			c := &collector{}
+			tk, err := task.New(task.Config{ID: processor.TaskID{Partition: 3}, ApplicationID: "app", Program: graph.ProgramOf(topo), Collector: c})
+			require.NoError(t, err)
+			require.NoError(t, tk.Init())
+			defer tk.Close()
+			require.NoError(t, tk.AddRecord(raw("a", 0, "v", 1)))
+			_, err = tk.Process()
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				require.Empty(t, c.sent)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, c.sent, 1)
+			require.Equal(t, tc.want, c.sent[0].Partition)
+			require.Equal(t, "out", c.sent[0].Sink)
+		})
+	}
+}
