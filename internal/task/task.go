@@ -53,6 +53,9 @@ type input struct {
 	tp       TopicPartition
 	q        graph.Queue
 	consumed int64 // offset after the last processed record; -1 before the first
+	// skipped is the offset after the last skipped record, which becomes
+	// consumed once the records buffered before it are processed.
+	skipped int64
 }
 
 type source struct {
@@ -184,25 +187,52 @@ func fullMatch(loc []int, s string) bool { return loc != nil && loc[0] == 0 && l
 // deserialized is not buffered and a *processor.DeserializationError is
 // returned; the caller's handler decides what happens next.
 func (t *Task) AddRecord(raw *graph.RawRecord) error {
-	in := t.last
-	if in == nil || in.tp.Partition != raw.Partition || in.tp.Topic != raw.Topic {
-		tp := TopicPartition{raw.Topic, raw.Partition}
-		in = t.byTP[tp]
-		if in == nil {
-			src := t.sourceFor(raw.Topic)
-			if src == nil {
-				return fmt.Errorf("task %s: no source reads topic %q", t.cfg.ID, raw.Topic)
-			}
-			in = &input{tp: tp, q: src.def.NewQueue(src.node, raw.Topic, raw.Partition), consumed: -1}
-			t.byTP[tp] = in
-			t.inputs = append(t.inputs, in)
-		}
-		t.last = in
+	in, err := t.input(raw.Topic, raw.Partition)
+	if err != nil {
+		return err
 	}
 	if err := in.q.Add(raw); err != nil {
 		return err
 	}
 	t.buffered++
+	return nil
+}
+
+// input returns the input of a partition, making it on first use.
+func (t *Task) input(topic string, partition int32) (*input, error) {
+	in := t.last
+	if in != nil && in.tp.Partition == partition && in.tp.Topic == topic {
+		return in, nil
+	}
+	tp := TopicPartition{topic, partition}
+	in = t.byTP[tp]
+	if in == nil {
+		src := t.sourceFor(topic)
+		if src == nil {
+			return nil, fmt.Errorf("task %s: no source reads topic %q", t.cfg.ID, topic)
+		}
+		in = &input{tp: tp, q: src.def.NewQueue(src.node, topic, partition), consumed: -1, skipped: -1}
+		t.byTP[tp] = in
+		t.inputs = append(t.inputs, in)
+	}
+	t.last = in
+	return in, nil
+}
+
+// Skip records that the record at offset of topic/partition was dropped
+// unprocessed (its deserialization failed and the handler chose to go on).
+// Its offset counts as consumed once every record buffered before it on
+// that partition is processed, so a commit never skips those.
+func (t *Task) Skip(topic string, partition int32, offset int64) error {
+	in, err := t.input(topic, partition)
+	if err != nil {
+		return err
+	}
+	if in.q.Len() == 0 {
+		in.consumed = max(in.consumed, offset+1)
+	} else {
+		in.skipped = max(in.skipped, offset+1)
+	}
 	return nil
 }
 
@@ -232,6 +262,9 @@ func (t *Task) Process() (bool, error) {
 	t.current, t.hasCurrent = md, true
 	t.buffered--
 	next.consumed = md.Offset + 1
+	if next.skipped > next.consumed && next.q.Len() == 1 {
+		next.consumed = next.skipped
+	}
 	err := next.q.ProcessHead()
 	t.current, t.hasCurrent = processor.NoRecord, false
 	return true, err

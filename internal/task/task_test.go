@@ -214,3 +214,29 @@ func TestSinkPartitioner(t *testing.T) {
 		})
 	}
 }
+
+// A skipped record (a deserialization error the handler chose to go on
+// past) counts as consumed only once the records buffered before it on its
+// partition are processed: committing its offset earlier would lose them.
+func TestSkippedRecordsAdvanceConsumedOffsetsInOrder(t *testing.T) {
+	t.Parallel()
+	var log []string
+	tk := build(t, &log, nil)
+	require.NoError(t, tk.Init())
+	defer tk.Close()
+	a := task.TopicPartition{Topic: "a", Partition: 3}
+
+	require.NoError(t, tk.Skip("a", 3, 0)) // nothing buffered: consumed at once
+	require.Equal(t, int64(1), tk.ConsumedOffsets()[a])
+
+	require.NoError(t, tk.AddRecord(raw("a", 1, "x", 1)))
+	require.NoError(t, tk.AddRecord(raw("a", 2, "x", 2)))
+	require.NoError(t, tk.Skip("a", 3, 3))
+	require.Equal(t, int64(1), tk.ConsumedOffsets()[a], "offsets 1 and 2 are not processed yet")
+	_, err := tk.Process()
+	require.NoError(t, err)
+	require.Equal(t, int64(2), tk.ConsumedOffsets()[a])
+	_, err = tk.Process()
+	require.NoError(t, err)
+	require.Equal(t, int64(4), tk.ConsumedOffsets()[a], "past the skipped record once the partition is drained")
+}

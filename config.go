@@ -1,0 +1,211 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/processor"
+)
+
+// Config configures an App. The zero value of every optional field means
+// its documented default; ApplicationID and Brokers are required.
+type Config struct {
+	// ApplicationID names the app. It is the consumer group id, the prefix of
+	// internal topics ("<id>-<name>-repartition", "<id>-<store>-changelog")
+	// and the name of the app's state directory. Required: letters, digits,
+	// '.', '_' and '-'.
+	ApplicationID string
+	// Brokers are the seed brokers, "host:port". Required.
+	Brokers []string
+	// StateDir is the root directory for task state:
+	// <StateDir>/<ApplicationID>/<task>. Default: <os.TempDir()>/streams.
+	StateDir string
+	// NumStreamThreads is the number of goroutines that run tasks; each is a
+	// member of the consumer group. Default 1.
+	NumStreamThreads int
+	// CommitInterval is how often tasks are committed. Default 30s under
+	// AtLeastOnce and AtMostOnce, 100ms under ExactlyOnce.
+	CommitInterval time.Duration
+	// Guarantee is the delivery guarantee. Default eos.AtLeastOnce.
+	Guarantee eos.Guarantee
+	// OffsetReset is where a partition with no committed offset starts:
+	// "earliest" or "latest". Default "earliest", as in Kafka Streams.
+	OffsetReset string
+	// MaxPollRecords bounds the records a thread fetches before processing
+	// them. Default 1000.
+	MaxPollRecords int
+	// Logger receives the app's logs. Default slog.Default().
+	Logger *slog.Logger
+	// OnDeserializationError decides what happens to a record that cannot be
+	// deserialized (or whose timestamp cannot be extracted). Default
+	// FailOnDeserializationError.
+	OnDeserializationError DeserializationHandler
+	// OnProcessingError decides what happens when a processor or punctuator
+	// returns an error. Default FailOnProcessingError.
+	OnProcessingError ProcessingHandler
+	// OnProductionError decides what happens when a produced record is
+	// rejected by the broker. Default FailOnProductionError.
+	OnProductionError ProductionHandler
+	// ClientOptions are passed to every franz-go client the app makes, after
+	// its own options, so they can override them (session timeout, TLS,
+	// SASL, ...).
+	ClientOptions []kgo.Opt
+}
+
+var appIDPattern = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// withDefaults returns c with every unset optional field set.
+func (c Config) withDefaults() Config {
+	if c.StateDir == "" {
+		c.StateDir = filepath.Join(os.TempDir(), "streams")
+	}
+	if c.NumStreamThreads == 0 {
+		c.NumStreamThreads = 1
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = 30 * time.Second
+		if c.Guarantee == eos.ExactlyOnce {
+			c.CommitInterval = 100 * time.Millisecond
+		}
+	}
+	if c.OffsetReset == "" {
+		c.OffsetReset = "earliest"
+	}
+	if c.MaxPollRecords == 0 {
+		c.MaxPollRecords = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.OnDeserializationError == nil {
+		c.OnDeserializationError = FailOnDeserializationError
+	}
+	if c.OnProcessingError == nil {
+		c.OnProcessingError = FailOnProcessingError
+	}
+	if c.OnProductionError == nil {
+		c.OnProductionError = FailOnProductionError
+	}
+	return c
+}
+
+// Validate reports every field that is set wrong, by name.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("streams: Config.%s: "+format, append([]any{field}, args...)...))
+	}
+	switch {
+	case c.ApplicationID == "":
+		bad("ApplicationID", "is required")
+	case !appIDPattern.MatchString(c.ApplicationID):
+		bad("ApplicationID", "%q may contain only letters, digits, '.', '_' and '-'", c.ApplicationID)
+	}
+	if len(c.Brokers) == 0 {
+		bad("Brokers", "is required: give at least one \"host:port\"")
+	}
+	for i, b := range c.Brokers {
+		if b == "" {
+			bad("Brokers", "broker %d is empty", i)
+		}
+	}
+	if c.NumStreamThreads < 0 {
+		bad("NumStreamThreads", "is %d; use 0 for the default of 1, or a positive count", c.NumStreamThreads)
+	}
+	if c.CommitInterval < 0 {
+		bad("CommitInterval", "is %v; use 0 for the default, or a positive duration", c.CommitInterval)
+	}
+	switch c.Guarantee {
+	case eos.AtLeastOnce, eos.AtMostOnce:
+	case eos.ExactlyOnce:
+		errs = append(errs, fmt.Errorf("streams: Config.Guarantee: %w", eos.ErrExactlyOnceUnavailable))
+	default:
+		bad("Guarantee", "%v is not one of AtLeastOnce, AtMostOnce, ExactlyOnce", c.Guarantee)
+	}
+	switch c.OffsetReset {
+	case "", "earliest", "latest":
+	default:
+		bad("OffsetReset", "%q is not \"earliest\" or \"latest\"", c.OffsetReset)
+	}
+	if c.MaxPollRecords < 0 {
+		bad("MaxPollRecords", "is %d; use 0 for the default, or a positive count", c.MaxPollRecords)
+	}
+	return errors.Join(errs...)
+}
+
+// Response is a handler's decision about a failed record.
+type Response struct {
+	// Continue skips the record and goes on. False stops the app with the
+	// error.
+	Continue bool
+	// DeadLetters are produced, with the task's output, before the record's
+	// offset is committed.
+	DeadLetters []*kgo.Record
+}
+
+// DeserializationHandler decides what happens to a consumed record that
+// cannot be deserialized. rec is the record as consumed.
+type DeserializationHandler func(ctx context.Context, rec *kgo.Record, err *processor.DeserializationError) Response
+
+// ProcessingHandler decides what happens when a processor or a punctuator
+// fails. Continuing skips the rest of that record's processing.
+type ProcessingHandler func(ctx context.Context, err *processor.ProcessingError) Response
+
+// ProductionHandler decides what happens when the broker rejects a produced
+// record (too large, unknown topic, not authorized, ...).
+type ProductionHandler func(ctx context.Context, rec *kgo.Record, err error) Response
+
+// FailOnDeserializationError stops the app with an error that names the
+// record's topic, partition and offset and the serde. The default.
+func FailOnDeserializationError(context.Context, *kgo.Record, *processor.DeserializationError) Response {
+	return Response{}
+}
+
+// LogAndSkipOnDeserializationError returns a handler that logs the error
+// and skips the record. The app's metrics count it.
+func LogAndSkipOnDeserializationError(log *slog.Logger) DeserializationHandler {
+	return func(_ context.Context, rec *kgo.Record, err *processor.DeserializationError) Response {
+		log.Warn("skipping a record that cannot be deserialized", "error", err)
+		return Response{Continue: true}
+	}
+}
+
+// Dead-letter record headers, set by DeadLetterOnDeserializationError.
+const (
+	HeaderErrorMessage   = "streams.error.message"
+	HeaderErrorTopic     = "streams.error.topic"
+	HeaderErrorPartition = "streams.error.partition"
+	HeaderErrorOffset    = "streams.error.offset"
+)
+
+// DeadLetterOnDeserializationError returns a handler that sends the record,
+// with its key, value and headers as consumed, to topic, adds headers
+// naming the error and where the record came from, and goes on.
+func DeadLetterOnDeserializationError(topic string) DeserializationHandler {
+	return func(_ context.Context, rec *kgo.Record, err *processor.DeserializationError) Response {
+		dl := &kgo.Record{Topic: topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp, Partition: -1}
+		dl.Headers = append(append(dl.Headers, rec.Headers...),
+			kgo.RecordHeader{Key: HeaderErrorMessage, Value: []byte(err.Error())},
+			kgo.RecordHeader{Key: HeaderErrorTopic, Value: []byte(rec.Topic)},
+			kgo.RecordHeader{Key: HeaderErrorPartition, Value: fmt.Appendf(nil, "%d", rec.Partition)},
+			kgo.RecordHeader{Key: HeaderErrorOffset, Value: fmt.Appendf(nil, "%d", rec.Offset)},
+		)
+		return Response{Continue: true, DeadLetters: []*kgo.Record{dl}}
+	}
+}
+
+// FailOnProcessingError stops the app with the processor's error, which
+// names the task, the processor and the record. The default.
+func FailOnProcessingError(context.Context, *processor.ProcessingError) Response { return Response{} }
+
+// FailOnProductionError stops the app. The default.
+func FailOnProductionError(context.Context, *kgo.Record, error) Response { return Response{} }
