@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/gostreams/streams/processor"
@@ -11,10 +12,17 @@ import (
 
 // Topic and store names of the word-count topology.
 const (
-	InputTopic  = "streams-plaintext-input"
-	OutputTopic = "streams-wordcount-output"
-	CountsStore = "Counts"
+	InputTopic      = "streams-plaintext-input"
+	OutputTopic     = "streams-wordcount-output"
+	CountsStore     = "Counts"
+	RepartitionName = "words"
 )
+
+// CountSerde writes counts as decimal text, so that any Kafka client (kcat,
+// the console consumer) can read the output topic.
+var CountSerde = serde.New("decimal-int64",
+	func(n int64) ([]byte, error) { return strconv.AppendInt(nil, n, 10), nil },
+	func(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) })
 
 // Topology is word count with the Processor API, as Kafka Streams' docs
 // describe it: a stateless processor splits each line into lower-cased words
@@ -29,7 +37,7 @@ func Topology() (*topology.Topology, error) {
 		ValueSerde: serde.String(),
 	})
 	words := topology.AddProcessor(b, "Split", processor.Func(splitWords), lines)
-	byWord := topology.AddRepartition(b, "words", topology.Repartition[string, string]{
+	byWord := topology.AddRepartition(b, RepartitionName, topology.Repartition[string, string]{
 		KeySerde:   serde.String(),
 		ValueSerde: serde.String(),
 	}, words)
@@ -39,7 +47,7 @@ func Topology() (*topology.Topology, error) {
 	topology.AddSink(b, "Output", topology.Sink[string, int64]{
 		Topic:      OutputTopic,
 		KeySerde:   serde.String(),
-		ValueSerde: serde.Int64(),
+		ValueSerde: CountSerde,
 	}, counts)
 	return b.Build()
 }

@@ -5,17 +5,24 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Cluster is a running in-process Kafka cluster.
+// Cluster is a connection to a Kafka cluster: an in-process one that Start
+// started, or an existing one reached with Connect.
 type Cluster struct {
-	c     *kfake.Cluster
+	c     *kfake.Cluster // nil for Connect
+	addrs []string
 	admin *kadm.Client
 	cl    *kgo.Client
 }
@@ -27,16 +34,27 @@ func Start(opts ...kfake.Opt) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: starting kfake: %w", err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	conn, err := Connect(c.ListenAddrs())
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("embedded: client: %w", err)
+		return nil, err
 	}
-	return &Cluster{c: c, cl: cl, admin: kadm.NewClient(cl)}, nil
+	conn.c = c
+	return conn, nil
+}
+
+// Connect connects to an existing cluster. Close it when done; that does
+// not stop the cluster.
+func Connect(brokers []string) (*Cluster, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("embedded: client for %v: %w", brokers, err)
+	}
+	return &Cluster{addrs: brokers, cl: cl, admin: kadm.NewClient(cl)}, nil
 }
 
 // Addrs are the brokers' addresses.
-func (c *Cluster) Addrs() []string { return c.c.ListenAddrs() }
+func (c *Cluster) Addrs() []string { return c.addrs }
 
 // Kfake returns the underlying cluster, for fault injection and compaction.
 func (c *Cluster) Kfake() *kfake.Cluster { return c.c }
@@ -44,20 +62,27 @@ func (c *Cluster) Kfake() *kfake.Cluster { return c.c }
 // Admin returns an admin client on the cluster.
 func (c *Cluster) Admin() *kadm.Client { return c.admin }
 
-// Close stops the cluster. It is idempotent.
+// Close closes the connection and stops the cluster if Start started it.
+// It is idempotent.
 func (c *Cluster) Close() {
 	if c.cl != nil {
 		c.cl.Close()
 		c.cl = nil
-		c.c.Close()
+		if c.c != nil {
+			c.c.Close()
+		}
 	}
 }
 
-// CreateTopic creates topic with the given partition count.
+// CreateTopic creates topic with the given partition count. A topic that
+// exists already is not an error.
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int32) error {
-	resp, err := c.admin.CreateTopic(ctx, partitions, 1, nil, topic)
+	resp, err := c.admin.CreateTopic(ctx, partitions, -1, nil, topic)
 	if err == nil {
 		err = resp.Err
+	}
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("embedded: creating topic %q: %w", topic, err)
@@ -119,4 +144,52 @@ func (c *Cluster) caughtUp(ctx context.Context, group string, topics []string) (
 		}
 	})
 	return done, nil
+}
+
+// ReadAll reads topic from its first record to its current end, all
+// partitions, and returns the records in partition order, each partition in
+// offset order.
+func (c *Cluster) ReadAll(ctx context.Context, topic string) ([]*kgo.Record, error) {
+	ends, err := c.admin.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: end offsets of %q: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil, nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	byPart := map[int32][]*kgo.Record{}
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("embedded: reading %q: %w", topic, err)
+		}
+		for _, fe := range fs.Errors() {
+			return nil, fmt.Errorf("embedded: reading %s-%d: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := want[r.Partition]; ok && r.Offset < end {
+				byPart[r.Partition] = append(byPart[r.Partition], r)
+				if r.Offset == end-1 {
+					delete(want, r.Partition)
+				}
+			}
+		})
+	}
+	var out []*kgo.Record
+	for _, p := range slices.Sorted(maps.Keys(byPart)) {
+		out = append(out, byPart[p]...)
+	}
+	return out, nil
 }

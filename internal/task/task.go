@@ -261,12 +261,17 @@ func (t *Task) Process() (bool, error) {
 	}
 	t.current, t.hasCurrent = md, true
 	t.buffered--
-	next.consumed = md.Offset + 1
-	if next.skipped > next.consumed && next.q.Len() == 1 {
-		next.consumed = next.skipped
-	}
 	err := next.q.ProcessHead()
 	t.current, t.hasCurrent = processor.NoRecord, false
+	// A record counts as consumed only once processed: a commit must never
+	// move past a record whose processing failed. (If the app's handler
+	// skips it, the runtime calls Skip.)
+	if err == nil {
+		next.consumed = md.Offset + 1
+		if next.skipped > next.consumed && next.q.Len() == 0 {
+			next.consumed = next.skipped
+		}
+	}
 	return true, err
 }
 

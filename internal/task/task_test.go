@@ -240,3 +240,33 @@ func TestSkippedRecordsAdvanceConsumedOffsetsInOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(4), tk.ConsumedOffsets()[a], "past the skipped record once the partition is drained")
 }
+
+// A record whose processing fails is not consumed: committing its offset
+// would lose it under at-least-once.
+func TestFailedRecordIsNotConsumed(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"a"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	topology.AddProcessor(b, "p", processor.Func(func(_ processor.Context[string, string], rec processor.Record[string, string]) error {
+		if rec.Value == "bad" {
+			return errors.New("bad")
+		}
+		return nil
+	}), src)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	tk, err := task.New(task.Config{ID: processor.TaskID{Partition: 3}, Program: graph.ProgramOf(topo), Collector: &collector{}})
+	require.NoError(t, err)
+	require.NoError(t, tk.Init())
+	defer tk.Close()
+	require.NoError(t, tk.AddRecord(raw("a", 0, "ok", 1)))
+	require.NoError(t, tk.AddRecord(raw("a", 1, "bad", 2)))
+	_, err = tk.Process()
+	require.NoError(t, err)
+	_, err = tk.Process()
+	require.Error(t, err)
+	a := task.TopicPartition{Topic: "a", Partition: 3}
+	require.Equal(t, int64(1), tk.ConsumedOffsets()[a], "offset 1 failed and must not be committed")
+	require.NoError(t, tk.Skip("a", 3, 1)) // the handler chose to go on
+	require.Equal(t, int64(2), tk.ConsumedOffsets()[a])
+}

@@ -1,0 +1,558 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/task"
+	"github.com/gostreams/streams/processor"
+)
+
+// thread is one stream thread: a goroutine that is a member of the app's
+// consumer group and runs the tasks of the partitions it is assigned.
+//
+// Concurrency: the thread's goroutine runs the loop; franz-go runs the
+// rebalance callbacks on its own goroutine. With BlockRebalanceOnPoll a
+// callback never runs between a non-empty poll and AllowRebalance, but it
+// may run while the loop punctuates or commits after an empty poll, so both
+// hold mu while they touch the tasks.
+type thread struct {
+	app  *App
+	idx  int
+	log  *slog.Logger
+	cl   *kgo.Client
+	coll *collector
+	raw  graph.RawRecord
+
+	mu struct {
+		sync.Mutex
+		tasks map[processor.TaskID]*task.Task
+		byTP  map[task.TopicPartition]*task.Task
+		// committed is the last offset committed per partition, so a
+		// commit sends only what moved.
+		committed map[task.TopicPartition]int64
+		// fatal is an error a callback hit; the loop returns it.
+		fatal error
+	}
+	lastCommit time.Time
+}
+
+func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
+	th := &thread{app: a, idx: idx, log: a.log.With("thread", idx)}
+	th.mu.tasks = map[processor.TaskID]*task.Task{}
+	th.mu.byTP = map[task.TopicPartition]*task.Task{}
+	th.mu.committed = map[task.TopicPartition]int64{}
+	th.coll = &collector{th: th}
+
+	reset := kgo.NewOffset().AtStart()
+	if a.cfg.OffsetReset == "latest" {
+		reset = kgo.NewOffset().AtEnd()
+	}
+	topics, regex := a.consumeTopics()
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(a.cfg.Brokers...),
+		kgo.ClientID(fmt.Sprintf("%s-thread-%d", a.cfg.ApplicationID, idx)),
+		kgo.ConsumerGroup(a.cfg.ApplicationID),
+		kgo.ConsumeTopics(topics...),
+		kgo.Balancers(a.balancer),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(th.onAssigned),
+		kgo.OnPartitionsRevoked(th.onRevoked),
+		kgo.OnPartitionsLost(th.onLost),
+		kgo.ConsumeResetOffset(reset),
+		kgo.RecordPartitioner(sinkPartitioner{kgo.StickyKeyPartitioner(nil)}),
+	}
+	if regex {
+		opts = append(opts, kgo.ConsumeRegex())
+	}
+	cl, err := kgo.NewClient(append(opts, a.cfg.ClientOptions...)...)
+	if err != nil {
+		return nil, fmt.Errorf("streams: thread %d: client: %w", idx, err)
+	}
+	th.cl = cl
+	return th, nil
+}
+
+// run is the thread's loop. It returns nil when ctx is cancelled, after a
+// final commit, and the error otherwise.
+func (th *thread) run(ctx context.Context) (err error) {
+	defer func() { th.shutdown(err == nil) }()
+	th.lastCommit = time.Now()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, th.untilNextWork(time.Now()))
+		fetches := th.cl.PollRecords(pctx, th.app.cfg.MaxPollRecords)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		for _, fe := range fetches.Errors() {
+			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("streams: thread %d: fetching %s-%d: %w", th.idx, fe.Topic, fe.Partition, fe.Err)
+		}
+		err := th.step(ctx, fetches)
+		th.cl.AllowRebalance()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// untilNextWork is how long a poll may wait: until the next commit or
+// wall-clock punctuation is due.
+func (th *thread) untilNextWork(now time.Time) time.Duration {
+	next := th.lastCommit.Add(th.app.cfg.CommitInterval)
+	th.mu.Lock()
+	for _, tk := range th.mu.tasks {
+		if t, ok := tk.NextWallClock(); ok && t.Before(next) {
+			next = t
+		}
+	}
+	th.mu.Unlock()
+	return max(next.Sub(now), time.Millisecond)
+}
+
+// step feeds the polled records to their tasks, processes everything
+// buffered, punctuates and commits when due.
+func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	if th.mu.fatal != nil {
+		return th.mu.fatal
+	}
+	if th.app.cfg.Guarantee == eos.AtMostOnce && !fetches.Empty() {
+		if !th.commitPolled(ctx, fetches) {
+			return nil
+		}
+	}
+	for it := fetches.RecordIter(); !it.Done(); {
+		if err := th.add(ctx, it.Next()); err != nil {
+			return err
+		}
+	}
+	for _, id := range th.taskOrder() {
+		tk := th.mu.tasks[id]
+		for tk.Buffered() > 0 {
+			if err := th.handle(ctx, tk, func() error { _, err := tk.Process(); return err }); err != nil {
+				return err
+			}
+			th.app.metrics.processed.Add(1)
+			if err := th.handle(ctx, tk, func() error { _, err := tk.PunctuateStreamTime(); return err }); err != nil {
+				return err
+			}
+		}
+	}
+	now := time.Now()
+	commitRequested := false
+	for _, tk := range th.mu.tasks {
+		if err := th.handle(ctx, tk, func() error { _, err := tk.PunctuateWallClock(now); return err }); err != nil {
+			return err
+		}
+		commitRequested = commitRequested || tk.CommitRequested()
+	}
+	if commitRequested || now.Sub(th.lastCommit) >= th.app.cfg.CommitInterval {
+		return th.commit(ctx, th.allTasks())
+	}
+	return nil
+}
+
+// add hands a consumed record to its task.
+func (th *thread) add(ctx context.Context, r *kgo.Record) error {
+	tk := th.mu.byTP[task.TopicPartition{Topic: r.Topic, Partition: r.Partition}]
+	if tk == nil {
+		// Not ours (any more): its new owner reads it from the committed
+		// offset.
+		return nil
+	}
+	th.raw = graph.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	if len(r.Headers) > 0 {
+		th.raw.Headers = make([]processor.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			th.raw.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	err := tk.AddRecord(&th.raw)
+	var de *processor.DeserializationError
+	if !errors.As(err, &de) {
+		return err
+	}
+	th.app.metrics.deserErrors.Add(1)
+	resp := th.app.cfg.OnDeserializationError(ctx, r, de)
+	if !resp.Continue {
+		return fmt.Errorf("streams: task %s: %w", tk.ID(), de)
+	}
+	th.sendDeadLetters(resp.DeadLetters)
+	return tk.Skip(r.Topic, r.Partition, r.Offset)
+}
+
+// handle runs fn, one step of tk, and applies the processing handler to a
+// processor's error.
+func (th *thread) handle(ctx context.Context, tk *task.Task, fn func() error) error {
+	err := fn()
+	if err == nil {
+		return nil
+	}
+	var pe *processor.ProcessingError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	th.app.metrics.procErrors.Add(1)
+	resp := th.app.cfg.OnProcessingError(ctx, pe)
+	if !resp.Continue {
+		return err
+	}
+	th.log.Warn("skipping after a processing error", "error", err)
+	th.sendDeadLetters(resp.DeadLetters)
+	if !pe.Punctuation {
+		return tk.Skip(pe.Record.Topic, pe.Record.Partition, pe.Record.Offset)
+	}
+	return nil
+}
+
+func (th *thread) sendDeadLetters(recs []*kgo.Record) {
+	for _, r := range recs {
+		th.app.metrics.deadLetters.Add(1)
+		th.cl.Produce(context.Background(), r, th.coll.promise)
+	}
+}
+
+func (th *thread) taskOrder() []processor.TaskID {
+	ids := make([]processor.TaskID, 0, len(th.mu.tasks))
+	for id := range th.mu.tasks {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b processor.TaskID) int {
+		if a.Subtopology != b.Subtopology {
+			return a.Subtopology - b.Subtopology
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return ids
+}
+
+func (th *thread) allTasks() []*task.Task {
+	var ts []*task.Task
+	for _, id := range th.taskOrder() {
+		ts = append(ts, th.mu.tasks[id])
+	}
+	return ts
+}
+
+// commitPolled is AtMostOnce: it commits the offsets after the polled
+// records before they are processed. If the commit fails, the records are
+// not processed (the partitions' next owner reads them from the last
+// commit): it reports false.
+func (th *thread) commitPolled(ctx context.Context, fetches kgo.Fetches) bool {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			if offsets[p.Topic] == nil {
+				offsets[p.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[p.Topic][p.Partition] = kgo.EpochOffset{Epoch: -1, Offset: p.Records[n-1].Offset + 1}
+		}
+	})
+	if err := th.commitOffsets(ctx, offsets); err != nil {
+		th.log.Warn("at-most-once commit before processing failed; dropping the polled records", "error", err)
+		return false
+	}
+	return true
+}
+
+// commit is the commit protocol: flush every task's stores, wait for every
+// produced record to be acknowledged, then commit the offsets after the
+// records the tasks processed. It is the one commit path of the app; the
+// guarantee only decides what happens around it.
+func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
+	th.lastCommit = time.Now()
+	for _, tk := range tasks {
+		if err := tk.Commit(); err != nil {
+			return err
+		}
+	}
+	if err := th.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("streams: thread %d: waiting for produced records: %w", th.idx, err)
+	}
+	if err := th.coll.failures(ctx); err != nil {
+		return err
+	}
+	if th.app.cfg.Guarantee == eos.AtMostOnce {
+		return nil // offsets were committed before processing
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, tk := range tasks {
+		for tp, off := range tk.ConsumedOffsets() {
+			if th.mu.committed[tp] == off {
+				continue
+			}
+			if offsets[tp.Topic] == nil {
+				offsets[tp.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	if err := th.commitOffsets(ctx, offsets); err != nil {
+		if isRebalanceError(err) {
+			// The tasks are being moved; their new owner repeats what was
+			// not committed, which at-least-once allows.
+			th.log.Warn("commit lost to a rebalance", "error", err)
+			return nil
+		}
+		return fmt.Errorf("streams: thread %d: committing offsets: %w", th.idx, err)
+	}
+	for topic, ps := range offsets {
+		for p, o := range ps {
+			th.mu.committed[task.TopicPartition{Topic: topic, Partition: p}] = o.Offset
+		}
+	}
+	th.app.metrics.commits.Add(1)
+	return nil
+}
+
+func (th *thread) commitOffsets(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
+	var cerr error
+	th.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+					cerr = fmt.Errorf("%s-%d: %w", t.Topic, p.Partition, err)
+				}
+			}
+		}
+	})
+	return cerr
+}
+
+func isRebalanceError(err error) bool {
+	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.FencedInstanceID)
+}
+
+// onAssigned makes the tasks of newly assigned partitions.
+func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	for topic, parts := range assigned {
+		sub, ok := th.app.subtopologyOf(topic)
+		if !ok {
+			th.mu.fatal = fmt.Errorf("streams: thread %d: assigned topic %q, which no source reads", th.idx, topic)
+			return
+		}
+		for _, p := range parts {
+			id := processor.TaskID{Subtopology: sub, Partition: p}
+			tk := th.mu.tasks[id]
+			if tk == nil {
+				var err error
+				if tk, err = th.newTask(id); err != nil {
+					th.mu.fatal = err
+					return
+				}
+				th.mu.tasks[id] = tk
+				th.log.Info("task assigned", "task", id.String())
+			}
+			th.mu.byTP[task.TopicPartition{Topic: topic, Partition: p}] = tk
+		}
+	}
+}
+
+func (th *thread) newTask(id processor.TaskID) (*task.Task, error) {
+	a := th.app
+	dir := filepath.Join(a.cfg.StateDir, a.cfg.ApplicationID, id.String())
+	if len(a.prog.Subtopologies[id.Subtopology].Stores) > 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("streams: task %s: state directory: %w", id, err)
+		}
+	}
+	tk, err := task.New(task.Config{ID: id, ApplicationID: a.cfg.ApplicationID, StateDir: dir, Program: a.prog, Collector: th.coll})
+	if err != nil {
+		return nil, err
+	}
+	if err := tk.Init(); err != nil {
+		return nil, err
+	}
+	return tk, nil
+}
+
+// onRevoked commits and closes the tasks of revoked partitions before they
+// are given up, so their next owner starts where they stopped.
+func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	affected := th.tasksOf(revoked)
+	if len(affected) == 0 {
+		return
+	}
+	if err := th.commit(ctx, affected); err != nil && th.mu.fatal == nil {
+		th.mu.fatal = err
+	}
+	th.drop(affected, "revoked")
+}
+
+// onLost closes the tasks of lost partitions without committing: the group
+// already gave them to someone else.
+func (th *thread) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	th.drop(th.tasksOf(lost), "lost")
+}
+
+func (th *thread) tasksOf(parts map[string][]int32) []*task.Task {
+	seen := map[processor.TaskID]bool{}
+	var ts []*task.Task
+	for topic, ps := range parts {
+		for _, p := range ps {
+			if tk := th.mu.byTP[task.TopicPartition{Topic: topic, Partition: p}]; tk != nil && !seen[tk.ID()] {
+				seen[tk.ID()] = true
+				ts = append(ts, tk)
+			}
+		}
+	}
+	return ts
+}
+
+// drop closes tasks and forgets them. The caller holds mu.
+func (th *thread) drop(ts []*task.Task, why string) {
+	for _, tk := range ts {
+		if err := tk.Close(); err != nil {
+			th.log.Warn("closing task", "task", tk.ID().String(), "error", err)
+		}
+		delete(th.mu.tasks, tk.ID())
+		for tp, owner := range th.mu.byTP {
+			if owner == tk {
+				delete(th.mu.byTP, tp)
+				delete(th.mu.committed, tp)
+			}
+		}
+		th.log.Info("task "+why, "task", tk.ID().String())
+	}
+}
+
+// shutdown commits (when the thread stops cleanly), closes every task and
+// leaves the group.
+func (th *thread) shutdown(clean bool) {
+	th.mu.Lock()
+	if clean && len(th.mu.tasks) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := th.commit(ctx, th.allTasks()); err != nil {
+			th.log.Warn("final commit failed", "error", err)
+		}
+		cancel()
+	}
+	th.drop(th.allTasks(), "closed")
+	th.mu.Unlock()
+	th.cl.Close()
+}
+
+// collector sends the tasks' output through the thread's client.
+type collector struct {
+	th *thread
+	mu struct {
+		sync.Mutex
+		failed []failedRecord
+	}
+}
+
+type failedRecord struct {
+	rec *kgo.Record
+	err error
+}
+
+func (c *collector) Send(out *graph.Output) error {
+	r := &kgo.Record{Topic: out.Topic, Partition: out.Partition, Key: out.Key, Value: out.Value, Timestamp: out.Timestamp}
+	if len(out.Headers) > 0 {
+		r.Headers = make([]kgo.RecordHeader, len(out.Headers))
+		for i, h := range out.Headers {
+			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	c.th.cl.Produce(context.Background(), r, c.promise)
+	return nil
+}
+
+func (c *collector) NumPartitions(topic string) (int, error) {
+	return c.th.app.numPartitions(context.Background(), topic)
+}
+
+// promise runs on a franz-go goroutine for every produced record.
+func (c *collector) promise(r *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	c.mu.Lock()
+	c.mu.failed = append(c.mu.failed, failedRecord{r, err})
+	c.mu.Unlock()
+}
+
+// failures applies the production handler to the records the broker
+// rejected since the last call; it returns the first one the handler does
+// not skip.
+func (c *collector) failures(ctx context.Context) error {
+	c.mu.Lock()
+	failed := c.mu.failed
+	c.mu.failed = nil
+	c.mu.Unlock()
+	for _, f := range failed {
+		c.th.app.metrics.prodErrors.Add(1)
+		resp := c.th.app.cfg.OnProductionError(ctx, f.rec, f.err)
+		if !resp.Continue {
+			return fmt.Errorf("streams: producing to %s: %w", f.rec.Topic, f.err)
+		}
+		c.th.log.Warn("skipping a record the broker rejected", "topic", f.rec.Topic, "error", f.err)
+	}
+	return nil
+}
+
+// sinkPartitioner keeps the partition a sink's partitioner chose
+// (Partition >= 0) and otherwise partitions as the Java client does:
+// murmur2 of the key, sticky for records without one.
+type sinkPartitioner struct{ def kgo.Partitioner }
+
+func (p sinkPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	return topicPartitioner{p.def.ForTopic(topic)}
+}
+
+type topicPartitioner struct{ def kgo.TopicPartitioner }
+
+func (p topicPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	return r.Partition >= 0 || p.def.RequiresConsistency(r)
+}
+
+func (p topicPartitioner) Partition(r *kgo.Record, n int) int {
+	if r.Partition >= 0 {
+		return int(r.Partition)
+	}
+	return p.def.Partition(r, n)
+}
+
+// OnNewBatch keeps the default partitioner sticky for records without a key.
+func (p topicPartitioner) OnNewBatch() {
+	if nb, ok := p.def.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
+}
