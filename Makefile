@@ -4,9 +4,16 @@ GO ?= go
 .PHONY: setup example test bench fuzz vet
 
 # setup installs what a fresh Debian machine lacks: a C compiler for the race
-# detector, and the module's dependencies.
+# detector, kcat (a Kafka client the end-to-end tests check us against), and
+# the module's dependencies.
 setup:
-	@command -v gcc >/dev/null 2>&1 || { apt-get update && apt-get install -y gcc libc6-dev; }
+	@missing=""; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
 	$(GO) mod download
 
 # example runs the word-count example on its built-in sample text.
