@@ -420,3 +420,39 @@ func (c *countStore) Process(rec processor.Record[string, string]) error {
 	return c.st.Put(rec.Key, n+1)
 }
 func (c *countStore) Close() error { return nil }
+
+// Bug: a shutdown (cancelled Run context, as on SIGTERM) that arrived while
+// a thread was committing made the commit's flush fail with "context
+// canceled"; Run returned that error and the final commit was skipped.
+// Here a processor requests a commit and cancels Run's context in the same
+// step: Run must return nil with every record committed.
+func TestShutdownDuringACommitStillCommits(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+	require.NoError(t, c.CreateTopic(ctxT(t), "out", 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	stopper := topology.AddProcessor(b, "stopper", processor.Func(func(pc processor.Context[string, string], rec processor.Record[string, string]) error {
+		if rec.Value == "stop" {
+			pc.Commit()
+			cancel()
+		}
+		return pc.Forward(rec)
+	}), src)
+	topology.AddSink(b, "out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.String()}, stopper)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	produceValues(t, c, "in", false, "a", "b", "stop", "c")
+	cfg := config(t, c, "stopper")
+	cfg.CommitInterval = time.Hour // only the requested commit and the final one
+	app, err := streams.New(topo, cfg)
+	require.NoError(t, err)
+	require.NoError(t, app.Run(ctx))
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "stopper", "in"), "the final commit covered every processed record")
+	recs, err := c.ReadAll(ctxT(t), "out")
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "stop", "c"}, valuesOf(recs))
+}

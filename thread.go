@@ -108,7 +108,11 @@ func (th *thread) run(ctx context.Context) (err error) {
 			}
 			return fmt.Errorf("streams: thread %d: fetching %s-%d: %w", th.idx, fe.Topic, fe.Partition, fe.Err)
 		}
-		err := th.step(ctx, fetches)
+		// Cancelling ctx asks the thread to stop after this step, not to
+		// abandon it: a commit cut short by a SIGTERM would fail and skip
+		// the final commit. The step's own I/O is bounded by the client's
+		// timeouts.
+		err := th.step(context.WithoutCancel(ctx), fetches)
 		th.cl.AllowRebalance()
 		if err != nil {
 			return err

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/internal/embedded"
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
+)
+
+// Names of the word-count topology, as in examples/wordcount.
+const (
+	oursAppID       = "bench-wordcount"
+	oursOutputTopic = "bench-wordcount-output"
+	countsStore     = "Counts"
+	repartitionName = "words"
+)
+
+// countSerde writes counts as decimal text, as examples/wordcount does (and
+// as goka's codec.Int64 does).
+var countSerde = serde.New("decimal-int64",
+	func(n int64) ([]byte, error) { return strconv.AppendInt(nil, n, 10), nil },
+	func(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) })
+
+// wordCountTopology is examples/wordcount/topology.go with the topic names
+// of the benchmark: split each line into lower-cased words keyed by word,
+// repartition by word, count in the in-memory store "Counts" and forward
+// each new count to the output topic. Keep the two in step.
+func wordCountTopology() (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	lines := topology.AddSource(b, "Lines", topology.Source[string, string]{
+		Topics:     []string{inputTopic},
+		KeySerde:   serde.String(),
+		ValueSerde: serde.String(),
+	})
+	words := topology.AddProcessor(b, "Split", processor.Func(splitWords), lines)
+	byWord := topology.AddRepartition(b, repartitionName, topology.Repartition[string, string]{
+		KeySerde:   serde.String(),
+		ValueSerde: serde.String(),
+	}, words)
+	counts := topology.AddProcessor(b, "Count", newCounter, byWord)
+	b.AddStateStore(state.NewKeyValueStoreBuilder(
+		state.InMemoryKeyValueStore(countsStore), serde.String(), serde.Int64()), "Count")
+	topology.AddSink(b, "Output", topology.Sink[string, int64]{
+		Topic:      oursOutputTopic,
+		KeySerde:   serde.String(),
+		ValueSerde: countSerde,
+	}, counts)
+	return b.Build()
+}
+
+func splitWords(ctx processor.Context[string, string], rec processor.Record[string, string]) error {
+	for _, w := range strings.Fields(strings.ToLower(rec.Value)) {
+		if err := ctx.Forward(processor.Derive(rec, w, w)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type counter struct {
+	ctx    processor.Context[string, int64]
+	counts state.KeyValueStore[string, int64]
+}
+
+func newCounter() processor.Processor[string, string, string, int64] { return &counter{} }
+
+func (c *counter) Init(ctx processor.Context[string, int64]) error {
+	c.ctx = ctx
+	var err error
+	c.counts, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, countsStore)
+	return err
+}
+
+func (c *counter) Process(rec processor.Record[string, string]) error {
+	n, _, err := c.counts.Get(rec.Key)
+	if err != nil {
+		return err
+	}
+	n++
+	if err := c.counts.Put(rec.Key, n); err != nil {
+		return err
+	}
+	return c.ctx.Forward(processor.Derive(rec, rec.Key, n))
+}
+
+func (c *counter) Close() error { return nil }
+
+// runOurs times the word-count App from streams.New until its group has
+// committed the end offsets of the input and the repartition topic, then
+// stops it and checks the output topic.
+func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (time.Duration, error) {
+	topo, err := wordCountTopology()
+	if err != nil {
+		return 0, err
+	}
+	stateDir, err := os.MkdirTemp("", "bench-streams-state-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(stateDir)
+
+	start := time.Now()
+	app, err := streams.New(topo, streams.Config{
+		ApplicationID:    oursAppID,
+		Brokers:          c.Addrs(),
+		StateDir:         stateDir,
+		NumStreamThreads: o.threads,
+		CommitInterval:   o.commitInterval,
+		Guarantee:        eos.AtLeastOnce,
+		MaxPollRecords:   o.maxPoll,
+		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel()})),
+	})
+	if err != nil {
+		return 0, err
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- app.Run(ctx) }()
+	caughtUp := make(chan error, 1)
+	go func() {
+		caughtUp <- c.WaitCaughtUp(ctx, oursAppID, inputTopic, streams.RepartitionTopic(oursAppID, repartitionName))
+	}()
+	var elapsed time.Duration
+	select {
+	case err := <-runErr:
+		return 0, errors.Join(errors.New("ours: the app stopped before processing everything"), err)
+	case err := <-caughtUp:
+		elapsed = time.Since(start)
+		if err != nil {
+			app.Close()
+			return 0, errors.Join(err, <-runErr)
+		}
+	}
+	app.Close()
+	if err := <-runErr; err != nil {
+		return 0, fmt.Errorf("ours: %w", err)
+	}
+
+	got, n, err := lastValues(ctx, c, oursOutputTopic, countSerde.Deserialize)
+	if err != nil {
+		return 0, err
+	}
+	if n != wl.words {
+		return 0, fmt.Errorf("ours: %d records in %s, want one per word: %d", n, oursOutputTopic, wl.words)
+	}
+	if err := wl.check(got); err != nil {
+		return 0, fmt.Errorf("ours: %s: %w", oursOutputTopic, err)
+	}
+	return elapsed, nil
+}

@@ -1,0 +1,178 @@
+package streams_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/internal/embedded"
+)
+
+// The test binary doubles as the app process of the scale-out test: with
+// STREAMS_CHILD set, TestMain runs one app instance instead of the tests.
+func TestMain(m *testing.M) {
+	if name := os.Getenv("STREAMS_CHILD"); name != "" {
+		os.Exit(childMain(name))
+	}
+	os.Exit(m.Run())
+}
+
+// childMain runs tagger(name) until SIGTERM, then shuts down cleanly.
+func childMain(name string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	app, err := streams.New(tagger(name), streams.Config{
+		ApplicationID:  os.Getenv("STREAMS_APP_ID"),
+		Brokers:        strings.Split(os.Getenv("STREAMS_BROKERS"), ","),
+		StateDir:       os.Getenv("STREAMS_STATE_DIR"),
+		CommitInterval: 100 * time.Millisecond,
+		Logger:         quiet,
+		ClientOptions: []kgo.Opt{
+			kgo.SessionTimeout(1500 * time.Millisecond),
+			kgo.HeartbeatInterval(100 * time.Millisecond),
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := app.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	return 0
+}
+
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	out  strings.Builder
+}
+
+func startChild(t *testing.T, c *embedded.Cluster, appID, name string) *child {
+	t.Helper()
+	ch := &child{name: name}
+	ch.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	ch.cmd.Env = append(os.Environ(),
+		"STREAMS_CHILD="+name,
+		"STREAMS_APP_ID="+appID,
+		"STREAMS_BROKERS="+strings.Join(c.Addrs(), ","),
+		"STREAMS_STATE_DIR="+t.TempDir(),
+	)
+	ch.cmd.Stdout, ch.cmd.Stderr = &ch.out, &ch.out
+	require.NoError(t, ch.cmd.Start())
+	t.Cleanup(func() {
+		if ch.cmd.ProcessState == nil {
+			_ = ch.cmd.Process.Kill()
+			_ = ch.cmd.Wait()
+		}
+	})
+	return ch
+}
+
+// Three app processes share four partitions. One is stopped with SIGTERM,
+// another killed with SIGKILL, while input keeps coming; the last one
+// finishes the work. Under at-least-once nothing may be lost, and a record
+// may be repeated only if the killed process processed it (work it had not
+// committed).
+func TestScaleOutAcrossProcessesSurvivesSIGTERMAndSIGKILL(t *testing.T) {
+	t.Parallel()
+	c, err := embedded.Start(kfake.GroupMinSessionTimeout(500 * time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateTopic(ctx, "in", 4))
+	require.NoError(t, c.CreateTopic(ctx, "out", 4))
+	const appID = "scale"
+
+	procs := map[string]*child{}
+	for _, name := range []string{"P1", "P2", "P3"} {
+		procs[name] = startChild(t, c, appID, name)
+	}
+	var produced []string
+	produce := func(n int) {
+		vs := make([]string, n)
+		for i := range vs {
+			vs[i] = fmt.Sprintf("v%05d", len(produced)+i)
+		}
+		produceValues(t, c, "in", true, vs...)
+		produced = append(produced, vs...)
+	}
+
+	// Keep records coming until each process has processed some, so all
+	// three hold tasks when the signals come.
+	produce(500)
+	require.Eventually(t, func() bool {
+		produce(20)
+		seen := map[string]bool{}
+		for _, where := range outputByValue(t, c) {
+			for _, w := range where {
+				seen[w[:2]] = true
+			}
+		}
+		return len(seen) == 3
+	}, 30*time.Second, 100*time.Millisecond, "all three processes processed records")
+
+	// SIGTERM P1 while records flow.
+	produce(500)
+	require.NoError(t, procs["P1"].cmd.Process.Signal(syscall.SIGTERM))
+	produce(500)
+	require.NoError(t, procs["P1"].cmd.Wait(), "P1 exits cleanly on SIGTERM: %s", procs["P1"].out.String())
+
+	// SIGKILL P2 in the middle of the flow.
+	produce(500)
+	require.NoError(t, procs["P2"].cmd.Process.Kill())
+	_ = procs["P2"].cmd.Wait()
+	afterKill := len(produced)
+	produce(500)
+
+	require.NoError(t, c.WaitCaughtUp(ctx, appID, "in"), "P3 takes over and commits everything")
+	require.NoError(t, procs["P3"].cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, procs["P3"].cmd.Wait(), "P3: %s", procs["P3"].out.String())
+
+	out := outputByValue(t, c)
+	dups := 0
+	all := produced
+	for _, v := range all {
+		where := out[v]
+		require.NotEmpty(t, where, "%s was lost", v)
+		if len(where) > 1 {
+			dups++
+			byP2 := false
+			for _, w := range where {
+				byP2 = byP2 || strings.HasPrefix(w, "P2/")
+			}
+			require.True(t, byP2, "%s was processed %d times (%v), but only the killed process may leave uncommitted work behind", v, len(where), where)
+		}
+	}
+	require.Len(t, out, len(all), "no output for records that were never produced")
+
+	// The kill mattered: P2 held tasks, and P3 runs them afterwards.
+	p2Tasks := map[string]bool{}
+	for _, where := range out {
+		for _, w := range where {
+			if strings.HasPrefix(w, "P2/") {
+				p2Tasks[strings.TrimPrefix(w, "P2/")] = true
+			}
+		}
+	}
+	tookOver := false
+	for _, v := range all[afterKill:] {
+		for _, w := range out[v] {
+			tookOver = tookOver || (strings.HasPrefix(w, "P3/") && p2Tasks[strings.TrimPrefix(w, "P3/")])
+		}
+	}
+	require.True(t, tookOver, "after the kill, P3 runs tasks that P2 ran (P2 ran %v)", p2Tasks)
+	t.Logf("%d records, %d repeated after SIGKILL", len(all), dups)
+}
