@@ -456,3 +456,56 @@ func TestShutdownDuringACommitStillCommits(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "stop", "c"}, valuesOf(recs))
 }
+
+// Headers pass through the app unchanged, and a wall-clock punctuation
+// fires on its own timer while no input arrives.
+func TestHeadersPassThroughAndWallClockPunctuationFires(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+	require.NoError(t, c.CreateTopic(ctxT(t), "out", 1))
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	ticker := topology.AddProcessor(b, "ticker", func() processor.Processor[string, string, string, string] {
+		return &tickOnIdle{}
+	}, src)
+	topology.AddSink(b, "out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.String()}, ticker)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	require.NoError(t, c.Produce(ctxT(t), &kgo.Record{Topic: "in", Key: []byte("k"), Value: []byte("v"),
+		Headers: []kgo.RecordHeader{{Key: "trace-id", Value: []byte("abc")}, {Key: "trace-id", Value: []byte("def")}}}))
+	cfg := config(t, c, "ticker")
+	r := start(t, topo, cfg)
+	require.Eventually(t, func() bool {
+		recs, err := c.ReadAll(ctxT(t), "out")
+		require.NoError(t, err)
+		ticks := 0
+		for _, rec := range recs {
+			if string(rec.Key) == "tick" {
+				ticks++
+			}
+		}
+		return ticks >= 2
+	}, 20*time.Second, 20*time.Millisecond, "the wall-clock punctuator keeps firing with no input")
+	require.NoError(t, r.stop(t))
+	recs, err := c.ReadAll(ctxT(t), "out")
+	require.NoError(t, err)
+	require.Equal(t, "v", string(recs[0].Value))
+	require.Equal(t, []kgo.RecordHeader{{Key: "trace-id", Value: []byte("abc")}, {Key: "trace-id", Value: []byte("def")}}, recs[0].Headers)
+}
+
+// tickOnIdle forwards what it gets and, every 30 ms of wall-clock time, a
+// "tick" record.
+type tickOnIdle struct {
+	ctx processor.Context[string, string]
+}
+
+func (p *tickOnIdle) Init(ctx processor.Context[string, string]) error {
+	p.ctx = ctx
+	_, err := ctx.Schedule(30*time.Millisecond, processor.WallClockTime, processor.PunctuatorFunc(func(now time.Time) error {
+		return ctx.Forward(processor.NewRecord("tick", now.Format(time.RFC3339Nano), now))
+	}))
+	return err
+}
+func (p *tickOnIdle) Process(rec processor.Record[string, string]) error { return p.ctx.Forward(rec) }
+func (p *tickOnIdle) Close() error                                       { return nil }

@@ -1,0 +1,43 @@
+// Package streams runs stream-processing topologies on Kafka: Kafka Streams'
+// Processor API for Go.
+//
+// The core types:
+//
+//   - App: made with New from a topology (package topology) and a Config.
+//     Run joins the consumer group Config.ApplicationID and processes until
+//     its context is cancelled; Close stops it.
+//   - Config: brokers, state directory, stream threads, commit interval,
+//     delivery guarantee (package eos), and the handlers that decide what
+//     happens to records that fail (DeserializationHandler,
+//     ProcessingHandler, ProductionHandler).
+//
+// # How it runs
+//
+// Each of Config.NumStreamThreads goroutines is a member of the consumer
+// group. The group's balancer assigns tasks, not partitions: task "s_p" is
+// partition p of every source topic of sub-topology s, so co-partitioned
+// topics are always read together. Rebalancing is cooperative: a task that
+// moves is committed and closed by its old owner before its new owner
+// opens it, and tasks that do not move never stop. Several processes with
+// the same ApplicationID share the work the same way.
+//
+// At start the app checks that its source topics exist and that the
+// co-partitioned ones have the same partition count, and creates its
+// internal topics: "<id>-<name>-repartition" for topology.AddRepartition,
+// "<id>-<store>-changelog" (compacted) for stores with logging. An existing
+// internal topic with the wrong partition count or cleanup policy is an
+// error.
+//
+// A thread polls records, deserializes them into their tasks, processes
+// each task's records smallest timestamp first, checks stream-time
+// punctuation after every record and wall-clock punctuation on a timer, and
+// commits every Config.CommitInterval or when a processor asks. A commit
+// flushes the tasks' stores, waits until every produced record is
+// acknowledged, then commits the offsets after the records processed, so
+// under eos.AtLeastOnce nothing is lost: a crash repeats at most the work
+// done since the last commit. Cancelling Run's context finishes the current
+// step, commits, closes the tasks and leaves the group.
+//
+// Sinks produce with the Java client's default partitioner (murmur2 of the
+// serialized key), so other Kafka clients agree on where a key lives.
+package streams
