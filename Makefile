@@ -1,7 +1,7 @@
 # The README's two commands are `make example` and `make test`.
 GO ?= go
 
-.PHONY: setup example test bench fuzz vet
+.PHONY: setup example test bench bench-micro fuzz vet
 
 # setup installs what a fresh Debian machine lacks: a C compiler for the race
 # detector, kcat (a Kafka client the end-to-end tests check us against), and
@@ -27,9 +27,15 @@ test: setup
 vet:
 	$(GO) vet ./...
 
-# bench runs the benchmarks of the test driver and the stores, with
-# allocations.
-bench:
+# bench runs the end-to-end word count on the in-process Kafka: ours beside
+# a raw franz-go consume-produce pipe and goka (the bench/ module, whose
+# dependencies stay out of the main module).
+bench: setup
+	cd bench && $(GO) run .
+
+# bench-micro runs the benchmarks of the test driver, the stores and the
+# serdes, with allocations.
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./testdriver/ ./state/ ./serde/
 
 # fuzz runs each fuzzer for FUZZTIME (default 10s).

@@ -132,6 +132,14 @@ func (a *App) Run(ctx context.Context) error {
 	for t, n := range plan.partitions {
 		a.partitionCounts.Store(t, int(n))
 	}
+	for name, sd := range a.prog.Stores {
+		if sd.Builder.LoggingEnabled() {
+			// Say so rather than lose state silently: changelog writing and
+			// restoration come with the fault-tolerant state work.
+			a.log.Warn("state stores are not yet written to or restored from their changelog topic; a restarted task starts with an empty store",
+				"store", name, "changelog", ChangelogTopic(a.cfg.ApplicationID, name))
+		}
+	}
 
 	threads := make([]*thread, a.cfg.NumStreamThreads)
 	for i := range threads {

@@ -59,6 +59,11 @@ func (e *DeserializationError) Error() string {
 
 func (e *DeserializationError) Unwrap() error { return e.Err }
 
+// ErrInvalidTimestamp is wrapped by the DeserializationError of a record
+// whose timestamp (its own, or the one its source's extractor returned) is
+// before the Unix epoch or after 2262.
+var ErrInvalidTimestamp = errors.New("invalid timestamp")
+
 // ErrPanicked is wrapped by the DeserializationError of a record whose
 // serde or timestamp extractor panicked.
 var ErrPanicked = errors.New("panicked")

@@ -27,11 +27,13 @@ var ErrStoreNotInitialized = errors.New("state: store not initialized; call Init
 
 // InMemoryKeyValueStore returns a supplier of in-memory key-value stores
 // named name. Each call of its Get returns a fresh, empty store; nothing is
-// kept on disk (Persistent is false and Flush does nothing), so after a
-// restart the runtime rebuilds the contents from the changelog topic.
+// kept on disk (Persistent is false and Flush does nothing). Rebuilding the
+// contents from the changelog topic after a restart is not implemented yet:
+// until it is, a restarted task's in-memory store starts empty, and the app
+// logs a warning at start.
 //
-// The stores hold their entries in a B-tree ordered by bytes.Compare on the
-// keys. One goroutine, the owning task, writes; any goroutine may Get, Scan
+// The stores answer point reads from a hash index and scans from a B-tree
+// ordered by bytes.Compare on the keys. One goroutine, the owning task, writes; any goroutine may Get, Scan
 // and ApproximateNumEntries at the same time. A Scan reads a copy-on-write
 // snapshot of the tree taken when its range loop starts, so it never blocks
 // the writer for longer than that O(1) snapshot and never sees a PutAll half

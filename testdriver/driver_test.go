@@ -524,3 +524,22 @@ func TestTimestampExtractorDrivesStreamTime(t *testing.T) {
 	require.Equal(t, "timestamp", de.Part)
 	require.ErrorContains(t, err, `source "src": record in-0@2: extracting the timestamp: negative event time`)
 }
+
+// Kafka timestamps are milliseconds since the epoch: one before it is
+// invalid, as in Kafka Streams, and is reported like a deserialization
+// error rather than silently corrupting stream time.
+func TestInvalidTimestampIsReported(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	topology.AddSink(b, "out", sink("out"), topology.AddSource(b, "src", source("in")))
+	d := newDriver(t, b)
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
+	err := in.Pipe("k", "v", time.Unix(-5, 0))
+	require.ErrorIs(t, err, processor.ErrInvalidTimestamp)
+	var de *processor.DeserializationError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "timestamp", de.Part)
+	require.ErrorContains(t, err, "1969-12-31T23:59:55Z is outside 1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z")
+	require.Error(t, in.Pipe("k", "v", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)))
+	require.NoError(t, in.Pipe("k", "v", time.Unix(0, 0)), "the epoch itself is valid")
+}

@@ -75,13 +75,21 @@ func (c *Cluster) Close() {
 }
 
 // CreateTopic creates topic with the given partition count. A topic that
-// exists already is not an error.
+// exists already with that partition count is not an error; one with
+// another count is.
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int32) error {
 	resp, err := c.admin.CreateTopic(ctx, partitions, -1, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
 	if errors.Is(err, kerr.TopicAlreadyExists) {
+		d, lerr := c.admin.ListTopics(ctx, topic)
+		if lerr != nil {
+			return fmt.Errorf("embedded: describing existing topic %q: %w", topic, lerr)
+		}
+		if got := int32(len(d[topic].Partitions)); got != partitions {
+			return fmt.Errorf("embedded: topic %q exists with %d partitions, not %d; delete it or ask for %d", topic, got, partitions, got)
+		}
 		return nil
 	}
 	if err != nil {

@@ -59,6 +59,13 @@ func (n *SourceNode[K, V]) NewQueue(topic string, partition int32) Queue {
 
 const minTime = -1 << 63
 
+// The range of valid record timestamps: from the Unix epoch to the last
+// second nanoseconds since the epoch can hold (2262).
+var (
+	minTimestamp = time.Unix(0, 0).UTC()
+	maxTimestamp = time.Unix(0, 1<<63-1).UTC().Truncate(time.Second)
+)
+
 type queued[K, V any] struct {
 	rec    processor.Record[K, V]
 	ts     int64
@@ -111,6 +118,15 @@ func (q *queue[K, V]) Add(raw *RawRecord) (err error) {
 				Source: s.name, Part: "timestamp", Err: err}
 		}
 		rec.Timestamp = ts
+	}
+	// Kafka timestamps are milliseconds since the epoch; one before it is
+	// invalid (Kafka Streams fails on it too), and one past 2262 does not
+	// fit the nanoseconds stream time is kept in.
+	if rec.Timestamp.Before(minTimestamp) || rec.Timestamp.After(maxTimestamp) {
+		part, serdeName = "timestamp", ""
+		return &processor.DeserializationError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
+			Source: s.name, Part: part, Err: fmt.Errorf("%w: %s is outside %s to %s",
+				processor.ErrInvalidTimestamp, rec.Timestamp.UTC().Format(time.RFC3339Nano), minTimestamp.Format(time.RFC3339), maxTimestamp.Format(time.RFC3339))}
 	}
 	ns := rec.Timestamp.UnixNano()
 	if ns > q.partTime {
