@@ -509,3 +509,59 @@ func (p *tickOnIdle) Init(ctx processor.Context[string, string]) error {
 }
 func (p *tickOnIdle) Process(rec processor.Record[string, string]) error { return p.ctx.Forward(rec) }
 func (p *tickOnIdle) Close() error                                       { return nil }
+
+// At-most-once commits the polled offsets before processing: a record whose
+// processing fails is not processed again after a restart.
+func TestAtMostOnceCommitsBeforeProcessing(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	topology.AddProcessor(b, "p", processor.Func(func(_ processor.Context[string, string], rec processor.Record[string, string]) error {
+		if rec.Value == "boom" {
+			return errors.New("boom")
+		}
+		return nil
+	}), src)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	produceValues(t, c, "in", false, "a", "boom", "b")
+	cfg := config(t, c, "amo")
+	cfg.Guarantee = eos.AtMostOnce
+	err = start(t, topo, cfg).wait(t)
+	require.ErrorContains(t, err, "boom")
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "amo", "in"), "the offsets were committed before the failure")
+
+	cfg.Guarantee = eos.AtLeastOnce
+	b2 := topology.NewBuilder()
+	var seen []string
+	src2 := topology.AddSource(b2, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	topology.AddProcessor(b2, "p", processor.Func(func(_ processor.Context[string, string], rec processor.Record[string, string]) error {
+		seen = append(seen, rec.Value)
+		return nil
+	}), src2)
+	topo2, err := b2.Build()
+	require.NoError(t, err)
+	produceValues(t, c, "in", false, "after")
+	r := start(t, topo2, cfg)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "amo", "in"))
+	require.NoError(t, r.stop(t))
+	require.Equal(t, []string{"after"}, seen, "nothing before the restart is processed again")
+}
+
+func TestCloseIsIdempotentAndRunAfterCloseFails(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+	require.NoError(t, c.CreateTopic(ctxT(t), "out", 1))
+	r := start(t, tagger("x"), config(t, c, "closing"))
+	produceValues(t, c, "in", false, "v")
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "closing", "in"), "the app is running")
+	require.NoError(t, r.stop(t))
+	require.NoError(t, r.app.Close())
+	require.ErrorIs(t, r.app.Run(context.Background()), streams.ErrClosed)
+	app, err := streams.New(tagger("x"), config(t, c, "closing"))
+	require.NoError(t, err)
+	require.NoError(t, app.Close(), "closing an app that never ran")
+}
