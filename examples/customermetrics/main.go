@@ -64,7 +64,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -230,26 +229,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(ctx) }()
-	caughtUp := make(chan error, 1)
 	// Orders are keyed by customer already: there is no repartition topic
 	// to wait for. A topology that re-keys must list its repartition topics
 	// here, after the input topic.
-	go func() { caughtUp <- cluster.WaitCaughtUp(ctx, o.appID, InputTopic) }()
-	select {
-	case err := <-runErr:
-		return errors.Join(errors.New("the app stopped before processing every order"), err)
-	case err := <-caughtUp:
-		if err != nil {
-			app.Close()
-			return errors.Join(err, <-runErr)
-		}
-	}
-	if err := app.Close(); err != nil {
-		return err
-	}
-	if err := <-runErr; err != nil {
+	if err := cluster.RunUntilCaughtUp(ctx, app, o.appID, InputTopic); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "customermetrics: every order processed and committed; reading", OutputTopic)

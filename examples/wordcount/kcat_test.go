@@ -55,11 +55,7 @@ func TestWordCountWithKcat(t *testing.T) {
 		CommitInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(ctx) }()
-	require.NoError(t, c.WaitCaughtUp(ctx, "wordcount-kcat", InputTopic, streams.RepartitionTopic("wordcount-kcat", RepartitionName)))
-	require.NoError(t, app.Close())
-	require.NoError(t, <-runErr)
+	require.NoError(t, c.RunUntilCaughtUp(ctx, app, "wordcount-kcat", InputTopic, streams.RepartitionTopic("wordcount-kcat", RepartitionName)))
 
 	// -e: exit at the end of every partition; %k %s: key and value as text.
 	out := kcat(t, ctx, "", "-C", "-b", broker, "-t", OutputTopic, "-o", "beginning", "-e", "-q", "-f", "%k %s\n")

@@ -18,7 +18,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -141,25 +140,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(ctx) }()
-	caughtUp := make(chan error, 1)
-	go func() {
-		caughtUp <- cluster.WaitCaughtUp(ctx, o.appID, InputTopic, streams.RepartitionTopic(o.appID, RepartitionName))
-	}()
-	select {
-	case err := <-runErr:
-		return errors.Join(errors.New("the app stopped before processing everything"), err)
-	case err := <-caughtUp:
-		if err != nil {
-			app.Close()
-			return errors.Join(err, <-runErr)
-		}
-	}
-	if err := app.Close(); err != nil {
-		return err
-	}
-	if err := <-runErr; err != nil {
+	if err := cluster.RunUntilCaughtUp(ctx, app, o.appID, InputTopic, streams.RepartitionTopic(o.appID, RepartitionName)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "wordcount: every record processed; reading", OutputTopic)

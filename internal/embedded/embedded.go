@@ -201,3 +201,29 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string) ([]*kgo.Record, err
 	}
 	return out, nil
 }
+
+// Runner is what RunUntilCaughtUp runs; a *streams.App is one.
+type Runner interface {
+	Run(ctx context.Context) error
+	Close() error
+}
+
+// RunUntilCaughtUp runs app until group has committed every record of
+// topics (see WaitCaughtUp for their order), then closes it and waits for
+// Run to return. It fails if the app stops on its own first, with the app's
+// error.
+func (c *Cluster) RunUntilCaughtUp(ctx context.Context, app Runner, group string, topics ...string) error {
+	runErr := make(chan error, 1)
+	go func() { runErr <- app.Run(ctx) }()
+	caughtUp := make(chan error, 1)
+	go func() { caughtUp <- c.WaitCaughtUp(ctx, group, topics...) }()
+	select {
+	case err := <-runErr:
+		return errors.Join(errors.New("embedded: the app stopped before processing every record"), err)
+	case err := <-caughtUp:
+		if err != nil {
+			return errors.Join(err, app.Close(), <-runErr)
+		}
+	}
+	return errors.Join(app.Close(), <-runErr)
+}
