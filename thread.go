@@ -154,21 +154,29 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	for _, id := range th.taskOrder() {
 		tk := th.mu.tasks[id]
+		n := int64(0)
 		for tk.Buffered() > 0 {
-			if err := th.handle(ctx, tk, func() error { _, err := tk.Process(); return err }); err != nil {
-				return err
+			if _, err := tk.Process(); err != nil {
+				if err := th.handle(ctx, tk, err); err != nil {
+					return err
+				}
 			}
-			th.app.metrics.processed.Add(1)
-			if err := th.handle(ctx, tk, func() error { _, err := tk.PunctuateStreamTime(); return err }); err != nil {
-				return err
+			n++
+			if _, err := tk.PunctuateStreamTime(); err != nil {
+				if err := th.handle(ctx, tk, err); err != nil {
+					return err
+				}
 			}
 		}
+		th.app.metrics.processed.Add(n)
 	}
 	now := time.Now()
 	commitRequested := false
 	for _, tk := range th.mu.tasks {
-		if err := th.handle(ctx, tk, func() error { _, err := tk.PunctuateWallClock(now); return err }); err != nil {
-			return err
+		if _, err := tk.PunctuateWallClock(now); err != nil {
+			if err := th.handle(ctx, tk, err); err != nil {
+				return err
+			}
 		}
 		commitRequested = commitRequested || tk.CommitRequested()
 	}
@@ -195,6 +203,9 @@ func (th *thread) add(ctx context.Context, r *kgo.Record) error {
 		}
 	}
 	err := tk.AddRecord(&th.raw)
+	if err == nil {
+		return nil
+	}
 	var de *processor.DeserializationError
 	if !errors.As(err, &de) {
 		return err
@@ -208,13 +219,9 @@ func (th *thread) add(ctx context.Context, r *kgo.Record) error {
 	return tk.Skip(r.Topic, r.Partition, r.Offset)
 }
 
-// handle runs fn, one step of tk, and applies the processing handler to a
-// processor's error.
-func (th *thread) handle(ctx context.Context, tk *task.Task, fn func() error) error {
-	err := fn()
-	if err == nil {
-		return nil
-	}
+// handle applies the processing handler to err, the failure of a step of
+// tk. It returns nil when the handler skips the failure.
+func (th *thread) handle(ctx context.Context, tk *task.Task, err error) error {
 	var pe *processor.ProcessingError
 	if !errors.As(err, &pe) {
 		return err

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
@@ -57,7 +56,7 @@ func gokaSaramaConfig(o options) *sarama.Config {
 // table "<group>-table", goka's changelog and output in one. So both goka
 // and ours write two records per word: one to the shuffle topic and one
 // count update.
-func runGoka(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (time.Duration, error) {
+func runGoka(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
 	var logger goka.Logger = log.New(io.Discard, "", 0)
 	if o.verbose {
 		logger = log.New(os.Stderr, "goka ", log.LstdFlags)
@@ -87,7 +86,7 @@ func runGoka(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 	loopTopic := g.LoopStream().Topic()
 	tableTopic := string(goka.GroupTable(gokaGroup))
 
-	start := time.Now()
+	sw := startStopwatch()
 	// Each builder gets a config of its own: goka's *WithConfig builders
 	// write into the config they are given.
 	proc, err := goka.NewProcessor(c.Addrs(), g,
@@ -99,7 +98,7 @@ func runGoka(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 		goka.WithLogger(logger),
 	)
 	if err != nil {
-		return 0, fmt.Errorf("goka: %w", err)
+		return measurement{}, fmt.Errorf("goka: %w", err)
 	}
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -108,27 +107,27 @@ func runGoka(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 	caughtUp := make(chan error, 1)
 	go func() { caughtUp <- c.WaitCaughtUp(ctx, string(gokaGroup), inputTopic, loopTopic) }()
 
-	var elapsed time.Duration
+	var m measurement
 	select {
 	case err := <-runErr:
-		return 0, errors.Join(errors.New("goka: the processor stopped before processing everything"), err)
+		return measurement{}, errors.Join(errors.New("goka: the processor stopped before processing everything"), err)
 	case err := <-caughtUp:
-		elapsed = time.Since(start)
+		m = sw.stop()
 		stop()
 		if err := errors.Join(err, <-runErr); err != nil {
-			return 0, fmt.Errorf("goka: %w", err)
+			return measurement{}, fmt.Errorf("goka: %w", err)
 		}
 	}
 
 	got, n, err := lastValues(ctx, c, tableTopic, func(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) })
 	if err != nil {
-		return 0, err
+		return measurement{}, err
 	}
 	if n != wl.words {
-		return 0, fmt.Errorf("goka: %d records in %s, want one per word: %d", n, tableTopic, wl.words)
+		return measurement{}, fmt.Errorf("goka: %d records in %s, want one per word: %d", n, tableTopic, wl.words)
 	}
 	if err := wl.check(got); err != nil {
-		return 0, fmt.Errorf("goka: %s: %w", tableTopic, err)
+		return measurement{}, fmt.Errorf("goka: %s: %w", tableTopic, err)
 	}
-	return elapsed, nil
+	return m, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/eos"
@@ -100,18 +99,18 @@ func (c *counter) Close() error { return nil }
 // runOurs times the word-count App from streams.New until its group has
 // committed the end offsets of the input and the repartition topic, then
 // stops it and checks the output topic.
-func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (time.Duration, error) {
+func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
 	topo, err := wordCountTopology()
 	if err != nil {
-		return 0, err
+		return measurement{}, err
 	}
 	stateDir, err := os.MkdirTemp("", "bench-streams-state-")
 	if err != nil {
-		return 0, err
+		return measurement{}, err
 	}
 	defer os.RemoveAll(stateDir)
 
-	start := time.Now()
+	sw := startStopwatch()
 	app, err := streams.New(topo, streams.Config{
 		ApplicationID:    oursAppID,
 		Brokers:          c.Addrs(),
@@ -123,7 +122,7 @@ func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel()})),
 	})
 	if err != nil {
-		return 0, err
+		return measurement{}, err
 	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- app.Run(ctx) }()
@@ -131,31 +130,31 @@ func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 	go func() {
 		caughtUp <- c.WaitCaughtUp(ctx, oursAppID, inputTopic, streams.RepartitionTopic(oursAppID, repartitionName))
 	}()
-	var elapsed time.Duration
+	var m measurement
 	select {
 	case err := <-runErr:
-		return 0, errors.Join(errors.New("ours: the app stopped before processing everything"), err)
+		return measurement{}, errors.Join(errors.New("ours: the app stopped before processing everything"), err)
 	case err := <-caughtUp:
-		elapsed = time.Since(start)
+		m = sw.stop()
 		if err != nil {
 			app.Close()
-			return 0, errors.Join(err, <-runErr)
+			return measurement{}, errors.Join(err, <-runErr)
 		}
 	}
 	app.Close()
 	if err := <-runErr; err != nil {
-		return 0, fmt.Errorf("ours: %w", err)
+		return measurement{}, fmt.Errorf("ours: %w", err)
 	}
 
 	got, n, err := lastValues(ctx, c, oursOutputTopic, countSerde.Deserialize)
 	if err != nil {
-		return 0, err
+		return measurement{}, err
 	}
 	if n != wl.words {
-		return 0, fmt.Errorf("ours: %d records in %s, want one per word: %d", n, oursOutputTopic, wl.words)
+		return measurement{}, fmt.Errorf("ours: %d records in %s, want one per word: %d", n, oursOutputTopic, wl.words)
 	}
 	if err := wl.check(got); err != nil {
-		return 0, fmt.Errorf("ours: %s: %w", oursOutputTopic, err)
+		return measurement{}, fmt.Errorf("ours: %s: %w", oursOutputTopic, err)
 	}
-	return elapsed, nil
+	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,8 +15,11 @@ import (
 )
 
 const (
-	rawGroup       = "bench-raw"
-	rawOutputTopic = "bench-raw-output"
+	rawGroup         = "bench-raw"
+	rawOutputTopic   = "bench-raw-output"
+	raw2Group        = "bench-raw2"
+	raw2ShuffleTopic = "bench-raw2-shuffle"
+	raw2OutputTopic  = "bench-raw2-output"
 )
 
 // runRaw times the ceiling: one franz-go consumer-group client that reads
@@ -24,61 +28,112 @@ const (
 // topic) and, every commit interval, flushes its output and then commits
 // what it polled. No serdes, no tasks, no store, no second hop: the least
 // work a consume-transform-produce loop with at-least-once commits can do.
-func runRaw(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (time.Duration, error) {
-	start := time.Now()
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(c.Addrs()...),
-		kgo.ClientID("bench-raw"),
-		kgo.ConsumerGroup(rawGroup),
-		kgo.ConsumeTopics(inputTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
-	)
-	if err != nil {
-		return 0, err
-	}
-	pctx, stop := context.WithCancel(ctx)
-	pipeErr := make(chan error, 1)
-	go func() { pipeErr <- rawPipe(pctx, cl, o.commitInterval, o.maxPoll) }()
-	caughtUp := make(chan error, 1)
-	go func() { caughtUp <- c.WaitCaughtUp(ctx, rawGroup, inputTopic) }()
-
-	var elapsed time.Duration
-	select {
-	case err := <-pipeErr:
-		stop()
-		cl.Close()
-		return 0, errors.Join(errors.New("raw: the pipe stopped before processing everything"), err)
-	case err := <-caughtUp:
-		elapsed = time.Since(start)
-		stop()
-		perr := <-pipeErr
-		cl.Close()
-		if err := errors.Join(err, perr); err != nil {
-			return 0, fmt.Errorf("raw: %w", err)
+func runRaw(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
+	split := func(r *kgo.Record, produce func(*kgo.Record)) {
+		for _, w := range strings.Fields(strings.ToLower(string(r.Value))) {
+			b := []byte(w)
+			produce(&kgo.Record{Topic: rawOutputTopic, Key: b, Value: b})
 		}
 	}
-
+	m, err := timePipe(ctx, o, c, rawGroup, []string{inputTopic}, split)
+	if err != nil {
+		return m, fmt.Errorf("raw: %w", err)
+	}
 	recs, err := c.ReadAll(ctx, rawOutputTopic)
 	if err != nil {
-		return 0, err
+		return measurement{}, err
 	}
 	if len(recs) != wl.words {
-		return 0, fmt.Errorf("raw: %d records in %s, want one per word: %d", len(recs), rawOutputTopic, wl.words)
+		return measurement{}, fmt.Errorf("raw: %d records in %s, want one per word: %d", len(recs), rawOutputTopic, wl.words)
 	}
 	got := map[string]int64{}
 	for _, r := range recs {
 		got[string(r.Key)]++
 	}
 	if err := wl.check(got); err != nil {
-		return 0, fmt.Errorf("raw: %s: %w", rawOutputTopic, err)
+		return measurement{}, fmt.Errorf("raw: %s: %w", rawOutputTopic, err)
 	}
-	return elapsed, nil
+	return m, nil
 }
 
-// rawPipe is the raw pipe's loop; it returns nil when ctx is cancelled.
-func rawPipe(ctx context.Context, cl *kgo.Client, commitInterval time.Duration, maxPoll int) error {
+// runRaw2 is word count written by hand on franz-go, the same dataflow as
+// ours without the library: the loop of runRaw, consuming both the input
+// and a shuffle topic. An input line becomes one record per word on the
+// shuffle topic, keyed by the word; a shuffle record adds one to the
+// word's count in a Go map and produces the new count (decimal text, as
+// ours) to the output topic. The map is safe without tasks because the
+// benchmark has one member, which owns every partition.
+func runRaw2(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
+	counts := map[string]int64{}
+	count := func(r *kgo.Record, produce func(*kgo.Record)) {
+		if r.Topic == raw2ShuffleTopic {
+			n := counts[string(r.Key)] + 1
+			counts[string(r.Key)] = n
+			produce(&kgo.Record{Topic: raw2OutputTopic, Key: r.Key, Value: strconv.AppendInt(nil, n, 10)})
+			return
+		}
+		for _, w := range strings.Fields(strings.ToLower(string(r.Value))) {
+			b := []byte(w)
+			produce(&kgo.Record{Topic: raw2ShuffleTopic, Key: b, Value: b})
+		}
+	}
+	m, err := timePipe(ctx, o, c, raw2Group, []string{inputTopic, raw2ShuffleTopic}, count)
+	if err != nil {
+		return m, fmt.Errorf("raw2: %w", err)
+	}
+	got, n, err := lastValues(ctx, c, raw2OutputTopic, func(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) })
+	if err != nil {
+		return measurement{}, err
+	}
+	if n != wl.words {
+		return measurement{}, fmt.Errorf("raw2: %d records in %s, want one per word: %d", n, raw2OutputTopic, wl.words)
+	}
+	if err := wl.check(got); err != nil {
+		return measurement{}, fmt.Errorf("raw2: %s: %w", raw2OutputTopic, err)
+	}
+	return m, nil
+}
+
+// timePipe runs a consume-transform-produce loop in group over topics,
+// timed from making its client until the group has committed the end
+// offset of every partition of topics, given in the order records flow.
+func timePipe(ctx context.Context, o options, c *embedded.Cluster, group string, topics []string, handle func(*kgo.Record, func(*kgo.Record))) (measurement, error) {
+	sw := startStopwatch()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.Addrs()...),
+		kgo.ClientID(group),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+	)
+	if err != nil {
+		return measurement{}, err
+	}
+	pctx, stop := context.WithCancel(ctx)
+	pipeErr := make(chan error, 1)
+	go func() { pipeErr <- pipe(pctx, cl, o.commitInterval, o.maxPoll, handle) }()
+	caughtUp := make(chan error, 1)
+	go func() { caughtUp <- c.WaitCaughtUp(ctx, group, topics...) }()
+
+	select {
+	case err := <-pipeErr:
+		stop()
+		cl.Close()
+		return measurement{}, errors.Join(errors.New("the pipe stopped before processing everything"), err)
+	case err := <-caughtUp:
+		m := sw.stop()
+		stop()
+		perr := <-pipeErr
+		cl.Close()
+		return m, errors.Join(err, perr)
+	}
+}
+
+// pipe is the loop of timePipe; it returns nil when ctx is cancelled.
+// Every commit interval it waits for everything produced to be
+// acknowledged and then commits what it polled: at least once.
+func pipe(ctx context.Context, cl *kgo.Client, commitInterval time.Duration, maxPoll int, handle func(*kgo.Record, func(*kgo.Record))) error {
 	var mu sync.Mutex
 	var produceErr error
 	promise := func(_ *kgo.Record, err error) {
@@ -88,6 +143,7 @@ func rawPipe(ctx context.Context, cl *kgo.Client, commitInterval time.Duration, 
 			mu.Unlock()
 		}
 	}
+	produce := func(r *kgo.Record) { cl.Produce(ctx, r, promise) }
 	lastCommit := time.Now()
 	for {
 		if ctx.Err() != nil {
@@ -107,33 +163,26 @@ func rawPipe(ctx context.Context, cl *kgo.Client, commitInterval time.Duration, 
 			return fmt.Errorf("fetching %s-%d: %w", fe.Topic, fe.Partition, fe.Err)
 		}
 		for it := fetches.RecordIter(); !it.Done(); {
-			r := it.Next()
-			for _, w := range strings.Fields(strings.ToLower(string(r.Value))) {
-				b := []byte(w)
-				cl.Produce(ctx, &kgo.Record{Topic: rawOutputTopic, Key: b, Value: b}, promise)
-			}
+			handle(it.Next(), produce)
 		}
-		if time.Since(lastCommit) >= commitInterval {
-			lastCommit = time.Now()
-			if err := cl.Flush(ctx); err != nil {
-				cl.AllowRebalance()
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("flushing: %w", err)
-			}
-			mu.Lock()
-			err := produceErr
-			mu.Unlock()
-			if err != nil {
-				cl.AllowRebalance()
-				return fmt.Errorf("producing: %w", err)
-			}
-			if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
-				cl.AllowRebalance()
-				return fmt.Errorf("committing: %w", err)
-			}
+		if time.Since(lastCommit) < commitInterval {
+			continue
 		}
-		cl.AllowRebalance()
+		lastCommit = time.Now()
+		if err := cl.Flush(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("flushing: %w", err)
+		}
+		mu.Lock()
+		err := produceErr
+		mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("producing: %w", err)
+		}
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("committing: %w", err)
+		}
 	}
 }
