@@ -4,12 +4,13 @@ GO ?= go
 .PHONY: setup example test bench bench-micro fuzz vet
 
 # setup installs what a fresh Debian machine lacks: a C compiler for the race
-# detector, kcat (a Kafka client the end-to-end tests check us against), and
-# the module's dependencies.
+# detector and cgo, RocksDB 7.8 for state/rocksdb, kcat (a Kafka client the
+# end-to-end tests check us against), and the module's dependencies.
 setup:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	dpkg -s librocksdb-dev >/dev/null 2>&1 || missing="$$missing librocksdb-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \

@@ -248,6 +248,14 @@ func (s *memoryStore) put(e memEntry) {
 	s.markPending(sl)
 }
 
+// kill marks a live slot deleted. The caller holds mu exclusively.
+func (s *memoryStore) kill(sl *memSlot) {
+	sl.live = false
+	s.mu.live--
+	sl.e.value = nil // the tree entry, if any, keeps its own copy of the slice header
+	s.markPending(sl)
+}
+
 func (s *memoryStore) markPending(sl *memSlot) {
 	s.mu.snap = nil
 	if sl.pending {
@@ -299,6 +307,34 @@ func (s *memoryStore) PutAll(entries []KeyValue[[]byte, []byte]) error {
 	return nil
 }
 
+// Write applies puts and deletes (nil values) under one lock, so a Scan
+// sees all of the batch or none of it.
+func (s *memoryStore) Write(batch []KeyValue[[]byte, []byte]) error {
+	es := make([]memEntry, len(batch))
+	for i, kv := range batch {
+		if kv.Value == nil {
+			es[i] = memEntry{key: cloneBytes(kv.Key)} // a deletion; value stays nil
+			continue
+		}
+		es[i] = newEntry(kv.Key, kv.Value)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	for i, e := range es {
+		if batch[i].Value != nil {
+			s.put(e)
+			continue
+		}
+		if sl := s.mu.index[string(e.key)]; sl != nil && sl.live {
+			s.kill(sl)
+		}
+	}
+	return nil
+}
+
 // Delete removes key and returns a copy of the value it had. The copy is
 // needed even though the tree no longer holds the entry: a snapshot opened
 // before the delete may still be reading it.
@@ -313,10 +349,7 @@ func (s *memoryStore) Delete(key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	old := sl.e.value
-	sl.live = false
-	s.mu.live--
-	sl.e.value = nil // the tree entry, if any, keeps its own copy of the slice header
-	s.markPending(sl)
+	s.kill(sl)
 	return cloneBytes(old), true, nil
 }
 

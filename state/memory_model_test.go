@@ -54,6 +54,22 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 						require.Equal(t, want, string(old))
 					}
 					delete(model, string(k))
+				case r < 75:
+					// A batch of puts and deletions (nil values), as a restore
+					// writes.
+					var batch []KeyValue[[]byte, []byte]
+					for j := range 1 + rng.IntN(5) {
+						k := key()
+						if rng.IntN(3) == 0 {
+							batch = append(batch, KeyValue[[]byte, []byte]{Key: k})
+							delete(model, string(k))
+						} else {
+							v := fmt.Appendf(nil, "w%d.%d", op, j)
+							batch = append(batch, KeyValue[[]byte, []byte]{Key: k, Value: v})
+							model[string(k)] = string(v)
+						}
+					}
+					require.NoError(t, s.Write(batch))
 				case r < 95:
 					k := key()
 					v, ok, err := s.Get(k)

@@ -125,6 +125,12 @@ type KeyValueBytesStore interface {
 	Put(key, value []byte) error
 	// PutAll applies every entry atomically with respect to readers.
 	PutAll(entries []KeyValue[[]byte, []byte]) error
+	// Write applies a batch of changes atomically with respect to readers:
+	// an entry with a nil Value deletes its key (a changelog tombstone), any
+	// other is a put (an empty non-nil Value stores an empty value). A key
+	// listed twice ends as its last entry says. Restoration from a changelog
+	// writes through it.
+	Write(batch []KeyValue[[]byte, []byte]) error
 	Delete(key []byte) ([]byte, bool, error)
 	// Scan yields the entries in r from a snapshot taken when the
 	// iteration starts, ascending or, with reverse, descending.
