@@ -31,9 +31,10 @@ type internalTopic struct {
 	changelog  bool
 }
 
-// ChangelogTopic is the changelog topic name of a store.
+// ChangelogTopic is the changelog topic name of a store:
+// "<applicationID>-<store>-changelog".
 func ChangelogTopic(applicationID, store string) string {
-	return applicationID + "-" + store + "-changelog"
+	return graph.ChangelogTopic(applicationID, store)
 }
 
 // planTopics checks the source topics and works out every internal topic.

@@ -43,6 +43,16 @@ func newBuilder[S Store](name string, build func() S) *Builder[S] {
 	return &Builder[S]{name: name, build: build, logging: true}
 }
 
+// backendFor returns a new backend from supplier, under the change-logging
+// layer when b logs.
+func (b *Builder[S]) backendFor(supplier KeyValueBytesStoreSupplier) KeyValueBytesStore {
+	inner := supplier.Get()
+	if b.logging {
+		return newLoggedStore(inner)
+	}
+	return inner
+}
+
 // NewKeyValueStoreBuilder returns a builder of KeyValueStore[K,V] stores
 // named supplier.Name(), whose keys and values are written with keySerde and
 // valueSerde. The order of Range and PrefixScan is the byte order of
@@ -52,9 +62,11 @@ func newBuilder[S Store](name string, build func() S) *Builder[S] {
 // It panics if supplier or a serde is nil.
 func NewKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *Builder[KeyValueStore[K, V]] {
 	mustNotBeNil("NewKeyValueStoreBuilder", supplier, keySerde == nil, valueSerde == nil)
-	return newBuilder(supplier.Name(), func() KeyValueStore[K, V] {
-		return newKeyValueStore(supplier.Get(), keySerde, valueSerde)
+	var b *Builder[KeyValueStore[K, V]]
+	b = newBuilder(supplier.Name(), func() KeyValueStore[K, V] {
+		return newKeyValueStore(b.backendFor(supplier), keySerde, valueSerde)
 	})
+	return b
 }
 
 // NewTimestampedKeyValueStoreBuilder returns a builder of
@@ -69,9 +81,11 @@ func NewKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, keyS
 func NewTimestampedKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *Builder[TimestampedKeyValueStore[K, V]] {
 	mustNotBeNil("NewTimestampedKeyValueStoreBuilder", supplier, keySerde == nil, valueSerde == nil)
 	vs := newTimestampedSerde(valueSerde)
-	return newBuilder(supplier.Name(), func() TimestampedKeyValueStore[K, V] {
-		return newKeyValueStore[K, ValueAndTimestamp[V]](supplier.Get(), keySerde, vs)
+	var b *Builder[TimestampedKeyValueStore[K, V]]
+	b = newBuilder(supplier.Name(), func() TimestampedKeyValueStore[K, V] {
+		return newKeyValueStore[K, ValueAndTimestamp[V]](b.backendFor(supplier), keySerde, vs)
 	})
+	return b
 }
 
 // Name is the name every built store has.

@@ -335,6 +335,22 @@ func (s *memoryStore) Write(batch []KeyValue[[]byte, []byte]) error {
 	return nil
 }
 
+// wipe drops every entry at once; snapshots already taken keep theirs.
+func (s *memoryStore) wipe() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	s.mu.tree = btree.NewG(memoryDegree, lessEntry)
+	s.mu.index = map[string]*memSlot{}
+	clear(s.mu.pending)
+	s.mu.pending = s.mu.pending[:0]
+	s.mu.live = 0
+	s.mu.snap = nil
+	return nil
+}
+
 // Delete removes key and returns a copy of the value it had. The copy is
 // needed even though the tree no longer holds the entry: a snapshot opened
 // before the delete may still be reading it.

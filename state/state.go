@@ -38,6 +38,31 @@ type StoreContext struct {
 	// <state.dir>/<application.id>/<task>. A persistent store puts its
 	// files below it. Empty for tasks that have no state directory.
 	Dir string
+	// Changelog receives every change of a store built with logging
+	// enabled; nil for a runtime that keeps no changelog.
+	Changelog ChangelogWriter
+}
+
+// ChangelogWriter takes the changes of logged stores to their changelog
+// topic. The runtime's task implements it.
+type ChangelogWriter interface {
+	// LogChange records that store's key now has value; a nil value means
+	// the key was deleted (a tombstone). key and value are the caller's:
+	// the writer copies what it keeps.
+	LogChange(store string, key, value []byte) error
+}
+
+// Restorer is implemented by the stores the builders make. The runtime
+// uses it to rebuild a store from its changelog: the batches go to the
+// backend directly, below the change-logging layer, so restoring never
+// writes to the changelog.
+type Restorer interface {
+	// Restore applies a batch of changelog records: a nil Value deletes
+	// the key.
+	Restore(batch []KeyValue[[]byte, []byte]) error
+	// Wipe removes every entry, before a full restore of a store whose
+	// contents cannot be trusted.
+	Wipe() error
 }
 
 // KeyValue is one entry of a key-value store.

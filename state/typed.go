@@ -37,7 +37,7 @@ var (
 )
 
 func newKeyValueStore[K, V any](inner KeyValueBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *keyValueStore[K, V] {
-	shared, _ := inner.(sharedReader)
+	shared, _ := backend(inner).(sharedReader) // reads pass through the logging layer
 	s := &keyValueStore[K, V]{inner: inner, keySerde: keySerde, valueSerde: valueSerde, shared: shared}
 	s.keyApp, _ = keySerde.(serde.Appender[K])
 	s.valueApp, _ = valueSerde.(serde.Appender[V])
@@ -89,6 +89,23 @@ func (s *keyValueStore[K, V]) keep(b []byte) {
 	if cap(b) <= maxScratch {
 		s.scratch = b[:0]
 	}
+}
+
+// Restore implements Restorer: it writes to the backend, below any
+// change-logging layer.
+func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
+	if err := backend(s.inner).Write(batch); err != nil {
+		return s.wrap("restore", err)
+	}
+	return nil
+}
+
+// Wipe implements Restorer.
+func (s *keyValueStore[K, V]) Wipe() error {
+	if err := wipeAll(backend(s.inner)); err != nil {
+		return s.wrap("wipe", err)
+	}
+	return nil
 }
 
 // wrap names the store and the failed operation in err.

@@ -68,7 +68,8 @@ type Driver struct {
 // topic is the driver's view of one topic: its log and who reads it.
 type topic struct {
 	reader *task.Task // the task whose source reads it, or nil
-	// internal (repartition) topics are kept for reading only when wanted.
+	// internal (repartition and changelog) topics are kept for reading only
+	// when wanted.
 	internal bool
 	wanted   bool  // an OutputTopic was created for it
 	next     int64 // next offset
@@ -144,6 +145,11 @@ func (d *Driver) topic(name string) *topic {
 	}
 	for internal := range d.prog.InternalTopics {
 		if d.prog.TopicName(d.appID, internal) == name {
+			t.internal = true
+		}
+	}
+	for store := range d.prog.Stores {
+		if graph.ChangelogTopic(d.appID, store) == name {
 			t.internal = true
 		}
 	}

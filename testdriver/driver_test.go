@@ -2,6 +2,7 @@ package testdriver_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -543,3 +544,47 @@ func TestInvalidTimestampIsReported(t *testing.T) {
 	require.Error(t, in.Pipe("k", "v", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)))
 	require.NoError(t, in.Pipe("k", "v", time.Unix(0, 0)), "the epoch itself is valid")
 }
+
+// A logged store writes every change to "<app>-<store>-changelog", stamped
+// with the time of the record that caused it; a delete is a tombstone. A
+// test can read the changelog like any output topic.
+func TestStoreChangesGoToTheChangelog(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", source("in"))
+	topology.AddProcessor(b, "last", func() processor.Processor[string, string, string, string] { return &lastOrDelete{} }, src)
+	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("last"), serde.String(), serde.String()), "last")
+	d := newDriver(t, b)
+	log := testdriver.CreateOutputTopic(d, "test-app-last-changelog", serde.String(), serde.Nullable(serde.String()))
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
+	require.NoError(t, in.Pipe("a", "1", sec(1)))
+	require.NoError(t, in.Pipe("b", "2", sec(2)))
+	require.NoError(t, in.Pipe("a", "delete", sec(3)))
+	recs, err := log.ReadRecords()
+	require.NoError(t, err)
+	var got []string
+	for _, r := range recs {
+		v := "<tombstone>"
+		if r.Value != nil {
+			v = *r.Value
+		}
+		got = append(got, fmt.Sprintf("%s=%s@%d", r.Key, v, r.Timestamp.Unix()))
+	}
+	require.Equal(t, []string{"a=1@1", "b=2@2", "a=<tombstone>@3"}, got)
+}
+
+type lastOrDelete struct{ st state.KeyValueStore[string, string] }
+
+func (p *lastOrDelete) Init(ctx processor.Context[string, string]) error {
+	var err error
+	p.st, err = processor.GetStore[state.KeyValueStore[string, string]](ctx, "last")
+	return err
+}
+func (p *lastOrDelete) Process(rec processor.Record[string, string]) error {
+	if rec.Value == "delete" {
+		_, _, err := p.st.Delete(rec.Key)
+		return err
+	}
+	return p.st.Put(rec.Key, rec.Value)
+}
+func (p *lastOrDelete) Close() error { return nil }

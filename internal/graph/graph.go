@@ -149,6 +149,9 @@ type Program struct {
 	InternalTopics map[string]InternalTopic
 }
 
+// ChangelogTopic is the changelog topic of store: "<appID>-<store>-changelog".
+func ChangelogTopic(appID, store string) string { return appID + "-" + store + "-changelog" }
+
 // InternalTopic is a repartition topic the runtime creates.
 type InternalTopic struct {
 	// Partitions is the partition count; 0 means the largest partition

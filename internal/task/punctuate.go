@@ -107,6 +107,7 @@ func (t *Task) punctuate(typ processor.PunctuationType, now int64, nowT time.Tim
 			continue
 		}
 		s.advance(now)
+		t.now = nowT
 		if perr := s.p.Punctuate(nowT); perr != nil {
 			err = t.punctuationError(s.node, nowT, perr)
 			break

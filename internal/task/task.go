@@ -84,6 +84,13 @@ type Task struct {
 	streamTimeT time.Time
 	current     processor.RecordMetadata
 	hasCurrent  bool
+	// now is the timestamp of what the task is doing: the record being
+	// processed, or the time a punctuation was called with. Changelog
+	// records carry it.
+	now time.Time
+	// changelogs maps a logged store to its changelog topic.
+	changelogs map[string]string
+	out        graph.Output // scratch for LogChange
 
 	schedules []*schedule
 	seq       int
@@ -133,9 +140,14 @@ func New(cfg Config) (*Task, error) {
 			}
 		}
 	}
+	t.changelogs = map[string]string{}
 	for _, name := range t.sub.Stores {
 		t.storeNames = append(t.storeNames, name)
-		t.stores[name] = cfg.Program.Stores[name].Builder.Build()
+		b := cfg.Program.Stores[name].Builder
+		t.stores[name] = b.Build()
+		if b.LoggingEnabled() {
+			t.changelogs[name] = graph.ChangelogTopic(cfg.ApplicationID, name)
+		}
 	}
 	return t, nil
 }
@@ -150,6 +162,7 @@ func (t *Task) Init() error {
 		TaskID:        t.cfg.ID.String(),
 		Partition:     t.cfg.ID.Partition,
 		Dir:           t.cfg.StateDir,
+		Changelog:     t,
 	}
 	for _, name := range t.storeNames {
 		if err := t.stores[name].Init(sc); err != nil {
@@ -259,7 +272,7 @@ func (t *Task) Process() (bool, error) {
 	if ts > t.streamTime || t.streamTime == unknown {
 		t.streamTime, t.streamTimeT = ts, tsT
 	}
-	t.current, t.hasCurrent = md, true
+	t.current, t.hasCurrent, t.now = md, true, tsT
 	t.buffered--
 	err := next.q.ProcessHead()
 	t.current, t.hasCurrent = processor.NoRecord, false
@@ -329,6 +342,29 @@ func (t *Task) Close() error {
 	t.buffered = 0
 	return errors.Join(errs...)
 }
+
+// LogChange implements state.ChangelogWriter: it sends a store's change to
+// the store's changelog topic, on the task's partition, stamped with the
+// time of the record (or punctuation) that caused it.
+func (t *Task) LogChange(store string, key, value []byte) error {
+	topic, ok := t.changelogs[store]
+	if !ok {
+		return fmt.Errorf("task %s: store %q is not logged", t.cfg.ID, store)
+	}
+	// One allocation holds both; the collector may keep them.
+	buf := make([]byte, len(key)+len(value))
+	n := copy(buf, key)
+	copy(buf[n:], value)
+	v := buf[n:]
+	if value == nil {
+		v = nil // a tombstone
+	}
+	t.out = graph.Output{Topic: topic, Partition: t.cfg.ID.Partition, Key: buf[:n:n], Value: v, Timestamp: t.now, Sink: store}
+	return t.cfg.Collector.Send(&t.out)
+}
+
+// Changelogs returns the changelog topic of each logged store.
+func (t *Task) Changelogs() map[string]string { return t.changelogs }
 
 // Stores returns the task's stores by name.
 func (t *Task) Stores() map[string]state.Store { return t.stores }

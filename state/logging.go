@@ -1,0 +1,121 @@
+package state
+
+import (
+	"iter"
+)
+
+// loggedStore is the change-logging layer: it passes every operation to
+// the backend and sends every change to the changelog writer of the task
+// that opened it. Reads pass straight through.
+type loggedStore struct {
+	inner KeyValueBytesStore
+	log   ChangelogWriter // nil until Init, or when the runtime keeps no changelog
+}
+
+var _ KeyValueBytesStore = (*loggedStore)(nil)
+
+func newLoggedStore(inner KeyValueBytesStore) *loggedStore { return &loggedStore{inner: inner} }
+
+func (s *loggedStore) Name() string     { return s.inner.Name() }
+func (s *loggedStore) Persistent() bool { return s.inner.Persistent() }
+func (s *loggedStore) Flush() error     { return s.inner.Flush() }
+func (s *loggedStore) Close() error     { return s.inner.Close() }
+
+func (s *loggedStore) Init(ctx StoreContext) error {
+	s.log = ctx.Changelog
+	return s.inner.Init(ctx)
+}
+
+func (s *loggedStore) change(key, value []byte) error {
+	if s.log == nil {
+		return nil
+	}
+	return s.log.LogChange(s.inner.Name(), key, value)
+}
+
+func (s *loggedStore) Get(key []byte) ([]byte, bool, error) { return s.inner.Get(key) }
+
+func (s *loggedStore) Put(key, value []byte) error {
+	if err := s.inner.Put(key, value); err != nil {
+		return err
+	}
+	if value == nil {
+		value = []byte{} // a put of an empty value is not a tombstone
+	}
+	return s.change(key, value)
+}
+
+func (s *loggedStore) PutAll(entries []KeyValue[[]byte, []byte]) error {
+	if err := s.inner.PutAll(entries); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		v := e.Value
+		if v == nil {
+			v = []byte{}
+		}
+		if err := s.change(e.Key, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *loggedStore) Write(batch []KeyValue[[]byte, []byte]) error {
+	if err := s.inner.Write(batch); err != nil {
+		return err
+	}
+	for _, e := range batch {
+		if err := s.change(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *loggedStore) Delete(key []byte) ([]byte, bool, error) {
+	old, ok, err := s.inner.Delete(key)
+	if err != nil || !ok {
+		return old, ok, err
+	}
+	return old, ok, s.change(key, nil)
+}
+
+func (s *loggedStore) Scan(r KeyRange, reverse bool) iter.Seq2[KeyValue[[]byte, []byte], error] {
+	return s.inner.Scan(r, reverse)
+}
+
+func (s *loggedStore) ApproximateNumEntries() (int64, error) { return s.inner.ApproximateNumEntries() }
+
+// backend returns the store under any change-logging layer.
+func backend(s KeyValueBytesStore) KeyValueBytesStore {
+	if l, ok := s.(*loggedStore); ok {
+		return l.inner
+	}
+	return s
+}
+
+// wipeAll deletes every entry of s, in batches.
+func wipeAll(s KeyValueBytesStore) error {
+	if w, ok := s.(interface{ wipe() error }); ok {
+		return w.wipe()
+	}
+	for {
+		var batch []KeyValue[[]byte, []byte]
+		for kv, err := range s.Scan(KeyRange{}, false) {
+			if err != nil {
+				return err
+			}
+			batch = append(batch, KeyValue[[]byte, []byte]{Key: kv.Key})
+			if len(batch) == 1024 {
+				break
+			}
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := s.Write(batch); err != nil {
+			return err
+		}
+	}
+}
