@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -116,7 +117,10 @@ func (a *App) Run(ctx context.Context) error {
 		close(done)
 	}()
 
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}, a.cfg.ClientOptions...)...)
+	// The admin client asks about topics it has just created; with the
+	// default minimum metadata age (5s) each of those answers would wait
+	// out the age of the previous refresh.
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...), kgo.MetadataMinAge(100 * time.Millisecond)}, a.cfg.ClientOptions...)...)
 	if err != nil {
 		return fmt.Errorf("streams: admin client: %w", err)
 	}
@@ -132,20 +136,13 @@ func (a *App) Run(ctx context.Context) error {
 	for t, n := range plan.partitions {
 		a.partitionCounts.Store(t, int(n))
 	}
-	for name, sd := range a.prog.Stores {
-		if sd.Builder.LoggingEnabled() {
-			// Say so rather than lose state silently: changelog writing and
-			// restoration come with the fault-tolerant state work.
-			a.log.Warn("state stores are not yet written to or restored from their changelog topic; a restarted task starts with an empty store",
-				"store", name, "changelog", ChangelogTopic(a.cfg.ApplicationID, name))
-		}
-	}
 
 	threads := make([]*thread, a.cfg.NumStreamThreads)
 	for i := range threads {
 		if threads[i], err = newThread(a, i, plan); err != nil {
 			for _, th := range threads[:i] {
 				th.cl.Close()
+				th.restore.Close()
 			}
 			return err
 		}

@@ -55,6 +55,9 @@ type Config struct {
 	// OnProductionError decides what happens when a produced record is
 	// rejected by the broker. Default FailOnProductionError.
 	OnProductionError ProductionHandler
+	// RestoreListener, if set, hears about every store restoration. The app
+	// also logs the start and end of each at Info level.
+	RestoreListener RestoreListener
 	// ClientOptions are passed to every franz-go client the app makes, after
 	// its own options, so they can override them (session timeout, TLS,
 	// SASL, ...).

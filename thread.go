@@ -30,12 +30,15 @@ import (
 // may run while the loop punctuates or commits after an empty poll, so both
 // hold mu while they touch the tasks.
 type thread struct {
-	app  *App
-	idx  int
-	log  *slog.Logger
-	cl   *kgo.Client
-	coll *collector
-	raw  graph.RawRecord
+	app *App
+	idx int
+	log *slog.Logger
+	cl  *kgo.Client
+	// restore reads changelogs to restore stores: a consumer outside the
+	// group, given partitions as tasks need them.
+	restore *kgo.Client
+	coll    *collector
+	raw     graph.RawRecord
 
 	mu struct {
 		sync.Mutex
@@ -44,6 +47,9 @@ type thread struct {
 		// committed is the last offset committed per partition, so a
 		// commit sends only what moved.
 		committed map[task.TopicPartition]int64
+		// restoring are the tasks whose stores are not restored yet; they
+		// do not process.
+		restoring map[processor.TaskID]*restoring
 		// fatal is an error a callback hit; the loop returns it.
 		fatal error
 	}
@@ -55,6 +61,7 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 	th.mu.tasks = map[processor.TaskID]*task.Task{}
 	th.mu.byTP = map[task.TopicPartition]*task.Task{}
 	th.mu.committed = map[task.TopicPartition]int64{}
+	th.mu.restoring = map[processor.TaskID]*restoring{}
 	th.coll = &collector{th: th}
 
 	reset := kgo.NewOffset().AtStart()
@@ -75,6 +82,10 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 		kgo.OnPartitionsLost(th.onLost),
 		kgo.ConsumeResetOffset(reset),
 		kgo.RecordPartitioner(sinkPartitioner{kgo.StickyKeyPartitioner(nil)}),
+		// The Java consumer's default (franz-go's is 5s): a fetch already
+		// waiting does not see partitions resumed after a restore, so this
+		// bounds how long they wait.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
 	if regex {
 		opts = append(opts, kgo.ConsumeRegex())
@@ -84,6 +95,21 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 		return nil, fmt.Errorf("streams: thread %d: client: %w", idx, err)
 	}
 	th.cl = cl
+	restore, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(a.cfg.Brokers...),
+		kgo.ClientID(fmt.Sprintf("%s-thread-%d-restore", a.cfg.ApplicationID, idx)),
+		// Transaction markers count: with them the restore reaches the
+		// changelog's end offset exactly, even when it ends in one.
+		kgo.KeepControlRecords(),
+		// Answer promptly when a restored partition has nothing more: a
+		// restore is waiting for this, not for new data.
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}, a.cfg.ClientOptions...)...)
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("streams: thread %d: restore client: %w", idx, err)
+	}
+	th.restore = restore
 	return th, nil
 }
 
@@ -96,7 +122,12 @@ func (th *thread) run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return nil
 		}
-		pctx, cancel := context.WithTimeout(ctx, th.untilNextWork(time.Now()))
+		wait := th.untilNextWork(time.Now())
+		restoring := th.isRestoring()
+		if restoring {
+			wait = time.Millisecond // the restore poll below does the waiting
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
 		fetches := th.cl.PollRecords(pctx, th.app.cfg.MaxPollRecords)
 		cancel()
 		if fetches.IsClientClosed() {
@@ -117,7 +148,18 @@ func (th *thread) run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
+		if restoring {
+			if err := th.restoreStep(ctx, 50*time.Millisecond); err != nil {
+				return err
+			}
+		}
 	}
+}
+
+func (th *thread) isRestoring() bool {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return len(th.mu.restoring) > 0
 }
 
 // untilNextWork is how long a poll may wait: until the next commit or
@@ -152,7 +194,11 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 			return err
 		}
 	}
+	th.pauseRestoring()
 	for _, id := range th.taskOrder() {
+		if th.mu.restoring[id] != nil {
+			continue // its records wait until its stores are restored
+		}
 		tk := th.mu.tasks[id]
 		n := int64(0)
 		for tk.Buffered() > 0 {
@@ -172,7 +218,10 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	now := time.Now()
 	commitRequested := false
-	for _, tk := range th.mu.tasks {
+	for id, tk := range th.mu.tasks {
+		if th.mu.restoring[id] != nil {
+			continue
+		}
 		if _, err := tk.PunctuateWallClock(now); err != nil {
 			if err := th.handle(ctx, tk, err); err != nil {
 				return err
@@ -366,9 +415,10 @@ func isRebalanceError(err error) bool {
 }
 
 // onAssigned makes the tasks of newly assigned partitions.
-func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	created := map[processor.TaskID]map[string][]int32{}
 	for topic, parts := range assigned {
 		sub, ok := th.app.subtopologyOf(topic)
 		if !ok {
@@ -385,9 +435,19 @@ func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, assigned map[stri
 					return
 				}
 				th.mu.tasks[id] = tk
+				created[id] = map[string][]int32{}
 				th.log.Info("task assigned", "task", id.String())
 			}
+			if in := created[id]; in != nil {
+				in[topic] = append(in[topic], p)
+			}
 			th.mu.byTP[task.TopicPartition{Topic: topic, Partition: p}] = tk
+		}
+	}
+	for id, inputs := range created {
+		if err := th.startRestore(ctx, th.mu.tasks[id], inputs); err != nil {
+			th.mu.fatal = err
+			return
 		}
 	}
 }
@@ -450,6 +510,7 @@ func (th *thread) tasksOf(parts map[string][]int32) []*task.Task {
 // drop closes tasks and forgets them. The caller holds mu.
 func (th *thread) drop(ts []*task.Task, why string) {
 	for _, tk := range ts {
+		th.stopRestore(tk.ID())
 		if err := tk.Close(); err != nil {
 			th.log.Warn("closing task", "task", tk.ID().String(), "error", err)
 		}
@@ -478,6 +539,7 @@ func (th *thread) shutdown(clean bool) {
 	th.drop(th.allTasks(), "closed")
 	th.mu.Unlock()
 	th.cl.Close()
+	th.restore.Close()
 }
 
 // collector sends the tasks' output through the thread's client.

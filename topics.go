@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
@@ -170,7 +171,7 @@ func ensureInternalTopics(ctx context.Context, adm *kadm.Client, plan *topicPlan
 		return fmt.Errorf("streams: listing internal topics: %w", err)
 	}
 	var problems []string
-	var check []string
+	var check, created []string
 	for _, name := range names {
 		want := plan.internal[name]
 		d, ok := existing[name]
@@ -190,6 +191,13 @@ func ensureInternalTopics(ctx context.Context, adm *kadm.Client, plan *topicPlan
 		}
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("creating internal topic %q: %v", name, err))
+			continue
+		}
+		created = append(created, name)
+	}
+	if len(created) > 0 && len(problems) == 0 {
+		if err := waitForTopics(ctx, adm, plan, created); err != nil {
+			return err
 		}
 	}
 	if len(check) > 0 {
@@ -221,4 +229,39 @@ func ensureInternalTopics(ctx context.Context, adm *kadm.Client, plan *topicPlan
 // topology.AddRepartition(b, name, ...) declares.
 func RepartitionTopic(applicationID, name string) string {
 	return applicationID + "-" + name + "-repartition"
+}
+
+// waitForTopics waits until the topics just created show in the cluster's
+// metadata with all their partitions and leaders: until then a task that
+// reads them (a changelog's end offset, say) would not find them.
+func waitForTopics(ctx context.Context, adm *kadm.Client, plan *topicPlan, topics []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		ready := true
+		d, err := adm.ListTopics(ctx, topics...)
+		if err != nil {
+			ready = false
+		}
+		for _, t := range topics {
+			td, ok := d[t]
+			if !ok || td.Err != nil || int32(len(td.Partitions)) != plan.internal[t].partitions {
+				ready = false
+				break
+			}
+			for _, p := range td.Partitions {
+				if p.Err != nil || p.Leader < 0 {
+					ready = false
+				}
+			}
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("streams: waiting for new internal topics %q to be ready: %w", topics, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

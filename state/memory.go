@@ -27,10 +27,10 @@ var ErrStoreNotInitialized = errors.New("state: store not initialized; call Init
 
 // InMemoryKeyValueStore returns a supplier of in-memory key-value stores
 // named name. Each call of its Get returns a fresh, empty store; nothing is
-// kept on disk (Persistent is false and Flush does nothing). Rebuilding the
-// contents from the changelog topic after a restart is not implemented yet:
-// until it is, a restarted task's in-memory store starts empty, and the app
-// logs a warning at start.
+// kept on disk (Persistent is false and Flush does nothing): when a task
+// starts, the runtime rebuilds a logged store from its changelog topic
+// before the task processes anything. A store built WithLoggingDisabled
+// starts empty.
 //
 // The stores answer point reads from a hash index and scans from a B-tree
 // ordered by bytes.Compare on the keys. One goroutine, the owning task, writes; any goroutine may Get, Scan

@@ -573,7 +573,9 @@ func TestStoreChangesGoToTheChangelog(t *testing.T) {
 	require.Equal(t, []string{"a=1@1", "b=2@2", "a=<tombstone>@3"}, got)
 }
 
-type lastOrDelete struct{ st state.KeyValueStore[string, string] }
+type lastOrDelete struct {
+	st state.KeyValueStore[string, string]
+}
 
 func (p *lastOrDelete) Init(ctx processor.Context[string, string]) error {
 	var err error

@@ -1,0 +1,223 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gostreams/streams/internal/task"
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
+)
+
+// RestoreListener learns about the restoration of stores from their
+// changelogs. Its methods run on a stream thread: keep them quick.
+type RestoreListener interface {
+	// OnRestoreStart is called when a store starts restoring.
+	OnRestoreStart(e RestoreEvent)
+	// OnBatchRestored is called after each batch written to the store.
+	OnBatchRestored(e RestoreEvent)
+	// OnRestoreEnd is called when the store has caught up with its
+	// changelog.
+	OnRestoreEnd(e RestoreEvent)
+}
+
+// RestoreEvent describes a store's restoration.
+type RestoreEvent struct {
+	Store string
+	Task  processor.TaskID
+	// Topic and Partition are the changelog partition.
+	Topic     string
+	Partition int32
+	// StartOffset is where the restore began; EndOffset is the changelog's
+	// end when it began, which the store catches up to.
+	StartOffset, EndOffset int64
+	// Offset is the position reached: the offset after the last record
+	// restored.
+	Offset int64
+	// BatchRecords is the number of records in the batch just written
+	// (OnBatchRestored); Records the total restored so far.
+	BatchRecords int
+	Records      int64
+	// Elapsed is the time since the restore started.
+	Elapsed time.Duration
+}
+
+// restoring is a task whose stores are being restored.
+type restoring struct {
+	tk     *task.Task
+	stores map[task.TopicPartition]*storeRestore
+	inputs map[string][]int32 // the task's input partitions, paused meanwhile
+	paused bool
+}
+
+type storeRestore struct {
+	name    string
+	r       state.Restorer
+	start   int64
+	end     int64
+	next    int64
+	records int64
+	began   time.Time
+	batch   []state.KeyValue[[]byte, []byte]
+}
+
+func (sr *storeRestore) event(id processor.TaskID, tp task.TopicPartition) RestoreEvent {
+	return RestoreEvent{Store: sr.name, Task: id, Topic: tp.Topic, Partition: tp.Partition,
+		StartOffset: sr.start, EndOffset: sr.end, Offset: sr.next, Records: sr.records, Elapsed: time.Since(sr.began)}
+}
+
+// startRestore sets up the restoration of tk's logged stores. A store whose
+// changelog is empty is restored at once; if every store is, the task is
+// ready. The caller holds mu.
+func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[string][]int32) error {
+	logs := tk.Changelogs()
+	if len(logs) == 0 {
+		return nil
+	}
+	topics := make([]string, 0, len(logs))
+	for _, topic := range logs {
+		topics = append(topics, topic)
+	}
+	ends, err := th.app.admin.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("streams: task %s: end offsets of its changelogs: %w", tk.ID(), err)
+	}
+	rs := &restoring{tk: tk, stores: map[task.TopicPartition]*storeRestore{}, inputs: inputs}
+	add := map[string]map[int32]kgo.Offset{}
+	p := tk.ID().Partition
+	for store, topic := range logs {
+		o, ok := ends.Lookup(topic, p)
+		if !ok || o.Err != nil {
+			return fmt.Errorf("streams: task %s: end offset of changelog %s-%d: %v", tk.ID(), topic, p, o.Err)
+		}
+		st, _ := tk.Store(store)
+		r, ok := st.(state.Restorer)
+		if !ok {
+			return fmt.Errorf("streams: task %s: store %q (%T) cannot be restored from its changelog", tk.ID(), store, st)
+		}
+		sr := &storeRestore{name: store, r: r, end: o.Offset, began: time.Now()}
+		tp := task.TopicPartition{Topic: topic, Partition: p}
+		if th.app.cfg.RestoreListener != nil {
+			th.app.cfg.RestoreListener.OnRestoreStart(sr.event(tk.ID(), tp))
+		}
+		if sr.end <= sr.start {
+			th.endRestore(tk.ID(), tp, sr)
+			continue
+		}
+		th.log.Info("restoring store", "task", tk.ID().String(), "store", store, "changelog", topic, "records", sr.end-sr.start)
+		rs.stores[tp] = sr
+		if add[topic] == nil {
+			add[topic] = map[int32]kgo.Offset{}
+		}
+		add[topic][p] = kgo.NewOffset().At(sr.start)
+	}
+	if len(rs.stores) == 0 {
+		return nil
+	}
+	th.mu.restoring[tk.ID()] = rs
+	th.restore.AddConsumePartitions(add)
+	return nil
+}
+
+func (th *thread) endRestore(id processor.TaskID, tp task.TopicPartition, sr *storeRestore) {
+	if th.app.cfg.RestoreListener != nil {
+		th.app.cfg.RestoreListener.OnRestoreEnd(sr.event(id, tp))
+	}
+	th.log.Info("store restored", "task", id.String(), "store", sr.name, "records", sr.records, "elapsed", time.Since(sr.began))
+}
+
+// restoreStep polls the changelogs being restored and writes what came to
+// the stores, one batch per store. Tasks whose stores all caught up start
+// processing.
+func (th *thread) restoreStep(ctx context.Context, wait time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	fetches := th.restore.PollRecords(pctx, 10_000)
+	cancel()
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	for _, fe := range fetches.Errors() {
+		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
+			continue // the poll's wait ended
+		}
+		return fmt.Errorf("streams: restoring from %s-%d: %w", fe.Topic, fe.Partition, fe.Err)
+	}
+	touched := map[*storeRestore]task.TopicPartition{}
+	fetches.EachRecord(func(r *kgo.Record) {
+		tp := task.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		for _, rs := range th.mu.restoring {
+			sr := rs.stores[tp]
+			if sr == nil || r.Offset < sr.next {
+				continue
+			}
+			sr.next = r.Offset + 1
+			if !r.Attrs.IsControl() && r.Offset < sr.end {
+				sr.batch = append(sr.batch, state.KeyValue[[]byte, []byte]{Key: r.Key, Value: r.Value})
+			}
+			touched[sr] = tp
+		}
+	})
+	for id, rs := range th.mu.restoring {
+		for tp, sr := range rs.stores {
+			if _, ok := touched[sr]; !ok {
+				continue
+			}
+			if len(sr.batch) > 0 {
+				if err := sr.r.Restore(sr.batch); err != nil {
+					return fmt.Errorf("streams: task %s: restoring store %q: %w", id, sr.name, err)
+				}
+				sr.records += int64(len(sr.batch))
+				if th.app.cfg.RestoreListener != nil {
+					e := sr.event(id, tp)
+					e.BatchRecords = len(sr.batch)
+					th.app.cfg.RestoreListener.OnBatchRestored(e)
+				}
+				clear(sr.batch)
+				sr.batch = sr.batch[:0]
+			}
+			if sr.next >= sr.end {
+				th.restore.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+				delete(rs.stores, tp)
+				th.endRestore(id, tp, sr)
+			}
+		}
+		if len(rs.stores) == 0 {
+			delete(th.mu.restoring, id)
+			if rs.paused {
+				th.cl.ResumeFetchPartitions(rs.inputs)
+			}
+			th.log.Info("task restored; processing", "task", id.String())
+		}
+	}
+	return nil
+}
+
+// pauseRestoring pauses the input of tasks that started restoring, so their
+// records wait in Kafka, not in memory. The caller holds mu.
+func (th *thread) pauseRestoring() {
+	for _, rs := range th.mu.restoring {
+		if !rs.paused {
+			th.cl.PauseFetchPartitions(rs.inputs)
+			rs.paused = true
+		}
+	}
+}
+
+// stopRestore forgets the restoration of a task that is dropped. The
+// caller holds mu.
+func (th *thread) stopRestore(id processor.TaskID) {
+	rs := th.mu.restoring[id]
+	if rs == nil {
+		return
+	}
+	for tp := range rs.stores {
+		th.restore.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	}
+	if rs.paused {
+		th.cl.ResumeFetchPartitions(rs.inputs)
+	}
+	delete(th.mu.restoring, id)
+}
