@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -131,4 +132,55 @@ func testRestore(t *testing.T, compact bool) {
 	for _, e := range second.ends {
 		require.Equal(t, e.EndOffset, e.Offset, "each store caught up with its changelog")
 	}
+}
+
+// A task that moves to another instance arrives with its state: B joins,
+// takes over some counting tasks mid-stream and restores their stores; A
+// takes them back when B leaves. Every count is exact (both leave cleanly,
+// so nothing is processed twice), which it can only be if each move
+// restored the store.
+func TestMovedTasksArriveWithTheirState(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 4))
+	repartition := streams.RepartitionTopic("moving", "by-key")
+	key := func(i int) string { return fmt.Sprintf("k%02d", i%20) }
+	produced := 0
+	produce := func(n int) {
+		vs := make([]string, n)
+		for i := range vs {
+			vs[i] = key(produced + i)
+		}
+		produceValues(t, c, "in", false, vs...)
+		produced += n
+	}
+
+	aListener, bListener := &listener{}, &listener{}
+	cfgA := config(t, c, "moving")
+	cfgA.RestoreListener = aListener
+	a := start(t, counting(t), cfgA)
+	produce(400)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "moving", "in", repartition))
+
+	cfgB := config(t, c, "moving")
+	cfgB.RestoreListener = bListener
+	b := start(t, counting(t), cfgB)
+	require.Eventually(t, func() bool {
+		produce(20)
+		require.NoError(t, c.WaitCaughtUp(ctxT(t), "moving", "in", repartition))
+		return bListener.restoredRecords() > 0
+	}, 30*time.Second, 10*time.Millisecond, "B restored the stores of the tasks it took over")
+	produce(400)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "moving", "in", repartition))
+	require.NoError(t, b.stop(t))
+	produce(400)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "moving", "in", repartition))
+	require.NoError(t, a.stop(t))
+
+	counts := latestCounts(t, c, "moving")
+	require.Len(t, counts, 20)
+	for k, n := range counts {
+		require.Equal(t, int64(produced/20), n, "%s: %d records of every key were produced", k, produced/20)
+	}
+	require.Positive(t, aListener.restoredRecords(), "A restored the tasks it got back")
 }
