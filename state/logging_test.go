@@ -76,3 +76,24 @@ func TestLoggingDisabledLogsNothing(t *testing.T) {
 	require.NoError(t, st.Put("a", "1"))
 	require.Empty(t, log.got)
 }
+
+// Bug: the memory store returned nil for a stored empty value, which Write
+// (and a changelog) reads as a deletion: reading a value and writing it
+// back deleted it.
+func TestEmptyValueReadsBackNonNil(t *testing.T) {
+	t.Parallel()
+	s := openBytesStore(t)
+	require.NoError(t, s.Put([]byte("k"), []byte{}))
+	v, ok, err := s.Get([]byte("k"))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NotNil(t, v)
+	require.NoError(t, s.Write([]KeyValue[[]byte, []byte]{{Key: []byte("k"), Value: v}}))
+	_, ok, err = s.Get([]byte("k"))
+	require.NoError(t, err)
+	require.True(t, ok, "writing back what was read keeps the key")
+	for kv, err := range s.Scan(KeyRange{}, false) {
+		require.NoError(t, err)
+		require.NotNil(t, kv.Value)
+	}
+}

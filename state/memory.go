@@ -485,10 +485,11 @@ func cloneEntry(key, value []byte) ([]byte, []byte) {
 	return buf[:n:n], buf[n:]
 }
 
-// cloneBytes copies b; nil and empty both give nil.
+// cloneBytes copies b, keeping nil and empty apart: an empty value is not
+// a tombstone, and a nil returned for it would read as one in Write.
 func cloneBytes(b []byte) []byte {
-	if len(b) == 0 {
+	if b == nil {
 		return nil
 	}
-	return append([]byte(nil), b...)
+	return append(make([]byte, 0, len(b)), b...)
 }

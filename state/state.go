@@ -143,7 +143,9 @@ type KeyRange struct {
 // bytes.Compare.
 //
 // Slices passed in are owned by the caller; slices returned are owned by
-// the receiver of the call and are not changed by the store afterwards.
+// the receiver of the call and are not changed by the store afterwards. A
+// stored empty value comes back as an empty, non-nil slice: nil means a
+// deletion to Write and to a changelog.
 type KeyValueBytesStore interface {
 	Store
 	Get(key []byte) ([]byte, bool, error)
