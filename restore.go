@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gostreams/streams/internal/checkpoint"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/state"
@@ -89,6 +90,14 @@ func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[st
 	rs := &restoring{tk: tk, stores: map[task.TopicPartition]*storeRestore{}, inputs: inputs}
 	add := map[string]map[int32]kgo.Offset{}
 	p := tk.ID().Partition
+	// A persistent store restores from its checkpoint: only what the
+	// changelog got after the task last closed cleanly.
+	cp, cpErr := checkpoint.Read(tk.StateDir())
+	if cpErr != nil {
+		th.log.Warn("ignoring the task's checkpoint: its persistent stores are restored from the beginning",
+			"task", tk.ID().String(), "error", cpErr)
+		cp = nil
+	}
 	for store, topic := range logs {
 		o, ok := ends.Lookup(topic, p)
 		if !ok || o.Err != nil {
@@ -101,6 +110,12 @@ func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[st
 		}
 		sr := &storeRestore{name: store, r: r, end: o.Offset, began: time.Now()}
 		tp := task.TopicPartition{Topic: topic, Partition: p}
+		if st.Persistent() {
+			if err := th.restoreStart(tk, sr, cp, tp); err != nil {
+				return err
+			}
+			th.mu.restoredTo[tp] = sr.end
+		}
 		if th.app.cfg.RestoreListener != nil {
 			th.app.cfg.RestoreListener.OnRestoreStart(sr.event(tk.ID(), tp))
 		}
@@ -116,7 +131,7 @@ func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[st
 		add[topic][p] = kgo.NewOffset().At(sr.start)
 	}
 	if len(rs.stores) == 0 {
-		return nil
+		return th.restored(tk)
 	}
 	th.mu.restoring[tk.ID()] = rs
 	th.restore.AddConsumePartitions(add)
@@ -185,6 +200,9 @@ func (th *thread) restoreStep(ctx context.Context, wait time.Duration) error {
 			}
 		}
 		if len(rs.stores) == 0 {
+			if err := th.restored(rs.tk); err != nil {
+				return err
+			}
 			delete(th.mu.restoring, id)
 			if rs.paused {
 				th.cl.ResumeFetchPartitions(rs.inputs)
@@ -220,4 +238,63 @@ func (th *thread) stopRestore(id processor.TaskID) {
 		th.cl.ResumeFetchPartitions(rs.inputs)
 	}
 	delete(th.mu.restoring, id)
+}
+
+// restoreStart decides where a persistent store's restore starts: at its
+// checkpoint, when it has a valid one, or else at the beginning, after
+// wiping the store, whose contents cannot be matched to the changelog.
+func (th *thread) restoreStart(tk *task.Task, sr *storeRestore, cp map[checkpoint.Partition]int64, tp task.TopicPartition) error {
+	off, ok := cp[checkpoint.Partition{Topic: tp.Topic, Partition: tp.Partition}]
+	switch {
+	case ok && off <= sr.end:
+		sr.start, sr.next = off, off
+		return nil
+	case ok:
+		th.log.Warn("checkpoint is ahead of the changelog (was the changelog recreated?); restoring the store from the beginning",
+			"task", tk.ID().String(), "store", sr.name, "checkpoint", off, "changelog end", sr.end)
+	}
+	if err := sr.r.Wipe(); err != nil {
+		return fmt.Errorf("streams: task %s: wiping store %q before a full restore: %w", tk.ID(), sr.name, err)
+	}
+	return nil
+}
+
+// restored is called when all of tk's stores caught up. Its checkpoint is
+// removed: from now on its persistent stores move past it, and a crash must
+// not restore them from a stale position onto newer contents. A clean close
+// writes a new one.
+func (th *thread) restored(tk *task.Task) error {
+	if tk.StateDir() == "" {
+		return nil
+	}
+	return checkpoint.Remove(tk.StateDir())
+}
+
+// writeCheckpoints records, for each task with persistent logged stores,
+// how far their changelogs reflect them. It runs after a successful commit
+// (every changelog record acknowledged), as the task is closed cleanly.
+// The caller holds mu.
+func (th *thread) writeCheckpoints(ts []*task.Task) {
+	for _, tk := range ts {
+		if th.mu.restoring[tk.ID()] != nil {
+			continue // not restored: its old checkpoint, if any, still holds
+		}
+		offsets := map[checkpoint.Partition]int64{}
+		for store, topic := range tk.Changelogs() {
+			st, _ := tk.Store(store)
+			if !st.Persistent() {
+				continue
+			}
+			tp := task.TopicPartition{Topic: topic, Partition: tk.ID().Partition}
+			end := max(th.mu.restoredTo[tp], th.coll.ackedEnd(tp))
+			offsets[checkpoint.Partition{Topic: topic, Partition: tp.Partition}] = end
+		}
+		if len(offsets) == 0 {
+			continue
+		}
+		if err := checkpoint.Write(tk.StateDir(), offsets); err != nil {
+			th.log.Warn("writing the task's checkpoint; its next start restores its stores from the beginning",
+				"task", tk.ID().String(), "error", err)
+		}
+	}
 }

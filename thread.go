@@ -50,6 +50,10 @@ type thread struct {
 		// restoring are the tasks whose stores are not restored yet; they
 		// do not process.
 		restoring map[processor.TaskID]*restoring
+		// restoredTo is, per changelog partition of a persistent store,
+		// the changelog end its restore reached: its checkpoint if nothing
+		// was written since.
+		restoredTo map[task.TopicPartition]int64
 		// fatal is an error a callback hit; the loop returns it.
 		fatal error
 	}
@@ -62,6 +66,7 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 	th.mu.byTP = map[task.TopicPartition]*task.Task{}
 	th.mu.committed = map[task.TopicPartition]int64{}
 	th.mu.restoring = map[processor.TaskID]*restoring{}
+	th.mu.restoredTo = map[task.TopicPartition]int64{}
 	th.coll = &collector{th: th}
 
 	reset := kgo.NewOffset().AtStart()
@@ -479,8 +484,12 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 	if len(affected) == 0 {
 		return
 	}
-	if err := th.commit(ctx, affected); err != nil && th.mu.fatal == nil {
-		th.mu.fatal = err
+	if err := th.commit(ctx, affected); err != nil {
+		if th.mu.fatal == nil {
+			th.mu.fatal = err
+		}
+	} else {
+		th.writeCheckpoints(affected)
 	}
 	th.drop(affected, "revoked")
 }
@@ -511,6 +520,9 @@ func (th *thread) tasksOf(parts map[string][]int32) []*task.Task {
 func (th *thread) drop(ts []*task.Task, why string) {
 	for _, tk := range ts {
 		th.stopRestore(tk.ID())
+		for _, topic := range tk.Changelogs() {
+			delete(th.mu.restoredTo, task.TopicPartition{Topic: topic, Partition: tk.ID().Partition})
+		}
 		if err := tk.Close(); err != nil {
 			th.log.Warn("closing task", "task", tk.ID().String(), "error", err)
 		}
@@ -533,6 +545,8 @@ func (th *thread) shutdown(clean bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := th.commit(ctx, th.allTasks()); err != nil {
 			th.log.Warn("final commit failed", "error", err)
+		} else {
+			th.writeCheckpoints(th.allTasks())
 		}
 		cancel()
 	}
@@ -548,6 +562,10 @@ type collector struct {
 	mu struct {
 		sync.Mutex
 		failed []failedRecord
+		// acked is the offset after the last acknowledged changelog record
+		// of each changelog partition: how far the changelog reflects the
+		// stores, for their checkpoints.
+		acked map[task.TopicPartition]int64
 	}
 }
 
@@ -564,8 +582,39 @@ func (c *collector) Send(out *graph.Output) error {
 			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
+	if out.Changelog {
+		c.th.cl.Produce(context.Background(), r, c.changelogPromise)
+		return nil
+	}
 	c.th.cl.Produce(context.Background(), r, c.promise)
 	return nil
+}
+
+// changelogPromise is promise for changelog records: it also remembers how
+// far each changelog partition was acknowledged.
+func (c *collector) changelogPromise(r *kgo.Record, err error) {
+	if err != nil {
+		c.promise(r, err)
+		return
+	}
+	tp := task.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+	c.mu.Lock()
+	if c.mu.acked == nil {
+		c.mu.acked = map[task.TopicPartition]int64{}
+	}
+	c.mu.acked[tp] = max(c.mu.acked[tp], r.Offset+1)
+	c.mu.Unlock()
+}
+
+// ackedEnd returns the offset after the last acknowledged record of a
+// changelog partition, or -1.
+func (c *collector) ackedEnd(tp task.TopicPartition) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.mu.acked[tp]; ok {
+		return o
+	}
+	return -1
 }
 
 func (c *collector) NumPartitions(topic string) (int, error) {

@@ -73,8 +73,11 @@ type Output struct {
 	Value     []byte
 	Headers   []processor.Header
 	Timestamp time.Time
-	// Sink is the name of the sink node that produced it.
+	// Sink is the name of the sink node that produced it, or of the store
+	// whose change it is.
 	Sink string
+	// Changelog marks a store's change on its way to its changelog topic.
+	Changelog bool
 }
 
 func addChild[K, V any](parent string, children *[]Receiver[K, V], byName map[string]Receiver[K, V], child Node) error {

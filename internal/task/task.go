@@ -359,7 +359,7 @@ func (t *Task) LogChange(store string, key, value []byte) error {
 	if value == nil {
 		v = nil // a tombstone
 	}
-	t.out = graph.Output{Topic: topic, Partition: t.cfg.ID.Partition, Key: buf[:n:n], Value: v, Timestamp: t.now, Sink: store}
+	t.out = graph.Output{Topic: topic, Partition: t.cfg.ID.Partition, Key: buf[:n:n], Value: v, Timestamp: t.now, Sink: store, Changelog: true}
 	return t.cfg.Collector.Send(&t.out)
 }
 
