@@ -28,11 +28,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// childMain runs tagger(name) until SIGTERM, then shuts down cleanly.
+// childMain runs an app until SIGTERM, then shuts down cleanly: by
+// default tagger(name); with STREAMS_CHILD_TOPOLOGY=idempotent the
+// RocksDB-backed idempotent counter of the crash test.
 func childMain(name string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	app, err := streams.New(tagger(name), streams.Config{
+	topo := tagger(name)
+	if os.Getenv("STREAMS_CHILD_TOPOLOGY") == "idempotent" {
+		topo = idempotentCounting()
+	}
+	app, err := streams.New(topo, streams.Config{
 		ApplicationID:  os.Getenv("STREAMS_APP_ID"),
 		Brokers:        strings.Split(os.Getenv("STREAMS_BROKERS"), ","),
 		StateDir:       os.Getenv("STREAMS_STATE_DIR"),
@@ -60,16 +66,16 @@ type child struct {
 	out  strings.Builder
 }
 
-func startChild(t *testing.T, c *embedded.Cluster, appID, name string) *child {
+func startChild(t *testing.T, c *embedded.Cluster, appID, name string, env ...string) *child {
 	t.Helper()
 	ch := &child{name: name}
 	ch.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	ch.cmd.Env = append(os.Environ(),
+	ch.cmd.Env = append(append(os.Environ(),
 		"STREAMS_CHILD="+name,
 		"STREAMS_APP_ID="+appID,
 		"STREAMS_BROKERS="+strings.Join(c.Addrs(), ","),
 		"STREAMS_STATE_DIR="+t.TempDir(),
-	)
+	), env...) // later entries win
 	ch.cmd.Stdout, ch.cmd.Stderr = &ch.out, &ch.out
 	require.NoError(t, ch.cmd.Start())
 	t.Cleanup(func() {
