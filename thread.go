@@ -39,6 +39,10 @@ type thread struct {
 	restore *kgo.Client
 	coll    *collector
 	raw     graph.RawRecord
+	// ready is closed once newThread has set every field. franz-go starts
+	// joining the group inside kgo.NewClient, so a rebalance callback can
+	// run before newThread returns; each waits for ready first.
+	ready chan struct{}
 
 	mu struct {
 		sync.Mutex
@@ -61,7 +65,8 @@ type thread struct {
 }
 
 func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
-	th := &thread{app: a, idx: idx, log: a.log.With("thread", idx)}
+	th := &thread{app: a, idx: idx, log: a.log.With("thread", idx), ready: make(chan struct{})}
+	defer close(th.ready)
 	th.mu.tasks = map[processor.TaskID]*task.Task{}
 	th.mu.byTP = map[task.TopicPartition]*task.Task{}
 	th.mu.committed = map[task.TopicPartition]int64{}
@@ -95,11 +100,6 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 	if regex {
 		opts = append(opts, kgo.ConsumeRegex())
 	}
-	cl, err := kgo.NewClient(append(opts, a.cfg.ClientOptions...)...)
-	if err != nil {
-		return nil, fmt.Errorf("streams: thread %d: client: %w", idx, err)
-	}
-	th.cl = cl
 	restore, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(a.cfg.Brokers...),
 		kgo.ClientID(fmt.Sprintf("%s-thread-%d-restore", a.cfg.ApplicationID, idx)),
@@ -111,10 +111,15 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 		kgo.FetchMaxWait(100 * time.Millisecond),
 	}, a.cfg.ClientOptions...)...)
 	if err != nil {
-		cl.Close()
 		return nil, fmt.Errorf("streams: thread %d: restore client: %w", idx, err)
 	}
 	th.restore = restore
+	cl, err := kgo.NewClient(append(opts, a.cfg.ClientOptions...)...)
+	if err != nil {
+		th.restore.Close()
+		return nil, fmt.Errorf("streams: thread %d: client: %w", idx, err)
+	}
+	th.cl = cl
 	return th, nil
 }
 
@@ -421,6 +426,7 @@ func isRebalanceError(err error) bool {
 
 // onAssigned makes the tasks of newly assigned partitions.
 func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	created := map[processor.TaskID]map[string][]int32{}
@@ -478,6 +484,7 @@ func (th *thread) newTask(id processor.TaskID) (*task.Task, error) {
 // onRevoked commits and closes the tasks of revoked partitions before they
 // are given up, so their next owner starts where they stopped.
 func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	affected := th.tasksOf(revoked)
@@ -497,6 +504,7 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 // onLost closes the tasks of lost partitions without committing: the group
 // already gave them to someone else.
 func (th *thread) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.drop(th.tasksOf(lost), "lost")
