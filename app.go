@@ -46,6 +46,7 @@ type App struct {
 	}
 	partitionCounts sync.Map // topic -> int, for sinks with a partitioner
 	admin           *kadm.Client
+	local           localStores
 }
 
 // New returns an app that runs t with cfg. It checks cfg and reports every

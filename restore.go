@@ -77,6 +77,7 @@ func (sr *storeRestore) event(id processor.TaskID, tp task.TopicPartition) Resto
 func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[string][]int32) error {
 	logs := tk.Changelogs()
 	if len(logs) == 0 {
+		th.app.local.add(tk)
 		return nil
 	}
 	topics := make([]string, 0, len(logs))
@@ -264,6 +265,7 @@ func (th *thread) restoreStart(tk *task.Task, sr *storeRestore, cp map[checkpoin
 // not restore them from a stale position onto newer contents. A clean close
 // writes a new one.
 func (th *thread) restored(tk *task.Task) error {
+	th.app.local.add(tk)
 	if tk.StateDir() == "" {
 		return nil
 	}

@@ -527,6 +527,7 @@ func (th *thread) tasksOf(parts map[string][]int32) []*task.Task {
 // drop closes tasks and forgets them. The caller holds mu.
 func (th *thread) drop(ts []*task.Task, why string) {
 	for _, tk := range ts {
+		th.app.local.remove(tk)
 		th.stopRestore(tk.ID())
 		for _, topic := range tk.Changelogs() {
 			delete(th.mu.restoredTo, task.TopicPartition{Topic: topic, Partition: tk.ID().Partition})

@@ -1,0 +1,167 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"reflect"
+	"slices"
+	"sync"
+
+	"github.com/gostreams/streams/internal/task"
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
+)
+
+// ErrUnknownStore is returned by QueryKeyValue for a store name the
+// topology does not have.
+var ErrUnknownStore = errors.New("streams: no such store")
+
+// localStores is the registry of the stores of the app's running tasks,
+// for queries from any goroutine. A task is registered once it is restored
+// and processing, and removed before it is closed.
+type localStores struct {
+	mu struct {
+		sync.RWMutex
+		byName map[string]map[processor.TaskID]state.Store
+	}
+}
+
+func (l *localStores) add(tk *task.Task) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.byName == nil {
+		l.mu.byName = map[string]map[processor.TaskID]state.Store{}
+	}
+	for name, st := range tk.Stores() {
+		if l.mu.byName[name] == nil {
+			l.mu.byName[name] = map[processor.TaskID]state.Store{}
+		}
+		l.mu.byName[name][tk.ID()] = st
+	}
+}
+
+func (l *localStores) remove(tk *task.Task) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name := range tk.Stores() {
+		delete(l.mu.byName[name], tk.ID())
+	}
+}
+
+// snapshot returns the named store of every running task, by task order.
+func (l *localStores) snapshot(name string) []state.Store {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	ids := make([]processor.TaskID, 0, len(l.mu.byName[name]))
+	for id := range l.mu.byName[name] {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b processor.TaskID) int {
+		if a.Subtopology != b.Subtopology {
+			return a.Subtopology - b.Subtopology
+		}
+		return int(a.Partition - b.Partition)
+	})
+	out := make([]state.Store, len(ids))
+	for i, id := range ids {
+		out[i] = l.mu.byName[name][id]
+	}
+	return out
+}
+
+// QueryKeyValue returns a read-only view of the key-value store name across
+// the tasks this instance runs now, safe to use from any goroutine while
+// the app processes. Each call on the view looks at the tasks running at
+// that moment, so it follows rebalances: a key whose task moved to another
+// instance is not found here (see the Kafka Streams notion of an
+// interactive query; route the query to the instance that owns the key).
+// A scan merges the tasks' stores in serialized-key order, each read from a
+// snapshot taken when the scan starts. For a timestamped store, V is
+// state.ValueAndTimestamp[X].
+func QueryKeyValue[K, V any](a *App, name string) (state.ReadOnlyKeyValueStore[K, V], error) {
+	if _, ok := a.prog.Stores[name]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	}
+	return &kvQuery[K, V]{a: a, name: name}, nil
+}
+
+type kvQuery[K, V any] struct {
+	a    *App
+	name string
+}
+
+// view merges the store of every running task.
+func (q *kvQuery[K, V]) view() (state.ReadOnlyKeyValueStore[K, V], error) {
+	stores := q.a.local.snapshot(q.name)
+	typed := make([]state.ReadOnlyKeyValueStore[K, V], len(stores))
+	for i, st := range stores {
+		kv, ok := st.(state.ReadOnlyKeyValueStore[K, V])
+		if !ok {
+			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
+				q.name, st, reflect.TypeFor[state.ReadOnlyKeyValueStore[K, V]]())
+		}
+		typed[i] = kv
+	}
+	return state.MergeKeyValue(typed...), nil
+}
+
+func (q *kvQuery[K, V]) Get(key K) (V, bool, error) {
+	v, err := q.view()
+	if err != nil {
+		var zero V
+		return zero, false, err
+	}
+	return v.Get(key)
+}
+
+func (q *kvQuery[K, V]) ApproximateNumEntries() (int64, error) {
+	v, err := q.view()
+	if err != nil {
+		return 0, err
+	}
+	return v.ApproximateNumEntries()
+}
+
+func (q *kvQuery[K, V]) scan(f func(state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error]) iter.Seq2[state.KeyValue[K, V], error] {
+	return func(yield func(state.KeyValue[K, V], error) bool) {
+		v, err := q.view()
+		if err != nil {
+			yield(state.KeyValue[K, V]{}, err)
+			return
+		}
+		for kv, err := range f(v) {
+			if !yield(kv, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (q *kvQuery[K, V]) Range(from, to *K) iter.Seq2[state.KeyValue[K, V], error] {
+	return q.scan(func(v state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error] {
+		return v.Range(from, to)
+	})
+}
+
+func (q *kvQuery[K, V]) ReverseRange(from, to *K) iter.Seq2[state.KeyValue[K, V], error] {
+	return q.scan(func(v state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error] {
+		return v.ReverseRange(from, to)
+	})
+}
+
+func (q *kvQuery[K, V]) All() iter.Seq2[state.KeyValue[K, V], error] {
+	return q.scan(func(v state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error] { return v.All() })
+}
+
+func (q *kvQuery[K, V]) ReverseAll() iter.Seq2[state.KeyValue[K, V], error] {
+	return q.scan(func(v state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error] {
+		return v.ReverseAll()
+	})
+}
+
+func (q *kvQuery[K, V]) PrefixScan(prefix K) iter.Seq2[state.KeyValue[K, V], error] {
+	return q.scan(func(v state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error] {
+		return v.PrefixScan(prefix)
+	})
+}
