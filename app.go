@@ -47,6 +47,7 @@ type App struct {
 	partitionCounts sync.Map // topic -> int, for sinks with a partitioner
 	admin           *kadm.Client
 	local           localStores
+	subs            subscriptions
 }
 
 // New returns an app that runs t with cfg. It checks cfg and reports every
@@ -179,6 +180,7 @@ func (a *App) Close() error {
 		cancel()
 		<-done
 	}
+	a.endSubscriptions(ErrClosed)
 	return nil
 }
 

@@ -49,6 +49,17 @@ func (l *localStores) remove(tk *task.Task) {
 	}
 }
 
+// withIDs returns the named store of every running task.
+func (l *localStores) withIDs(name string) map[processor.TaskID]state.Store {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make(map[processor.TaskID]state.Store, len(l.mu.byName[name]))
+	for id, st := range l.mu.byName[name] {
+		out[id] = st
+	}
+	return out
+}
+
 // snapshot returns the named store of every running task, by task order.
 func (l *localStores) snapshot(name string) []state.Store {
 	l.mu.RLock()

@@ -78,6 +78,7 @@ func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[st
 	logs := tk.Changelogs()
 	if len(logs) == 0 {
 		th.app.local.add(tk)
+		th.app.attachSubscriptions(tk.Stores(), tk.ID())
 		return nil
 	}
 	topics := make([]string, 0, len(logs))
@@ -266,6 +267,7 @@ func (th *thread) restoreStart(tk *task.Task, sr *storeRestore, cp map[checkpoin
 // writes a new one.
 func (th *thread) restored(tk *task.Task) error {
 	th.app.local.add(tk)
+	th.app.attachSubscriptions(tk.Stores(), tk.ID())
 	if tk.StateDir() == "" {
 		return nil
 	}

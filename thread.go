@@ -366,7 +366,8 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 		return err
 	}
 	if th.app.cfg.Guarantee == eos.AtMostOnce {
-		return nil // offsets were committed before processing
+		committed(tasks) // offsets were committed before processing
+		return nil
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	for _, tk := range tasks {
@@ -381,6 +382,7 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 		}
 	}
 	if len(offsets) == 0 {
+		committed(tasks)
 		return nil
 	}
 	if err := th.commitOffsets(ctx, offsets); err != nil {
@@ -398,7 +400,15 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 		}
 	}
 	th.app.metrics.commits.Add(1)
+	committed(tasks)
 	return nil
+}
+
+// committed tells tasks their commit succeeded.
+func committed(tasks []*task.Task) {
+	for _, tk := range tasks {
+		tk.Committed()
+	}
 }
 
 func (th *thread) commitOffsets(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {

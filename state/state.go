@@ -41,6 +41,9 @@ type StoreContext struct {
 	// Changelog receives every change of a store built with logging
 	// enabled; nil for a runtime that keeps no changelog.
 	Changelog ChangelogWriter
+	// RecordTime returns the time of the record (or punctuation) being
+	// processed, which stamps the store's changes; nil for none.
+	RecordTime func() time.Time
 }
 
 // ChangelogWriter takes the changes of logged stores to their changelog

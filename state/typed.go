@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"iter"
+	"sync/atomic"
+	"time"
 
 	"github.com/gostreams/streams/serde"
 )
@@ -29,6 +31,12 @@ type keyValueStore[K, V any] struct {
 	keyApp   serde.Appender[K]
 	valueApp serde.Appender[V]
 	scratch  []byte
+
+	// observer, when set, receives the changes recorded in pending at
+	// each Committed. Only the task's goroutine touches pending.
+	observer atomic.Pointer[func([]Change[K, V])]
+	pending  []Change[K, V]
+	now      func() time.Time
 }
 
 var (
@@ -91,6 +99,48 @@ func (s *keyValueStore[K, V]) keep(b []byte) {
 	}
 }
 
+// SetObserver implements Observable.
+func (s *keyValueStore[K, V]) SetObserver(fn func([]Change[K, V])) {
+	if fn == nil {
+		s.observer.Store(nil)
+		return
+	}
+	s.observer.Store(&fn)
+}
+
+// Committed implements Committer: it hands the changes recorded since the
+// last commit to the observer.
+func (s *keyValueStore[K, V]) Committed() {
+	fn := s.observer.Load()
+	if fn == nil || len(s.pending) == 0 {
+		s.pending = s.pending[:0]
+		return
+	}
+	changes := s.pending
+	s.pending = nil // the observer may keep the slice
+	(*fn)(changes)
+}
+
+// observing reports whether changes are recorded.
+func (s *keyValueStore[K, V]) observing() bool { return s.observer.Load() != nil }
+
+// record notes a change before it is written: it reads the old value.
+func (s *keyValueStore[K, V]) record(key K, value V, deleted bool) error {
+	old, had, err := s.Get(key)
+	if err != nil {
+		return err
+	}
+	s.pending = append(s.pending, Change[K, V]{Key: key, Old: old, HadOld: had, New: value, Deleted: deleted, Timestamp: s.stamp()})
+	return nil
+}
+
+func (s *keyValueStore[K, V]) stamp() time.Time {
+	if s.now == nil {
+		return time.Time{}
+	}
+	return s.now()
+}
+
 // Restore implements Restorer: it writes to the backend, below any
 // change-logging layer.
 func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
@@ -117,6 +167,7 @@ func (s *keyValueStore[K, V]) Name() string     { return s.inner.Name() }
 func (s *keyValueStore[K, V]) Persistent() bool { return s.inner.Persistent() }
 
 func (s *keyValueStore[K, V]) Init(ctx StoreContext) error {
+	s.now = ctx.RecordTime
 	if err := s.inner.Init(ctx); err != nil {
 		return s.wrap("init", err)
 	}
@@ -183,6 +234,11 @@ func (s *keyValueStore[K, V]) Get(key K) (V, bool, error) {
 }
 
 func (s *keyValueStore[K, V]) Put(key K, value V) error {
+	if s.observing() {
+		if err := s.record(key, value, false); err != nil {
+			return err
+		}
+	}
 	k, v, err := s.writeEntry("put", key, value)
 	if err != nil {
 		return err
@@ -220,6 +276,9 @@ func (s *keyValueStore[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
 	if err := s.inner.Put(k, v); err != nil {
 		return zero, false, s.wrap("put if absent", err)
 	}
+	if s.observing() {
+		s.pending = append(s.pending, Change[K, V]{Key: key, New: value, Timestamp: s.stamp()})
+	}
 	return zero, false, nil
 }
 
@@ -237,9 +296,30 @@ func (s *keyValueStore[K, V]) PutAll(entries []KeyValue[K, V]) error {
 		}
 		bs[i] = KeyValue[[]byte, []byte]{Key: k, Value: v}
 	}
+	var changes []Change[K, V]
+	if s.observing() {
+		// A key listed twice: its second change's old value is the first's
+		// new one, not what the store had.
+		last := map[string]int{}
+		for i, e := range entries {
+			c := Change[K, V]{Key: e.Key, New: e.Value, Timestamp: s.stamp()}
+			if j, seen := last[string(bs[i].Key)]; seen {
+				c.Old, c.HadOld = changes[j].New, true
+			} else {
+				old, had, err := s.Get(e.Key)
+				if err != nil {
+					return err
+				}
+				c.Old, c.HadOld = old, had
+			}
+			last[string(bs[i].Key)] = len(changes)
+			changes = append(changes, c)
+		}
+	}
 	if err := s.inner.PutAll(bs); err != nil {
 		return s.wrap("put all", err)
 	}
+	s.pending = append(s.pending, changes...)
 	return nil
 }
 
@@ -261,6 +341,9 @@ func (s *keyValueStore[K, V]) Delete(key K) (V, bool, error) {
 	v, err := s.valueSerde.Deserialize(old)
 	if err != nil {
 		return zero, false, s.wrap("delete: the key was removed, but its old value failed to deserialize", err)
+	}
+	if s.observing() {
+		s.pending = append(s.pending, Change[K, V]{Key: key, Old: v, HadOld: true, Deleted: true, Timestamp: s.stamp()})
 	}
 	return v, true, nil
 }

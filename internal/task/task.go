@@ -163,6 +163,7 @@ func (t *Task) Init() error {
 		Partition:     t.cfg.ID.Partition,
 		Dir:           t.cfg.StateDir,
 		Changelog:     t,
+		RecordTime:    func() time.Time { return t.now },
 	}
 	for _, name := range t.storeNames {
 		if err := t.stores[name].Init(sc); err != nil {
@@ -314,6 +315,16 @@ func (t *Task) Commit() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Committed tells the task's stores that a commit succeeded: observed
+// stores hand their recorded changes to their observers.
+func (t *Task) Committed() {
+	for _, name := range t.storeNames {
+		if c, ok := t.stores[name].(state.Committer); ok {
+			c.Committed()
+		}
+	}
 }
 
 // Close closes the processors, children after parents, then the stores. It

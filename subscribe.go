@@ -1,0 +1,252 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
+)
+
+// ErrSubscriberTooSlow ends a subscription whose reader fell behind by more
+// than its buffer: processing never waits for a subscriber.
+var ErrSubscriberTooSlow = errors.New("streams: subscriber fell behind its buffer; changes were dropped")
+
+// StoreChange is a committed change to a store, and the task that made it.
+type StoreChange[K, V any] struct {
+	state.Change[K, V]
+	Task processor.TaskID
+}
+
+// Subscription delivers the committed changes of one store of the app.
+type Subscription[K, V any] struct {
+	hub *hub[K, V]
+	out <-chan StoreChange[K, V]
+	mu  struct {
+		sync.Mutex
+		c    chan StoreChange[K, V]
+		err  error
+		done bool
+	}
+}
+
+// Subscribe returns a subscription to the committed changes of the
+// key-value store name, on the tasks this instance runs (now and later).
+// Each change (key, old value, new value, record timestamp, task) is
+// delivered once the commit that made it durable succeeds: a subscriber
+// never sees a change that a failure could still undo under at-least-once.
+// Changes of one task come in the order they were made.
+//
+// A subscription buffers up to buffer changes (0 means 1024). Processing
+// never waits for a subscriber: one that falls further behind is ended,
+// its channel closed and Err returning ErrSubscriberTooSlow; resubscribe,
+// and read the store with QueryKeyValue to catch up. While a store has
+// subscribers, each write to it also reads the old value.
+func Subscribe[K, V any](a *App, name string, buffer int) (*Subscription[K, V], error) {
+	if _, ok := a.prog.Stores[name]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	}
+	if buffer <= 0 {
+		buffer = 1024
+	}
+	// Lock order: subs.mu and local.mu are never held together.
+	a.subs.mu.Lock()
+	if a.subs.mu.byStore == nil {
+		a.subs.mu.byStore = map[string]hubber{}
+	}
+	h0, exists := a.subs.mu.byStore[name]
+	var h *hub[K, V]
+	if exists {
+		var ok bool
+		if h, ok = h0.(*hub[K, V]); !ok {
+			a.subs.mu.Unlock()
+			return nil, fmt.Errorf("streams: store %q already has subscribers with other key and value types", name)
+		}
+	} else {
+		h = &hub[K, V]{app: a, store: name}
+		h.mu.subs = map[*Subscription[K, V]]struct{}{}
+		a.subs.mu.byStore[name] = h
+	}
+	s := &Subscription[K, V]{hub: h}
+	s.mu.c = make(chan StoreChange[K, V], buffer)
+	s.out = s.mu.c
+	h.mu.Lock()
+	h.mu.subs[s] = struct{}{}
+	h.mu.Unlock()
+	a.subs.mu.Unlock()
+
+	if !exists {
+		for id, st := range a.local.withIDs(name) {
+			if err := h.attach(st, id); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+// Changes is the channel of changes; it is closed when the subscription
+// ends (Close, the app closing, or falling behind: see Err).
+func (s *Subscription[K, V]) Changes() <-chan StoreChange[K, V] { return s.out }
+
+// Err tells why the subscription ended: nil while it runs and after Close,
+// ErrSubscriberTooSlow, ErrClosed when the app closed, or a type mismatch.
+func (s *Subscription[K, V]) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.err
+}
+
+// Close ends the subscription. It is idempotent.
+func (s *Subscription[K, V]) Close() { s.end(nil) }
+
+func (s *Subscription[K, V]) end(err error) {
+	s.mu.Lock()
+	if s.mu.done {
+		s.mu.Unlock()
+		return
+	}
+	s.mu.done, s.mu.err = true, err
+	close(s.mu.c)
+	s.mu.Unlock()
+	s.hub.remove(s)
+}
+
+// deliver sends changes without blocking; a full buffer ends the
+// subscription.
+func (s *Subscription[K, V]) deliver(id processor.TaskID, changes []state.Change[K, V]) {
+	s.mu.Lock()
+	if s.mu.done {
+		s.mu.Unlock()
+		return
+	}
+	for _, c := range changes {
+		select {
+		case s.mu.c <- StoreChange[K, V]{Change: c, Task: id}:
+		default:
+			s.mu.Unlock()
+			s.end(ErrSubscriberTooSlow)
+			return
+		}
+	}
+	s.mu.Unlock()
+}
+
+// hubber is a hub of any key and value types.
+type hubber interface {
+	attach(st state.Store, id processor.TaskID) error
+	closeAll(err error)
+}
+
+// subscriptions are the app's hubs, by store name.
+type subscriptions struct {
+	mu struct {
+		sync.Mutex
+		byStore map[string]hubber
+	}
+}
+
+// hub fans a store's changes out to its subscriptions.
+type hub[K, V any] struct {
+	app   *App
+	store string
+	mu    struct {
+		sync.Mutex
+		subs map[*Subscription[K, V]]struct{}
+	}
+}
+
+func (h *hub[K, V]) attach(st state.Store, id processor.TaskID) error {
+	obs, ok := st.(state.Observable[K, V])
+	if !ok {
+		return fmt.Errorf("streams: store %q (%T) cannot be subscribed to with these key and value types", h.store, st)
+	}
+	obs.SetObserver(func(cs []state.Change[K, V]) { h.publish(id, cs) })
+	return nil
+}
+
+func (h *hub[K, V]) publish(id processor.TaskID, changes []state.Change[K, V]) {
+	h.mu.Lock()
+	subs := make([]*Subscription[K, V], 0, len(h.mu.subs))
+	for s := range h.mu.subs {
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+	for _, s := range subs {
+		s.deliver(id, changes)
+	}
+}
+
+// remove forgets s; the last one to go stops the stores recording.
+func (h *hub[K, V]) remove(s *Subscription[K, V]) {
+	h.mu.Lock()
+	delete(h.mu.subs, s)
+	empty := len(h.mu.subs) == 0
+	h.mu.Unlock()
+	if !empty {
+		return
+	}
+	a := h.app
+	a.subs.mu.Lock()
+	if a.subs.mu.byStore[h.store] == hubber(h) {
+		h.mu.Lock()
+		stillEmpty := len(h.mu.subs) == 0
+		h.mu.Unlock()
+		if stillEmpty {
+			delete(a.subs.mu.byStore, h.store)
+		}
+	}
+	a.subs.mu.Unlock()
+	for _, st := range a.local.withIDs(h.store) {
+		if obs, ok := st.(state.Observable[K, V]); ok {
+			obs.SetObserver(nil)
+		}
+	}
+}
+
+func (h *hub[K, V]) closeAll(err error) {
+	h.mu.Lock()
+	subs := make([]*Subscription[K, V], 0, len(h.mu.subs))
+	for s := range h.mu.subs {
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+	for _, s := range subs {
+		s.end(err)
+	}
+}
+
+// attachSubscriptions gives a task that starts running the app's subscriptions to its
+// stores.
+func (a *App) attachSubscriptions(stores map[string]state.Store, id processor.TaskID) {
+	a.subs.mu.Lock()
+	var todo []func()
+	for name, st := range stores {
+		if h, ok := a.subs.mu.byStore[name]; ok {
+			todo = append(todo, func() {
+				if err := h.attach(st, id); err != nil {
+					h.closeAll(err)
+				}
+			})
+		}
+	}
+	a.subs.mu.Unlock()
+	for _, f := range todo {
+		f()
+	}
+}
+
+// endSubscriptions ends every subscription with err.
+func (a *App) endSubscriptions(err error) {
+	a.subs.mu.Lock()
+	hubs := make([]hubber, 0, len(a.subs.mu.byStore))
+	for _, h := range a.subs.mu.byStore {
+		hubs = append(hubs, h)
+	}
+	a.subs.mu.Unlock()
+	for _, h := range hubs {
+		h.closeAll(err)
+	}
+}
