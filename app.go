@@ -48,6 +48,19 @@ type App struct {
 	admin           *kadm.Client
 	local           localStores
 	subs            subscriptions
+	// subParts is the task count of each sub-topology, once Run planned
+	// the topics.
+	subParts atomic.Pointer[[]int32]
+}
+
+func (a *App) setSubPartitions(n []int32) { a.subParts.Store(&n) }
+
+func (a *App) subPartitions(sub int) int {
+	p := a.subParts.Load()
+	if p == nil || sub >= len(*p) {
+		return 0
+	}
+	return int((*p)[sub])
 }
 
 // New returns an app that runs t with cfg. It checks cfg and reports every
@@ -61,7 +74,7 @@ func New(t *topology.Topology, cfg Config) (*App, error) {
 	}
 	cfg = cfg.withDefaults()
 	a := &App{cfg: cfg, prog: graph.ProgramOf(t), log: cfg.Logger.With("app", cfg.ApplicationID), subOf: map[string]int{}}
-	a.balancer = &taskBalancer{}
+	a.balancer = &taskBalancer{server: cfg.ApplicationServer}
 	for _, st := range a.prog.Subtopologies {
 		s := subSources{id: st.ID, patterns: st.Patterns}
 		for _, topic := range st.SourceTopics {
@@ -129,15 +142,19 @@ func (a *App) Run(ctx context.Context) error {
 	defer cl.Close()
 	a.admin = kadm.NewClient(cl)
 	plan, err := planTopics(ctx, a.admin, a.prog, a.cfg.ApplicationID)
-	if err != nil {
-		return err
+	if err == nil {
+		err = ensureInternalTopics(ctx, a.admin, plan)
 	}
-	if err := ensureInternalTopics(ctx, a.admin, plan); err != nil {
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a clean stop, as at any other time
+		}
 		return err
 	}
 	for t, n := range plan.partitions {
 		a.partitionCounts.Store(t, int(n))
 	}
+	a.setSubPartitions(plan.subPartitions)
 
 	threads := make([]*thread, a.cfg.NumStreamThreads)
 	for i := range threads {

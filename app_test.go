@@ -565,3 +565,20 @@ func TestCloseIsIdempotentAndRunAfterCloseFails(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, app.Close(), "closing an app that never ran")
 }
+
+// Bug: instances of one app starting at the same moment raced to create
+// the internal topics; the loser's Run failed with TOPIC_ALREADY_EXISTS.
+func TestInstancesStartingTogetherShareTheInternalTopics(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 4))
+	var rs []*running
+	for range 4 {
+		rs = append(rs, start(t, counting(t), config(t, c, "together")))
+	}
+	produceValues(t, c, "in", false, "a", "b", "c", "d")
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "together", "in", streams.RepartitionTopic("together", "by-key")))
+	for _, r := range rs {
+		require.NoError(t, r.stop(t), "every instance ran until stopped")
+	}
+}

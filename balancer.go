@@ -2,9 +2,13 @@ package streams
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,6 +23,20 @@ import (
 // so unaffected tasks never stop).
 type taskBalancer struct {
 	subs []subSources
+	// server is this instance's Config.ApplicationServer, sent in the
+	// join metadata so the leader can tell every member who runs what.
+	server string
+
+	mu struct {
+		sync.Mutex
+		// owners is the latest task -> server map the leader sent.
+		owners map[taskKey]string
+	}
+}
+
+type taskKey struct {
+	sub       int
+	partition int32
 }
 
 // subSources are the source topics of one sub-topology, by cluster name.
@@ -39,6 +57,7 @@ func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string]
 	meta.Version = 2
 	meta.Topics = interests
 	meta.Generation = generation
+	meta.UserData = []byte(b.server)
 	for _, topic := range slices.Sorted(maps.Keys(current)) {
 		owned := kmsg.NewConsumerMemberMetadataOwnedPartition()
 		owned.Topic = topic
@@ -48,8 +67,84 @@ func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string]
 	return meta.AppendTo(nil)
 }
 
+// ParseSyncAssignment returns this member's partitions and keeps the map
+// of task owners the leader put in the assignment's user data.
 func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	var a kmsg.ConsumerMemberAssignment
+	if err := a.ReadFrom(assignment); err != nil {
+		return nil, fmt.Errorf("streams: sync assignment: %w", err)
+	}
+	if owners, err := decodeOwners(a.UserData); err == nil && owners != nil {
+		b.mu.Lock()
+		b.mu.owners = owners
+		b.mu.Unlock()
+	}
 	return kgo.ParseConsumerSyncAssignment(assignment)
+}
+
+// owner returns the server that runs task (sub, p), as of the last
+// rebalance.
+func (b *taskBalancer) owner(sub int, p int32) (string, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.mu.owners[taskKey{sub, p}]
+	return s, ok
+}
+
+// ownersPlan adds the task -> server map to every member's assignment.
+type ownersPlan struct {
+	plan   kgo.IntoSyncAssignment
+	owners []byte
+}
+
+func (p ownersPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
+	out := p.plan.IntoSyncAssignment()
+	for i := range out {
+		var a kmsg.ConsumerMemberAssignment
+		if err := a.ReadFrom(out[i].MemberAssignment); err != nil {
+			continue
+		}
+		a.UserData = p.owners
+		out[i].MemberAssignment = a.AppendTo(nil)
+	}
+	return out
+}
+
+// encodeOwners writes the owners map as lines "<sub> <partition> <server>".
+func encodeOwners(owners map[taskKey]string) []byte {
+	keys := slices.SortedFunc(maps.Keys(owners), func(a, c taskKey) int {
+		return cmp.Or(cmp.Compare(a.sub, c.sub), cmp.Compare(a.partition, c.partition))
+	})
+	var buf []byte
+	buf = append(buf, "streams-owners-v1\n"...)
+	for _, k := range keys {
+		buf = fmt.Appendf(buf, "%d %d %s\n", k.sub, k.partition, owners[k])
+	}
+	return buf
+}
+
+func decodeOwners(data []byte) (map[taskKey]string, error) {
+	lines := strings.Split(string(data), "\n")
+	if len(lines) == 0 || lines[0] != "streams-owners-v1" {
+		return nil, nil // no map (an old member, or a member without servers)
+	}
+	owners := map[taskKey]string{}
+	for _, l := range lines[1:] {
+		if l == "" {
+			continue
+		}
+		f := strings.SplitN(l, " ", 3)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("streams: owners line %q", l)
+		}
+		sub, err1 := strconv.Atoi(f[0])
+		p, err2 := strconv.ParseInt(f[1], 10, 32)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("streams: owners line %q", l)
+		}
+		owners[taskKey{sub, int32(p)}] = f[2]
+	}
+	return owners, nil
 }
 
 func (b *taskBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
@@ -165,27 +260,44 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 	slices.SortFunc(free, func(a, c *balanceTask) int {
 		return cmp.Or(cmp.Compare(a.partition, c.partition), cmp.Compare(a.sub, c.sub))
 	})
-	// Deal the free tasks to the members with room, fewest first, so each
-	// member gets a mix of sub-topologies.
+	// Deal the free tasks to the members with room: to the one with the
+	// fewest tasks of the same sub-topology, then the fewest tasks, so that
+	// every sub-topology (and its state) is spread over the members.
+	perSub := make([]map[int]int, n)
+	for m := range n {
+		perSub[m] = map[int]int{}
+		for _, t := range assigned[m] {
+			perSub[m][t.sub]++
+		}
+	}
 	for _, t := range free {
 		best := -1
 		for m := range n {
-			if len(assigned[m]) < quota[m] && (best < 0 || len(assigned[m]) < len(assigned[best])) {
+			if len(assigned[m]) >= quota[m] {
+				continue
+			}
+			if best < 0 || perSub[m][t.sub] < perSub[best][t.sub] ||
+				perSub[m][t.sub] == perSub[best][t.sub] && len(assigned[m]) < len(assigned[best]) {
 				best = m
 			}
 		}
 		assigned[best] = append(assigned[best], t)
+		perSub[best][t.sub]++
 	}
 
 	plan := cb.NewPlan()
+	owners := map[taskKey]string{}
 	for m := range n {
-		member, _ := cb.MemberAt(m)
+		member, meta := cb.MemberAt(m)
 		for _, t := range assigned[m] {
 			for _, tp := range t.tps {
 				plan.AddPartition(member, tp.topic, tp.partition)
 			}
+			if len(meta.UserData) > 0 {
+				owners[taskKey{t.sub, t.partition}] = string(meta.UserData)
+			}
 		}
 	}
 	plan.AdjustCooperative(cb)
-	return plan
+	return ownersPlan{plan: plan, owners: encodeOwners(owners)}
 }

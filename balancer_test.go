@@ -109,3 +109,53 @@ func TestBalancerTasksFromPatternsAndUnevenCounts(t *testing.T) {
 	}
 	require.Equal(t, []string{"0_0[{orders-eu 0} {x 0}]", "0_1[{orders-eu 1} {x 1}]", "0_2[{orders-eu 2}]"}, got)
 }
+
+// The leader tells every member which server runs which task: each
+// member's assignment carries the whole map, and parsing it updates the
+// balancer's view.
+func TestBalancerSharesTaskOwners(t *testing.T) {
+	t.Parallel()
+	mk := func(id, server string, owned map[string][]int32) kmsg.JoinGroupResponseMember {
+		b := &taskBalancer{server: server}
+		m := kmsg.NewJoinGroupResponseMember()
+		m.MemberID = id
+		m.ProtocolMetadata = b.JoinGroupMetadata([]string{"a", "b", "c"}, owned, 3)
+		return m
+	}
+	leader := &taskBalancer{subs: twoSubs.subs, server: "one:1"}
+	gmb, _, err := leader.MemberBalancer([]kmsg.JoinGroupResponseMember{
+		mk("m1", "one:1", map[string][]int32{"a": {0, 1}, "b": {0, 1}, "c": {0}}),
+		mk("m2", "two:2", map[string][]int32{"a": {2, 3}, "b": {2, 3}, "c": {1}}),
+	})
+	require.NoError(t, err)
+	plan, err := gmb.(*kgo.ConsumerBalancer).BalanceOrError(twoSubsTopics)
+	require.NoError(t, err)
+	for _, a := range plan.IntoSyncAssignment() {
+		follower := &taskBalancer{}
+		parsed, err := follower.ParseSyncAssignment(a.MemberAssignment)
+		require.NoError(t, err)
+		require.NotEmpty(t, parsed, "the member's own partitions still parse")
+		for _, tc := range []struct {
+			sub    int
+			p      int32
+			server string
+		}{{0, 0, "one:1"}, {0, 1, "one:1"}, {1, 0, "one:1"}, {0, 2, "two:2"}, {0, 3, "two:2"}, {1, 1, "two:2"}} {
+			got, ok := follower.owner(tc.sub, tc.p)
+			require.True(t, ok, "%s: task %d_%d", a.MemberID, tc.sub, tc.p)
+			require.Equal(t, tc.server, got, "%s: task %d_%d", a.MemberID, tc.sub, tc.p)
+		}
+	}
+}
+
+// Every sub-topology's tasks are spread over the members, not one
+// sub-topology to each: two sub-topologies of four tasks over two members
+// give each member two tasks of each.
+func TestBalancerSpreadsEachSubtopology(t *testing.T) {
+	t.Parallel()
+	b := &taskBalancer{subs: []subSources{{id: 0, topics: []string{"a"}}, {id: 1, topics: []string{"c"}}}}
+	got := balance(t, b, map[string]int32{"a": 4, "c": 4}, member("m1", -1, nil), member("m2", -1, nil))
+	for id, as := range got {
+		require.Len(t, as["a"], 2, "%s: tasks of sub-topology 0", id)
+		require.Len(t, as["c"], 2, "%s: tasks of sub-topology 1", id)
+	}
+}

@@ -55,6 +55,11 @@ type Config struct {
 	// OnProductionError decides what happens when a produced record is
 	// rejected by the broker. Default FailOnProductionError.
 	OnProductionError ProductionHandler
+	// ApplicationServer is this instance's "host:port" for interactive
+	// queries: the app tells every instance which server runs which task,
+	// so QueryMetadataForKey can say where a key lives. Default "": the
+	// instance is not advertised.
+	ApplicationServer string
 	// RestoreListener, if set, hears about every store restoration. The app
 	// also logs the start and end of each at Info level.
 	RestoreListener RestoreListener

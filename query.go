@@ -8,8 +8,11 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
 )
 
@@ -175,4 +178,67 @@ func (q *kvQuery[K, V]) PrefixScan(prefix K) iter.Seq2[state.KeyValue[K, V], err
 	return q.scan(func(v state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error] {
 		return v.PrefixScan(prefix)
 	})
+}
+
+// ErrNotAvailable is returned by QueryMetadataForKey while the app does not
+// know where the key lives: before it first joined its group, or for a
+// task nobody runs during a rebalance. Retry.
+var ErrNotAvailable = errors.New("streams: not available yet; retry")
+
+// KeyQueryMetadata says where a key of a store lives.
+type KeyQueryMetadata struct {
+	// Server is the Config.ApplicationServer of the instance that runs the
+	// key's task ("" if that instance advertises none).
+	Server string
+	// Task is the task that holds the key, Partition its partition.
+	Task      processor.TaskID
+	Partition int32
+	// Local reports whether this instance runs the task now.
+	Local bool
+}
+
+// QueryMetadataForKey tells which instance holds key in the store name, so
+// that a query can be sent there; keySerde must be the store's key serde.
+// The key's partition is computed as sinks compute it (murmur2 of the
+// serialized key), so the answer holds for stores whose input was
+// partitioned by that key with the default partitioner, as records that
+// went through a repartition topic are. During a rebalance the answer may
+// name the instance a task is moving to; a query there may then need a
+// retry.
+func QueryMetadataForKey[K any](a *App, name string, key K, keySerde serde.Serde[K]) (KeyQueryMetadata, error) {
+	sub := -1
+	for _, st := range a.prog.Subtopologies {
+		if slices.Contains(st.Stores, name) {
+			sub = st.ID
+		}
+	}
+	if sub < 0 {
+		return KeyQueryMetadata{}, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	}
+	n := a.subPartitions(sub)
+	if n <= 0 {
+		return KeyQueryMetadata{}, fmt.Errorf("%w: the app has not started", ErrNotAvailable)
+	}
+	kb, err := keySerde.Serialize(key)
+	if err != nil {
+		return KeyQueryMetadata{}, fmt.Errorf("streams: serializing the key: %w", err)
+	}
+	p := int32(kgo.StickyKeyPartitioner(nil).ForTopic("").Partition(&kgo.Record{Key: kb}, n))
+	id := processor.TaskID{Subtopology: sub, Partition: p}
+	server, ok := a.balancer.owner(sub, p)
+	local := a.local.has(name, id)
+	if !ok && !local {
+		return KeyQueryMetadata{}, fmt.Errorf("%w: no instance runs task %s", ErrNotAvailable, id)
+	}
+	if !ok {
+		server = a.cfg.ApplicationServer
+	}
+	return KeyQueryMetadata{Server: server, Task: id, Partition: p, Local: local}, nil
+}
+
+func (l *localStores) has(name string, id processor.TaskID) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.mu.byName[name][id]
+	return ok
 }

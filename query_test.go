@@ -6,10 +6,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/serde"
 )
 
 // Interactive queries: any goroutine reads the app's store across its
@@ -96,4 +98,54 @@ func TestQueryKeyValueAcrossTasksWhileProcessing(t *testing.T) {
 	_, _, err = wrong.Get("key-07")
 	require.ErrorContains(t, err, `store "counts" is a`)
 	require.NoError(t, r.stop(t))
+}
+
+// Each instance advertises its server; both agree on where every key
+// lives, and the instance named holds the key (its local query finds it
+// with the right count) while the other does not.
+func TestQueryMetadataForKeyRoutesToTheOwner(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 4))
+	repartition := streams.RepartitionTopic("owners", "by-key")
+	cfgA, cfgB := config(t, c, "owners"), config(t, c, "owners")
+	cfgA.ApplicationServer, cfgB.ApplicationServer = "a.example:1", "b.example:2"
+	a := start(t, counting(t), cfgA)
+	b := start(t, counting(t), cfgB)
+	apps := map[string]*streams.App{"a.example:1": a.app, "b.example:2": b.app}
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%02d", i)
+	}
+	// During a rebalance answers may be in flux (a task moving between the
+	// instances); once the group settles they hold for every key.
+	round := 0
+	require.Eventually(t, func() bool {
+		produceValues(t, c, "in", false, keys...)
+		round++
+		require.NoError(t, c.WaitCaughtUp(ctxT(t), "owners", "in", repartition))
+		servers := map[string]bool{}
+		for _, k := range keys {
+			ma, errA := streams.QueryMetadataForKey(a.app, "counts", k, serde.String())
+			mb, errB := streams.QueryMetadataForKey(b.app, "counts", k, serde.String())
+			if errA != nil || errB != nil || ma.Server != mb.Server || ma.Task != mb.Task || ma.Local == mb.Local {
+				return false
+			}
+			servers[ma.Server] = true
+			for server, app := range apps {
+				q, err := streams.QueryKeyValue[string, int64](app, "counts")
+				require.NoError(t, err)
+				n, ok, err := q.Get(k)
+				if err != nil || ok != (server == ma.Server) || ok && n != int64(round) {
+					return false
+				}
+			}
+		}
+		return len(servers) == 2 // both instances hold keys
+	}, 30*time.Second, 50*time.Millisecond, "both instances agree on every key's owner, and the owner (only) holds it")
+
+	_, err := streams.QueryMetadataForKey(a.app, "nope", "k", serde.String())
+	require.ErrorIs(t, err, streams.ErrUnknownStore)
+	require.NoError(t, b.stop(t))
+	require.NoError(t, a.stop(t))
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/gostreams/streams/internal/graph"
 )
@@ -171,7 +172,7 @@ func ensureInternalTopics(ctx context.Context, adm *kadm.Client, plan *topicPlan
 		return fmt.Errorf("streams: listing internal topics: %w", err)
 	}
 	var problems []string
-	var check, created []string
+	var check, created, raced []string
 	for _, name := range names {
 		want := plan.internal[name]
 		d, ok := existing[name]
@@ -189,16 +190,24 @@ func ensureInternalTopics(ctx context.Context, adm *kadm.Client, plan *topicPlan
 		if err == nil {
 			err = resp.Err
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, kerr.TopicAlreadyExists):
+			// Another instance of the app, starting at the same time, made
+			// it first: check it like any existing topic.
+			raced = append(raced, name)
+		case err != nil:
 			problems = append(problems, fmt.Sprintf("creating internal topic %q: %v", name, err))
-			continue
+		default:
+			created = append(created, name)
 		}
-		created = append(created, name)
 	}
-	if len(created) > 0 && len(problems) == 0 {
-		if err := waitForTopics(ctx, adm, plan, created); err != nil {
+	if len(created)+len(raced) > 0 && len(problems) == 0 {
+		// A topic another instance created is checked once it shows: a
+		// wrong partition count fails waitForTopics' check below.
+		if err := waitForTopics(ctx, adm, plan, append(created, raced...)); err != nil {
 			return err
 		}
+		check = append(check, raced...)
 	}
 	if len(check) > 0 {
 		cfgs, err := adm.DescribeTopicConfigs(ctx, check...)
