@@ -167,14 +167,20 @@ func (h *hub[K, V]) attach(st state.Store, id processor.TaskID) error {
 	return nil
 }
 
-func (h *hub[K, V]) publish(id processor.TaskID, changes []state.Change[K, V]) {
+// subscribers returns the hub's subscriptions now, so that they can be
+// told something without holding the hub's lock.
+func (h *hub[K, V]) subscribers() []*Subscription[K, V] {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	subs := make([]*Subscription[K, V], 0, len(h.mu.subs))
 	for s := range h.mu.subs {
 		subs = append(subs, s)
 	}
-	h.mu.Unlock()
-	for _, s := range subs {
+	return subs
+}
+
+func (h *hub[K, V]) publish(id processor.TaskID, changes []state.Change[K, V]) {
+	for _, s := range h.subscribers() {
 		s.deliver(id, changes)
 	}
 }
@@ -207,13 +213,7 @@ func (h *hub[K, V]) remove(s *Subscription[K, V]) {
 }
 
 func (h *hub[K, V]) closeAll(err error) {
-	h.mu.Lock()
-	subs := make([]*Subscription[K, V], 0, len(h.mu.subs))
-	for s := range h.mu.subs {
-		subs = append(subs, s)
-	}
-	h.mu.Unlock()
-	for _, s := range subs {
+	for _, s := range h.subscribers() {
 		s.end(err)
 	}
 }
