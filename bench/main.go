@@ -1,11 +1,14 @@
 // Command bench is an end-to-end word-count benchmark on the embedded Kafka
-// cluster (kfake): our streams App beside a raw franz-go consume→produce
-// pipe (raw, the ceiling), the same word count written by hand on franz-go
-// (raw2) and lovoo/goka, over the same input. See README.md for what is
-// measured and how.
+// cluster (kfake): our streams App, with its counts in memory and in
+// RocksDB, beside a raw franz-go consume→produce pipe (raw, the ceiling),
+// the same word count written by hand on franz-go (raw2) and lovoo/goka,
+// over the same input; and the restore of the word count's store from a
+// changelog of 1,000,000 records beside a raw franz-go read of the same
+// changelog. See README.md for what is measured and how.
 //
 //	go run .                                  # everything, 1,000,000 words
 //	go run . -systems ours,raw -partitions 4  # a subset
+//	go run . -systems restore,restore-rocksdb # the restores only
 package main
 
 import (
@@ -42,11 +45,13 @@ type options struct {
 	timeout        time.Duration
 	verbose        bool
 	cpuProfile     string
+	// restoreRecords and restoreKeys shape the changelog of the restore
+	// systems.
+	restoreRecords int
+	restoreKeys    int
 }
 
-// logLevel is the level of our App's logger: errors only, unless -v. (Each
-// run of ours would otherwise warn that state stores are not yet written
-// to their changelog topic; README.md says what that means here.)
+// logLevel is the level of our App's logger: errors only, unless -v.
 func (o options) logLevel() slog.Level {
 	if o.verbose {
 		return slog.LevelInfo
@@ -68,6 +73,29 @@ var allSystems = []system{
 	{name: "raw2", run: runRaw2, outputs: []string{raw2ShuffleTopic, raw2OutputTopic}},
 	{name: "goka", run: runGoka},
 	{name: "ours", run: runOurs, outputs: []string{oursOutputTopic}},
+	{name: "ours-rocksdb", run: runOursRocksDB, outputs: []string{oursOutputTopic}},
+}
+
+type restoreSystem struct{ name, backend string }
+
+// restoreSystems are the restore measurements (restore.go), each our
+// App's restore of the word count's store with one backend, beside a raw
+// read of the same changelog.
+var restoreSystems = []restoreSystem{
+	{"restore", memoryBackend},
+	{"restore-rocksdb", rocksdbBackend},
+}
+
+// systemNames lists every -systems value, for the flag's help and errors.
+func systemNames() string {
+	var names []string
+	for _, s := range allSystems {
+		names = append(names, s.name)
+	}
+	for _, s := range restoreSystems {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ", ")
 }
 
 func main() {
@@ -78,7 +106,7 @@ func main() {
 	flag.IntVar(&o.wordsPerLine, "words-per-line", 10, "words in each input record")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the pseudo-random input")
 	flag.StringVar(&partitions, "partitions", "1,4", "comma-separated partition counts of the input topic")
-	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours", "comma-separated systems to run: raw, raw2, goka, ours")
+	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-rocksdb,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
 	flag.IntVar(&o.runs, "runs", 3, "runs of each system and partition count; the table shows the median")
 	flag.DurationVar(&o.commitInterval, "commit-interval", 100*time.Millisecond, "commit interval of every system")
 	flag.IntVar(&o.maxPoll, "max-poll", 1000, "records per poll: ours (Config.MaxPollRecords), raw and raw2")
@@ -86,6 +114,8 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a run that takes longer")
 	flag.BoolVar(&o.verbose, "v", false, "show the systems' logs")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole program to `FILE`")
+	flag.IntVar(&o.restoreRecords, "restore-records", 1_000_000, "restore systems: records in the changelog")
+	flag.IntVar(&o.restoreKeys, "restore-keys", 100_000, "restore systems: distinct keys in the changelog")
 	flag.Parse()
 
 	if err := parseOptions(&o, partitions, systems); err != nil {
@@ -122,8 +152,9 @@ func parseOptions(o *options, partitions, systems string) error {
 	}
 	for f := range strings.SplitSeq(systems, ",") {
 		f = strings.TrimSpace(f)
-		if !slices.ContainsFunc(allSystems, func(s system) bool { return s.name == f }) {
-			return fmt.Errorf("-systems: %q is not one of raw, raw2, goka, ours", f)
+		if !slices.ContainsFunc(allSystems, func(s system) bool { return s.name == f }) &&
+			!slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return s.name == f }) {
+			return fmt.Errorf("-systems: %q is not one of %s", f, systemNames())
 		}
 		o.systems = append(o.systems, f)
 	}
@@ -142,6 +173,10 @@ func parseOptions(o *options, partitions, systems string) error {
 		return fmt.Errorf("-max-poll: %d is not positive", o.maxPoll)
 	case o.threads < 1:
 		return fmt.Errorf("-threads: %d is not positive", o.threads)
+	case o.restoreRecords < 1:
+		return fmt.Errorf("-restore-records: %d is not positive", o.restoreRecords)
+	case o.restoreKeys < 1 || o.restoreKeys > 1_000_000:
+		return fmt.Errorf("-restore-keys: %d is not in 1..1000000", o.restoreKeys)
 	}
 	return nil
 }
@@ -167,7 +202,23 @@ type result struct {
 	measurement // the run with the median wall-clock time
 }
 
+// run runs the word-count systems and prints their table, then the restore
+// systems and theirs.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	if slices.ContainsFunc(allSystems, func(s system) bool { return slices.Contains(o.systems, s.name) }) {
+		if err := runWordCounts(ctx, o, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return slices.Contains(o.systems, s.name) }) {
+		if err := runRestores(ctx, o, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runWordCounts(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	wl := newWorkload(o.words, o.vocab, o.wordsPerLine, o.seed)
 	fmt.Fprintf(stderr, "bench: %d words in %d lines, %d distinct; %s, %d CPUs; commit interval %v\n",
 		o.words, len(wl.lines), len(wl.expected), runtime.Version(), runtime.NumCPU(), o.commitInterval)
@@ -183,7 +234,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				if err != nil {
 					return fmt.Errorf("%s, %d partitions, run %d: %w", s.name, p, i+1, err)
 				}
-				fmt.Fprintf(stderr, "bench: %-4s %d partitions, run %d: %.2fs, %s words/s, %.2f CPU-s; output checked\n",
+				fmt.Fprintf(stderr, "bench: %-12s %d partitions, run %d: %.2fs, %s words/s, %.2f CPU-s; output checked\n",
 					s.name, p, i+1, m.wall.Seconds(), perSecond(o.words, m.wall), m.cpu.Seconds())
 				if o.verbose {
 					fmt.Fprintf(stderr, "bench: %d goroutines left after the run\n", runtime.NumGoroutine())
@@ -234,26 +285,40 @@ func groupDigits(n int64) string {
 }
 
 // printTable prints one row per system and partition count. The ratios
-// are of throughput (words/s), ours divided by theirs at the same
-// partition count: 0.50 means ours does half as many words a second.
+// are of throughput (words/s) at the same partition count, with the row's
+// system on top: ours/raw on the row of ours-rocksdb is ours-rocksdb
+// divided by raw. 0.50 means the row's system does half as many words a
+// second. rocksdb/memory is ours-rocksdb divided by ours.
 func printTable(w io.Writer, o options, results []result) {
 	others := []string{"raw", "raw2", "goka"}
+	at := func(name string, partitions int) (result, bool) {
+		i := slices.IndexFunc(results, func(x result) bool { return x.system == name && x.partitions == partitions })
+		if i < 0 {
+			return result{}, false
+		}
+		return results[i], true
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "system\tpartitions\tseconds\twords/s\tCPU-s\t")
 	for _, name := range others {
 		fmt.Fprintf(tw, "ours/%s\t", name)
 	}
-	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "rocksdb/memory\t")
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%.2f\t", r.system, r.partitions, r.wall.Seconds(),
 			perSecond(o.words, r.wall), r.cpu.Seconds())
+		ours := r.system == "ours" || r.system == "ours-rocksdb"
 		for _, name := range others {
-			i := slices.IndexFunc(results, func(x result) bool { return x.system == name && x.partitions == r.partitions })
-			if r.system == "ours" && i >= 0 {
-				fmt.Fprintf(tw, "%.2f\t", results[i].wall.Seconds()/r.wall.Seconds())
+			if x, ok := at(name, r.partitions); ours && ok {
+				fmt.Fprintf(tw, "%.2f\t", x.wall.Seconds()/r.wall.Seconds())
 			} else {
 				fmt.Fprint(tw, "\t")
 			}
+		}
+		if x, ok := at("ours", r.partitions); r.system == "ours-rocksdb" && ok {
+			fmt.Fprintf(tw, "%.2f\t", x.wall.Seconds()/r.wall.Seconds())
+		} else {
+			fmt.Fprint(tw, "\t")
 		}
 		fmt.Fprintln(tw)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/state/rocksdb"
 	"github.com/gostreams/streams/topology"
 )
 
@@ -32,11 +33,30 @@ var countSerde = serde.New("decimal-int64",
 	func(n int64) ([]byte, error) { return strconv.AppendInt(nil, n, 10), nil },
 	func(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) })
 
+// Backends of the "Counts" store: -systems ours and restore use the
+// in-memory store, ours-rocksdb and restore-rocksdb RocksDB.
+const (
+	memoryBackend  = "memory"
+	rocksdbBackend = "rocksdb"
+)
+
+// countsSupplier returns the supplier of the bytes stores under "Counts":
+// state.InMemoryKeyValueStore, or a RocksDB database with default options
+// in each task's state directory, which runOurs and the restore runs put
+// in a temporary directory.
+func countsSupplier(backend string) state.KeyValueBytesStoreSupplier {
+	if backend == rocksdbBackend {
+		return rocksdb.KeyValueStore(countsStore, rocksdb.Options{})
+	}
+	return state.InMemoryKeyValueStore(countsStore)
+}
+
 // wordCountTopology is examples/wordcount/topology.go with the topic names
-// of the benchmark: split each line into lower-cased words keyed by word,
-// repartition by word, count in the in-memory store "Counts" and forward
-// each new count to the output topic. Keep the two in step.
-func wordCountTopology() (*topology.Topology, error) {
+// of the benchmark and the store backend as a parameter: split each line
+// into lower-cased words keyed by word, repartition by word, count in the
+// store "Counts" (in memory in the example) and forward each new count to
+// the output topic. Keep the two in step.
+func wordCountTopology(backend string) (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	lines := topology.AddSource(b, "Lines", topology.Source[string, string]{
 		Topics:     []string{inputTopic},
@@ -50,7 +70,7 @@ func wordCountTopology() (*topology.Topology, error) {
 	}, words)
 	counts := topology.AddProcessor(b, "Count", newCounter, byWord)
 	b.AddStateStore(state.NewKeyValueStoreBuilder(
-		state.InMemoryKeyValueStore(countsStore), serde.String(), serde.Int64()), "Count")
+		countsSupplier(backend), serde.String(), serde.Int64()), "Count")
 	topology.AddSink(b, "Output", topology.Sink[string, int64]{
 		Topic:      oursOutputTopic,
 		KeySerde:   serde.String(),
@@ -96,11 +116,24 @@ func (c *counter) Process(rec processor.Record[string, string]) error {
 
 func (c *counter) Close() error { return nil }
 
-// runOurs times the word-count App from streams.New until its group has
-// committed the end offsets of the input and the repartition topic, then
-// stops it and checks the output topic.
+// runOurs times the word-count App, its counts in memory, from streams.New
+// until its group has committed the end offsets of the input and the
+// repartition topic, then stops it and checks the output topic.
 func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
-	topo, err := wordCountTopology()
+	return runWordCount(ctx, o, c, wl, memoryBackend)
+}
+
+// runOursRocksDB is runOurs with the counts in RocksDB.
+func runOursRocksDB(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
+	return runWordCount(ctx, o, c, wl, rocksdbBackend)
+}
+
+func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workload, backend string) (measurement, error) {
+	name := "ours"
+	if backend != memoryBackend {
+		name += "-" + backend
+	}
+	topo, err := wordCountTopology(backend)
 	if err != nil {
 		return measurement{}, err
 	}
@@ -133,7 +166,7 @@ func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 	var m measurement
 	select {
 	case err := <-runErr:
-		return measurement{}, errors.Join(errors.New("ours: the app stopped before processing everything"), err)
+		return measurement{}, errors.Join(fmt.Errorf("%s: the app stopped before processing everything", name), err)
 	case err := <-caughtUp:
 		m = sw.stop()
 		if err != nil {
@@ -143,7 +176,7 @@ func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 	}
 	app.Close()
 	if err := <-runErr; err != nil {
-		return measurement{}, fmt.Errorf("ours: %w", err)
+		return measurement{}, fmt.Errorf("%s: %w", name, err)
 	}
 
 	got, n, err := lastValues(ctx, c, oursOutputTopic, countSerde.Deserialize)
@@ -151,10 +184,10 @@ func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 		return measurement{}, err
 	}
 	if n != wl.words {
-		return measurement{}, fmt.Errorf("ours: %d records in %s, want one per word: %d", n, oursOutputTopic, wl.words)
+		return measurement{}, fmt.Errorf("%s: %d records in %s, want one per word: %d", name, n, oursOutputTopic, wl.words)
 	}
 	if err := wl.check(got); err != nil {
-		return measurement{}, fmt.Errorf("ours: %s: %w", oursOutputTopic, err)
+		return measurement{}, fmt.Errorf("%s: %s: %w", name, oursOutputTopic, err)
 	}
 	return m, nil
 }
