@@ -274,11 +274,15 @@ func (th *thread) restored(tk *task.Task) error {
 	return checkpoint.Remove(tk.StateDir())
 }
 
-// writeCheckpoints records, for each task with persistent logged stores,
-// how far their changelogs reflect them. It runs after a successful commit
-// (every changelog record acknowledged), as the task is closed cleanly.
-// The caller holds mu.
-func (th *thread) writeCheckpoints(ts []*task.Task) {
+// checkpoints works out, for each of ts with persistent logged stores, how
+// far their changelogs reflect them. It runs after a successful commit
+// (every changelog record acknowledged) as the tasks are closed cleanly;
+// the files are written with writeCheckpoints only after the stores are
+// closed, which makes their contents durable (a RocksDB store without a
+// write-ahead log writes its memtables then): a crash in between leaves no
+// checkpoint, and so a full restore. The caller holds mu.
+func (th *thread) checkpoints(ts []*task.Task) map[string]map[checkpoint.Partition]int64 {
+	files := map[string]map[checkpoint.Partition]int64{}
 	for _, tk := range ts {
 		if th.mu.restoring[tk.ID()] != nil {
 			continue // not restored: its old checkpoint, if any, still holds
@@ -290,15 +294,22 @@ func (th *thread) writeCheckpoints(ts []*task.Task) {
 				continue
 			}
 			tp := task.TopicPartition{Topic: topic, Partition: tk.ID().Partition}
-			end := max(th.mu.restoredTo[tp], th.coll.ackedEnd(tp))
-			offsets[checkpoint.Partition{Topic: topic, Partition: tp.Partition}] = end
+			offsets[checkpoint.Partition{Topic: topic, Partition: tp.Partition}] = max(th.mu.restoredTo[tp], th.coll.ackedEnd(tp))
 		}
-		if len(offsets) == 0 {
-			continue
+		if len(offsets) > 0 {
+			files[tk.StateDir()] = offsets
 		}
-		if err := checkpoint.Write(tk.StateDir(), offsets); err != nil {
-			th.log.Warn("writing the task's checkpoint; its next start restores its stores from the beginning",
-				"task", tk.ID().String(), "error", err)
+	}
+	return files
+}
+
+// writeCheckpoints writes the checkpoint files checkpoints worked out, once
+// the tasks' stores are closed.
+func (th *thread) writeCheckpoints(files map[string]map[checkpoint.Partition]int64) {
+	for dir, offsets := range files {
+		if err := checkpoint.Write(dir, offsets); err != nil {
+			th.log.Warn("writing a task's checkpoint; its next start restores its stores from the beginning",
+				"dir", dir, "error", err)
 		}
 	}
 }

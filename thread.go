@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/internal/checkpoint"
 	"github.com/gostreams/streams/internal/graph"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
@@ -501,14 +502,16 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 	if len(affected) == 0 {
 		return
 	}
+	var cps map[string]map[checkpoint.Partition]int64
 	if err := th.commit(ctx, affected); err != nil {
 		if th.mu.fatal == nil {
 			th.mu.fatal = err
 		}
 	} else {
-		th.writeCheckpoints(affected)
+		cps = th.checkpoints(affected)
 	}
 	th.drop(affected, "revoked")
+	th.writeCheckpoints(cps)
 }
 
 // onLost closes the tasks of lost partitions without committing: the group
@@ -560,16 +563,18 @@ func (th *thread) drop(ts []*task.Task, why string) {
 // leaves the group.
 func (th *thread) shutdown(clean bool) {
 	th.mu.Lock()
+	var cps map[string]map[checkpoint.Partition]int64
 	if clean && len(th.mu.tasks) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := th.commit(ctx, th.allTasks()); err != nil {
 			th.log.Warn("final commit failed", "error", err)
 		} else {
-			th.writeCheckpoints(th.allTasks())
+			cps = th.checkpoints(th.allTasks())
 		}
 		cancel()
 	}
 	th.drop(th.allTasks(), "closed")
+	th.writeCheckpoints(cps)
 	th.mu.Unlock()
 	th.cl.Close()
 	th.restore.Close()

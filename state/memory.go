@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sync"
 
 	"github.com/google/btree"
@@ -125,6 +126,9 @@ type memoryStore struct {
 		live int
 		// pending are the slots whose state the tree does not have yet.
 		pending []*memSlot
+		// stale means the tree is out of date altogether (after a
+		// restore): the next sync rebuilds it from the index.
+		stale bool
 		// snap is a read-only clone of tree, or nil once tree has been
 		// written since the clone was taken.
 		snap *btree.BTreeG[memEntry]
@@ -268,9 +272,70 @@ func (s *memoryStore) markPending(sl *memSlot) {
 	}
 }
 
+// restoreWrite is Write for a restore: it updates the hash index only and
+// marks the tree stale, to be rebuilt in one sorted pass by the first scan.
+// A restoring task serves no scans, so a restore pays for the ordered index
+// once instead of once per record.
+func (s *memoryStore) restoreWrite(batch []KeyValue[[]byte, []byte]) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	for _, kv := range batch {
+		sl := s.mu.index[string(kv.Key)]
+		if kv.Value == nil {
+			if sl != nil && sl.live {
+				sl.live = false
+				s.mu.live--
+				sl.e.value = nil
+			}
+			continue
+		}
+		if sl == nil {
+			sl = &memSlot{}
+			s.mu.index[string(kv.Key)] = sl
+		}
+		if !sl.live {
+			sl.live = true
+			s.mu.live++
+		}
+		sl.e = newEntry(kv.Key, kv.Value)
+	}
+	s.mu.stale = true
+	s.mu.snap = nil
+	return nil
+}
+
+// rebuildTree makes the tree anew from the index, in key order. The caller
+// holds mu exclusively.
+func (s *memoryStore) rebuildTree() {
+	live := make([]memEntry, 0, s.mu.live)
+	for k, sl := range s.mu.index {
+		sl.pending = false
+		if sl.live {
+			live = append(live, sl.e)
+		} else {
+			delete(s.mu.index, k)
+		}
+	}
+	slices.SortFunc(live, func(a, b memEntry) int { return bytes.Compare(a.key, b.key) })
+	s.mu.tree = btree.NewG(memoryDegree, lessEntry)
+	for _, e := range live {
+		s.mu.tree.ReplaceOrInsert(e)
+	}
+	clear(s.mu.pending)
+	s.mu.pending = s.mu.pending[:0]
+	s.mu.stale = false
+}
+
 // syncTree applies the pending slots to the tree and forgets dead ones. The
 // caller holds mu exclusively.
 func (s *memoryStore) syncTree() {
+	if s.mu.stale {
+		s.rebuildTree()
+		return
+	}
 	for i, sl := range s.mu.pending {
 		if sl.live {
 			s.mu.tree.ReplaceOrInsert(sl.e)

@@ -144,7 +144,14 @@ func (s *keyValueStore[K, V]) stamp() time.Time {
 // Restore implements Restorer: it writes to the backend, below any
 // change-logging layer.
 func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
-	if err := backend(s.inner).Write(batch); err != nil {
+	b := backend(s.inner)
+	write := b.Write
+	if r, ok := b.(interface {
+		restoreWrite([]KeyValue[[]byte, []byte]) error
+	}); ok {
+		write = r.restoreWrite
+	}
+	if err := write(batch); err != nil {
 		return s.wrap("restore", err)
 	}
 	return nil

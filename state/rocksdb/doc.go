@@ -55,21 +55,21 @@
 //     the cache: each open store may use up to WriteBufferSize ×
 //     MaxWriteBuffers of memory for them.
 //   - Compression: LZ4. None, Snappy and Zstd are available too.
-//   - SyncWrites: false.
+//   - WriteAheadLog: false; SyncWrites: false.
 //   - Every store also keeps a Bloom filter (10 bits per key) in its files,
 //     and at most three RocksDB info logs of 4 MiB.
 //
 // # Durability and Flush
 //
-// Every write goes to RocksDB's write-ahead log before it returns. With
-// SyncWrites false (the default) the log is in the operating system's page
-// cache by then: a crash of the process loses nothing, while a crash of the
-// machine may lose the writes made since the last Flush. Flush, which the
-// runtime calls on every commit, syncs the log to stable storage when
-// anything was written since the previous Flush (one fsync; nothing
-// otherwise), so that after it returns every write so far survives a machine
-// crash too. It does not write memtables out to files: recovery replays the
-// log. Close syncs the same way before it closes the database. With
-// SyncWrites true every write syncs the log itself, and Flush has nothing
-// left to do.
+// By default a store keeps no write-ahead log, as in Kafka Streams: the
+// changelog topic makes the store durable, and the runtime restores a store
+// that was not closed cleanly from its changelog (a clean close writes a
+// checkpoint; without one the runtime wipes the store and restores it all).
+// Close writes the memtables to files; Flush does nothing; a crash loses
+// what was only in memory, which the restore replaces.
+//
+// With Options.WriteAheadLog every write goes to the log before it
+// returns, in the operating system's page cache unless SyncWrites is set;
+// Flush then syncs the log when anything was written since the previous
+// Flush, and Close does the same.
 package rocksdb

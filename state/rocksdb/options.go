@@ -62,16 +62,22 @@ type Options struct {
 	// CompressionDefault, which means DefaultCompression (LZ4).
 	Compression Compression
 
-	// SyncWrites makes every write (Put, PutAll, Write, Delete) wait until
-	// RocksDB has synced its write-ahead log to stable storage. Default:
-	// false: a write returns once it is in the write-ahead log in the
-	// operating system's page cache, so a crash of the process loses
-	// nothing, but a crash of the machine (power loss, kernel panic) may
-	// lose the writes made since the last Flush. Flush, which the runtime
-	// calls on every commit, syncs the log, so with the default a machine
-	// crash loses at most the uncommitted writes, which the changelog
-	// replays; SyncWrites costs one sync per write instead of one per
-	// commit.
+	// WriteAheadLog keeps RocksDB's write-ahead log. Default false, as in
+	// Kafka Streams: the changelog topic already makes the store durable,
+	// and the runtime never trusts a store after a crash (without the
+	// checkpoint a clean close writes, it wipes the store and restores it
+	// from the changelog), so the log would only cost a write per Put and a
+	// sync per commit. Without it, Close writes the memtables to files, and
+	// a crash loses what was only in memory. Set it when the store is used
+	// without the runtime and must survive a crash on its own.
+	WriteAheadLog bool
+
+	// SyncWrites, with WriteAheadLog, makes every write (Put, PutAll,
+	// Write, Delete) wait until RocksDB has synced the log to stable
+	// storage. Default false: a write returns once it is in the log in the
+	// operating system's page cache (a crash of the process loses nothing;
+	// a crash of the machine may lose the writes since the last Flush,
+	// which syncs the log).
 	SyncWrites bool
 }
 
@@ -149,6 +155,9 @@ func (o Options) Validate() error {
 	case o.Compression > CompressionZstd:
 		return &OptionsError{Field: "Compression", Value: o.Compression.String(),
 			Want: "one of the Compression constants"}
+	case o.SyncWrites && !o.WriteAheadLog:
+		return &OptionsError{Field: "SyncWrites", Value: "true without WriteAheadLog",
+			Want: "WriteAheadLog true as well: there is no log to sync without it"}
 	case o.Cache != nil && o.Cache.closed():
 		return &OptionsError{Field: "Cache", Value: "a closed Cache",
 			Want: "an open Cache from NewCache, or nil for DefaultCache()"}

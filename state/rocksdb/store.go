@@ -90,6 +90,8 @@ type store struct {
 	wo *grocksdb.WriteOptions
 	// dir is where the database lives.
 	dir string
+	// wal is Options.WriteAheadLog.
+	wal bool
 	// syncWrites is Options.SyncWrites: every write syncs, Flush need not.
 	syncWrites bool
 }
@@ -148,7 +150,9 @@ func (s *store) Init(ctx state.StoreContext) error {
 	s.ro = grocksdb.NewDefaultReadOptions()
 	s.wo = grocksdb.NewDefaultWriteOptions()
 	s.wo.SetSync(opts.SyncWrites)
+	s.wo.DisableWAL(!opts.WriteAheadLog)
 	s.syncWrites = opts.SyncWrites
+	s.wal = opts.WriteAheadLog
 	s.done = make(chan struct{})
 	s.gate.Or(gateOpen) // publishes the fields above to every acquire
 	return nil
@@ -178,11 +182,12 @@ func (s *store) release() {
 	}
 }
 
-// Flush makes every write so far durable: when there were writes since the
-// last Flush, it syncs the write-ahead log to stable storage (one fsync);
-// otherwise, and with Options.SyncWrites, where every write has synced
-// already, it does nothing. It does not write the memtables out to files:
-// the log is enough to recover them, and writing them is RocksDB's business.
+// Flush, with Options.WriteAheadLog, makes every write so far durable: when
+// there were writes since the last Flush, it syncs the log to stable
+// storage (one fsync); with SyncWrites, where every write has synced
+// already, it does nothing. Without the log (the default) it does nothing:
+// the runtime restores a store that was not closed cleanly from its
+// changelog, and Close writes the memtables to files.
 func (s *store) Flush() error {
 	if err := s.acquire(); err != nil {
 		return err
@@ -192,7 +197,7 @@ func (s *store) Flush() error {
 }
 
 func (s *store) syncWAL(op string) error {
-	if s.syncWrites || !s.dirty.Swap(false) {
+	if !s.wal || s.syncWrites || !s.dirty.Swap(false) {
 		return nil
 	}
 	if err := s.db.FlushWAL(true); err != nil {
@@ -202,7 +207,8 @@ func (s *store) syncWAL(op string) error {
 	return nil
 }
 
-// Close syncs the write-ahead log when there were writes since the last
+// Close makes the writes durable (it syncs the write-ahead log, or without
+// one writes the memtables to files) when there were writes since the last
 // Flush, then closes the database and releases everything the store holds.
 // It waits for the operations running on other goroutines, range loops
 // included, to end: never call it from inside a range loop over the same
@@ -220,6 +226,16 @@ func (s *store) Close() error {
 		<-s.done
 	}
 	err := s.syncWAL("close")
+	if !s.wal && s.dirty.Swap(false) {
+		// Without a log, what is only in the memtables is lost at close
+		// unless written to files now.
+		fo := grocksdb.NewDefaultFlushOptions()
+		fo.SetWait(true)
+		if ferr := s.db.Flush(fo); ferr != nil && err == nil {
+			err = fmt.Errorf("rocksdb: store %q: close: writing the memtables in %s: %w", s.name, s.dir, ferr)
+		}
+		fo.Destroy()
+	}
 	s.db.Close()
 	s.ro.Destroy()
 	s.wo.Destroy()

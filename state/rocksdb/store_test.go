@@ -134,6 +134,8 @@ func TestInitFails(t *testing.T) {
 			want: `rocksdb: store "s": rocksdb: Options.MaxWriteBuffers is 1; want 0 for the default (3) or at least 2`},
 		{name: "Compression", store: "s", dir: t.TempDir(), opts: Options{Compression: 42}, field: "Compression",
 			want: `rocksdb: store "s": rocksdb: Options.Compression is Compression(42); want one of the Compression constants`},
+		{name: "SyncWrites without a log", store: "s", dir: t.TempDir(), opts: Options{SyncWrites: true}, field: "SyncWrites",
+			want: `rocksdb: Options.SyncWrites is true without WriteAheadLog; want WriteAheadLog true as well`},
 		{name: "closed Cache", store: "s", dir: t.TempDir(), opts: Options{Cache: closedCache}, field: "Cache",
 			want: `rocksdb: store "s": rocksdb: Options.Cache is a closed Cache; want an open Cache from NewCache, or nil for DefaultCache()`},
 	}
@@ -407,9 +409,11 @@ func TestReopenSeesPersistedData(t *testing.T) {
 	}
 }
 
-// A crash of the process loses no write that returned, even without Flush
-// or Close: the test runs a child process that writes, reports, and is then
-// killed with SIGKILL; the parent opens the store and finds every write.
+// With WriteAheadLog, a crash of the process loses no write that returned,
+// even without Flush or Close: the test runs a child process that writes,
+// reports, and is then killed with SIGKILL; the parent opens the store and
+// finds every write. (Without the log, the default, the runtime restores
+// such a store from its changelog instead.)
 func TestProcessCrashLosesNothing(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("ROCKSDB_CRASH_CHILD_DIR") != "" {
@@ -434,7 +438,7 @@ func TestProcessCrashLosesNothing(t *testing.T) {
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 
-	s := openBytes(t, dir, "crash", Options{})
+	s := openBytes(t, dir, "crash", Options{WriteAheadLog: true})
 	kvs := collect(t, s.Scan(state.KeyRange{}, false))
 	require.Len(t, kvs, 1000)
 	for i, kv := range kvs {
@@ -449,7 +453,7 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("only runs as the child of TestProcessCrashLosesNothing")
 	}
-	s := KeyValueStore("crash", Options{}).Get()
+	s := KeyValueStore("crash", Options{WriteAheadLog: true}).Get()
 	require.NoError(t, s.Init(state.StoreContext{Dir: dir}))
 	for i := range 500 {
 		require.NoError(t, s.Put(fmt.Appendf(nil, "k%04d", i), fmt.Appendf(nil, "v%d", i)))
@@ -470,7 +474,7 @@ func TestFlush(t *testing.T) {
 	for _, sync := range []bool{false, true} {
 		t.Run(fmt.Sprint("SyncWrites=", sync), func(t *testing.T) {
 			t.Parallel()
-			s := openBytes(t, t.TempDir(), "flush", Options{SyncWrites: sync})
+			s := openBytes(t, t.TempDir(), "flush", Options{WriteAheadLog: true, SyncWrites: sync})
 			require.False(t, s.dirty.Load())
 			require.NoError(t, s.Put(b("k"), b("v")))
 			require.True(t, s.dirty.Load())
