@@ -582,3 +582,36 @@ func TestInstancesStartingTogetherShareTheInternalTopics(t *testing.T) {
 		require.NoError(t, r.stop(t), "every instance ran until stopped")
 	}
 }
+
+// A window store's changelog is compacted and deleted, with the store's
+// retention plus one day; a key-value store's is only compacted.
+func TestWindowStoreChangelogIsCompactedAndDeleted(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	topology.AddProcessor(b, "p", processor.Func(func(processor.Context[string, string], processor.Record[string, string]) error { return nil }), src)
+	b.AddStateStore(state.NewWindowStoreBuilder(state.InMemoryWindowStore("windows", time.Hour, time.Minute, false), serde.String(), serde.Int64()), "p")
+	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("plain"), serde.String(), serde.Int64()), "p")
+	topo, err := b.Build()
+	require.NoError(t, err)
+	r := start(t, topo, config(t, c, "win"))
+	produceValues(t, c, "in", false, "x")
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "win", "in"))
+	require.NoError(t, r.stop(t))
+	cfgs, err := c.Admin().DescribeTopicConfigs(ctxT(t), streams.ChangelogTopic("win", "windows"), streams.ChangelogTopic("win", "plain"))
+	require.NoError(t, err)
+	got := map[string]map[string]string{}
+	for _, rc := range cfgs {
+		got[rc.Name] = map[string]string{}
+		for _, cv := range rc.Configs {
+			if cv.Value != nil {
+				got[rc.Name][cv.Key] = *cv.Value
+			}
+		}
+	}
+	require.Equal(t, "compact,delete", got["win-windows-changelog"]["cleanup.policy"])
+	require.Equal(t, fmt.Sprint((time.Hour + 24*time.Hour).Milliseconds()), got["win-windows-changelog"]["retention.ms"])
+	require.Equal(t, "compact", got["win-plain-changelog"]["cleanup.policy"])
+}

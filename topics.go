@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/state"
 )
 
 // topicPlan is what the app learned about its topics at start.
@@ -152,7 +153,15 @@ func planTopics(ctx context.Context, adm *kadm.Client, prog *graph.Program, appI
 			for k, v := range b.LogConfig() {
 				cfg[k] = new(v)
 			}
-			cfg["cleanup.policy"] = new("compact")
+			// Window and session stores drop old segments: their changelog
+			// is compacted and deleted (retention.ms, retention + 1 day,
+			// comes from the builder's LogConfig); a key-value store's is
+			// only compacted.
+			if _, windowed := b.(state.WindowedStoreBuilder); windowed {
+				cfg["cleanup.policy"] = new("compact,delete")
+			} else {
+				cfg["cleanup.policy"] = new("compact")
+			}
 			plan.internal[ChangelogTopic(appID, s)] = internalTopic{partitions: plan.subPartitions[st.ID], configs: cfg, changelog: true}
 		}
 	}

@@ -1,0 +1,91 @@
+package state
+
+import (
+	"iter"
+	"time"
+)
+
+// loggedSegmentedStore is the change-logging layer of window and session
+// stores: it passes every operation to the backend and sends every change
+// that the backend made to the changelog writer of the task that opened it,
+// keyed by the full encoded window or session key, so that a changelog
+// record identifies its window. Reads pass straight through.
+type loggedSegmentedStore struct {
+	inner SegmentedBytesStore
+	log   ChangelogWriter // nil until Init, or when the runtime keeps no changelog
+}
+
+var _ SegmentedBytesStore = (*loggedSegmentedStore)(nil)
+
+func newLoggedSegmentedStore(inner SegmentedBytesStore) *loggedSegmentedStore {
+	return &loggedSegmentedStore{inner: inner}
+}
+
+func (s *loggedSegmentedStore) Name() string             { return s.inner.Name() }
+func (s *loggedSegmentedStore) Persistent() bool         { return s.inner.Persistent() }
+func (s *loggedSegmentedStore) Flush() error             { return s.inner.Flush() }
+func (s *loggedSegmentedStore) Close() error             { return s.inner.Close() }
+func (s *loggedSegmentedStore) Wipe() error              { return s.inner.Wipe() }
+func (s *loggedSegmentedStore) Retention() time.Duration { return s.inner.Retention() }
+func (s *loggedSegmentedStore) DroppedRecords() int64    { return s.inner.DroppedRecords() }
+
+func (s *loggedSegmentedStore) Init(ctx StoreContext) error {
+	s.log = ctx.Changelog
+	return s.inner.Init(ctx)
+}
+
+func (s *loggedSegmentedStore) change(key, value []byte) error {
+	if s.log == nil {
+		return nil
+	}
+	return s.log.LogChange(s.inner.Name(), key, value)
+}
+
+func (s *loggedSegmentedStore) Get(key []byte) ([]byte, bool, error) { return s.inner.Get(key) }
+
+// Put logs only what the backend stored: a record dropped because its
+// window expired is not sent to the changelog either.
+func (s *loggedSegmentedStore) Put(key, value []byte) (bool, error) {
+	stored, err := s.inner.Put(key, value)
+	if err != nil || !stored {
+		return stored, err
+	}
+	if value == nil {
+		value = []byte{} // a put of an empty value is not a tombstone
+	}
+	return true, s.change(key, value)
+}
+
+// Delete logs a tombstone when there was a value to delete.
+func (s *loggedSegmentedStore) Delete(key []byte) ([]byte, bool, error) {
+	old, ok, err := s.inner.Delete(key)
+	if err != nil || !ok {
+		return old, ok, err
+	}
+	return old, ok, s.change(key, nil)
+}
+
+// Write logs every entry of the batch, tombstones included.
+func (s *loggedSegmentedStore) Write(batch []KeyValue[[]byte, []byte]) error {
+	if err := s.inner.Write(batch); err != nil {
+		return err
+	}
+	for _, e := range batch {
+		if err := s.change(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *loggedSegmentedStore) Scan(r KeyRange, from, to int64, reverse bool) iter.Seq2[KeyValue[[]byte, []byte], error] {
+	return s.inner.Scan(r, from, to, reverse)
+}
+
+// segmentedBackend returns the store under any change-logging layer.
+func segmentedBackend(s SegmentedBytesStore) SegmentedBytesStore {
+	if l, ok := s.(*loggedSegmentedStore); ok {
+		return l.inner
+	}
+	return s
+}
