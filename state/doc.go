@@ -72,6 +72,20 @@
 // # Layers
 //
 // Under every typed store is a KeyValueBytesStore, which deals in bytes
-// ordered by bytes.Compare. Backends implement it; the change-logging and
-// caching layers will wrap it.
+// ordered by bytes.Compare. Backends implement it; the change-logging layer
+// (on by default) wraps it and sends every change to the task's changelog.
+// WithCaching is recorded but has no layer yet.
+//
+// # Window and session stores
+//
+// A WindowStore keeps values per key and window start (NewWindowStoreBuilder
+// with InMemoryWindowStore, or rocksdb.WindowStore); a SessionStore keeps
+// values per key and session (NewSessionStoreBuilder). Both keep their
+// entries in time segments of max(retention/2, 60s): the store tracks the
+// largest time put (window start or session end), drops a segment once all
+// of it is older than that minus the retention, ignores (and counts, see
+// DroppedRecordsCounter) puts for expired times, and never returns expired
+// entries. Their changelogs are compacted and deleted, with retention.ms set
+// to the store's retention plus ChangelogAdditionalRetention. A window is
+// half-open, [Start, End); a session's bounds are both inclusive.
 package state
