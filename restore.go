@@ -63,8 +63,12 @@ type storeRestore struct {
 	next    int64
 	records int64
 	began   time.Time
+	logged  time.Time // when progress was last logged
 	batch   []state.KeyValue[[]byte, []byte]
 }
+
+// progressEvery is how often a long restore logs its progress.
+const progressEvery = 10 * time.Second
 
 func (sr *storeRestore) event(id processor.TaskID, tp task.TopicPartition) RestoreEvent {
 	return RestoreEvent{Store: sr.name, Task: id, Topic: tp.Topic, Partition: tp.Partition,
@@ -194,6 +198,15 @@ func (th *thread) restoreStep(ctx context.Context, wait time.Duration) error {
 				}
 				clear(sr.batch)
 				sr.batch = sr.batch[:0]
+				last := sr.logged
+				if last.IsZero() {
+					last = sr.began
+				}
+				if time.Since(last) >= progressEvery && sr.next < sr.end {
+					sr.logged = time.Now()
+					th.log.Info("restoring store", "task", id.String(), "store", sr.name,
+						"restored", sr.records, "offset", sr.next, "end", sr.end, "elapsed", time.Since(sr.began))
+				}
 			}
 			if sr.next >= sr.end {
 				th.restore.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
