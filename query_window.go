@@ -1,0 +1,126 @@
+package streams
+
+import (
+	"fmt"
+	"iter"
+	"reflect"
+	"time"
+
+	"github.com/gostreams/streams/state"
+)
+
+// QueryWindow returns a read-only view of the window store name across the
+// tasks this instance runs now, safe to use from any goroutine, as
+// QueryKeyValue is for key-value stores. A key lives in one task, so
+// FetchOne and Fetch ask each task's store in turn. FetchRange, FetchAll,
+// All and their backward variants chain the tasks' stores in task order,
+// as Kafka Streams' composite window store does: each task's part is in
+// order, the whole is not merged across tasks.
+func QueryWindow[K, V any](a *App, name string) (state.ReadOnlyWindowStore[K, V], error) {
+	if _, ok := a.prog.Stores[name]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	}
+	return &windowQuery[K, V]{a: a, name: name}, nil
+}
+
+type windowQuery[K, V any] struct {
+	a    *App
+	name string
+}
+
+// stores returns the named store of every running task, typed.
+func (q *windowQuery[K, V]) stores() ([]state.ReadOnlyWindowStore[K, V], error) {
+	sts := q.a.local.snapshot(q.name)
+	out := make([]state.ReadOnlyWindowStore[K, V], len(sts))
+	for i, st := range sts {
+		w, ok := st.(state.ReadOnlyWindowStore[K, V])
+		if !ok {
+			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
+				q.name, st, reflect.TypeFor[state.ReadOnlyWindowStore[K, V]]())
+		}
+		out[i] = w
+	}
+	return out, nil
+}
+
+func (q *windowQuery[K, V]) FetchOne(key K, start time.Time) (V, bool, error) {
+	var zero V
+	sts, err := q.stores()
+	if err != nil {
+		return zero, false, err
+	}
+	for _, s := range sts {
+		v, ok, err := s.FetchOne(key, start)
+		if err != nil || ok {
+			return v, ok, err
+		}
+	}
+	return zero, false, nil
+}
+
+// chain yields f of every task's store, one after the other.
+func chain[K, V, T any](q *windowQuery[K, V], f func(state.ReadOnlyWindowStore[K, V]) iter.Seq2[T, error]) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		sts, err := q.stores()
+		if err != nil {
+			var zero T
+			yield(zero, err)
+			return
+		}
+		for _, s := range sts {
+			for v, err := range f(s) {
+				if !yield(v, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (q *windowQuery[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[state.KeyValue[time.Time, V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[time.Time, V], error] {
+		return s.Fetch(key, from, to)
+	})
+}
+
+func (q *windowQuery[K, V]) BackwardFetch(key K, from, to time.Time) iter.Seq2[state.KeyValue[time.Time, V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[time.Time, V], error] {
+		return s.BackwardFetch(key, from, to)
+	})
+}
+
+func (q *windowQuery[K, V]) FetchRange(keyFrom, keyTo *K, from, to time.Time) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+		return s.FetchRange(keyFrom, keyTo, from, to)
+	})
+}
+
+func (q *windowQuery[K, V]) BackwardFetchRange(keyFrom, keyTo *K, from, to time.Time) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+		return s.BackwardFetchRange(keyFrom, keyTo, from, to)
+	})
+}
+
+func (q *windowQuery[K, V]) FetchAll(from, to time.Time) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+		return s.FetchAll(from, to)
+	})
+}
+
+func (q *windowQuery[K, V]) BackwardFetchAll(from, to time.Time) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+		return s.BackwardFetchAll(from, to)
+	})
+}
+
+func (q *windowQuery[K, V]) All() iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+		return s.All()
+	})
+}
+
+func (q *windowQuery[K, V]) BackwardAll() iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+	return chain(q, func(s state.ReadOnlyWindowStore[K, V]) iter.Seq2[state.KeyValue[state.Windowed[K], V], error] {
+		return s.BackwardAll()
+	})
+}
