@@ -94,10 +94,35 @@ func (l *localStores) snapshot(name string) []state.Store {
 // snapshot taken when the scan starts. For a timestamped store, V is
 // state.ValueAndTimestamp[X].
 func QueryKeyValue[K, V any](a *App, name string) (state.ReadOnlyKeyValueStore[K, V], error) {
-	if _, ok := a.prog.Stores[name]; !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	if err := a.knowsStore(name); err != nil {
+		return nil, err
 	}
 	return &kvQuery[K, V]{a: a, name: name}, nil
+}
+
+// knowsStore reports ErrUnknownStore for a name the topology does not have.
+func (a *App) knowsStore(name string) error {
+	if _, ok := a.prog.Stores[name]; !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	}
+	return nil
+}
+
+// localStoresAs returns the named store of every running task, in task
+// order, as S (a read-only store interface), or an error naming the store
+// if one is of another type.
+func localStoresAs[S any](a *App, name string) ([]S, error) {
+	sts := a.local.snapshot(name)
+	out := make([]S, len(sts))
+	for i, st := range sts {
+		typed, ok := st.(S)
+		if !ok {
+			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
+				name, st, reflect.TypeFor[S]())
+		}
+		out[i] = typed
+	}
+	return out, nil
 }
 
 type kvQuery[K, V any] struct {
@@ -107,15 +132,9 @@ type kvQuery[K, V any] struct {
 
 // view merges the store of every running task.
 func (q *kvQuery[K, V]) view() (state.ReadOnlyKeyValueStore[K, V], error) {
-	stores := q.a.local.snapshot(q.name)
-	typed := make([]state.ReadOnlyKeyValueStore[K, V], len(stores))
-	for i, st := range stores {
-		kv, ok := st.(state.ReadOnlyKeyValueStore[K, V])
-		if !ok {
-			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
-				q.name, st, reflect.TypeFor[state.ReadOnlyKeyValueStore[K, V]]())
-		}
-		typed[i] = kv
+	typed, err := localStoresAs[state.ReadOnlyKeyValueStore[K, V]](q.a, q.name)
+	if err != nil {
+		return nil, err
 	}
 	return state.MergeKeyValue(typed...), nil
 }

@@ -1,9 +1,7 @@
 package streams
 
 import (
-	"fmt"
 	"iter"
-	"reflect"
 	"time"
 
 	"github.com/gostreams/streams/state"
@@ -17,8 +15,8 @@ import (
 // as Kafka Streams' composite window store does: each task's part is in
 // order, the whole is not merged across tasks.
 func QueryWindow[K, V any](a *App, name string) (state.ReadOnlyWindowStore[K, V], error) {
-	if _, ok := a.prog.Stores[name]; !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	if err := a.knowsStore(name); err != nil {
+		return nil, err
 	}
 	return &windowQuery[K, V]{a: a, name: name}, nil
 }
@@ -30,17 +28,7 @@ type windowQuery[K, V any] struct {
 
 // stores returns the named store of every running task, typed.
 func (q *windowQuery[K, V]) stores() ([]state.ReadOnlyWindowStore[K, V], error) {
-	sts := q.a.local.snapshot(q.name)
-	out := make([]state.ReadOnlyWindowStore[K, V], len(sts))
-	for i, st := range sts {
-		w, ok := st.(state.ReadOnlyWindowStore[K, V])
-		if !ok {
-			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
-				q.name, st, reflect.TypeFor[state.ReadOnlyWindowStore[K, V]]())
-		}
-		out[i] = w
-	}
-	return out, nil
+	return localStoresAs[state.ReadOnlyWindowStore[K, V]](q.a, q.name)
 }
 
 func (q *windowQuery[K, V]) FetchOne(key K, start time.Time) (V, bool, error) {

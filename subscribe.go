@@ -44,8 +44,8 @@ type Subscription[K, V any] struct {
 // and read the store with QueryKeyValue to catch up. While a store has
 // subscribers, each write to it also reads the old value.
 func Subscribe[K, V any](a *App, name string, buffer int) (*Subscription[K, V], error) {
-	if _, ok := a.prog.Stores[name]; !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownStore, name)
+	if err := a.knowsStore(name); err != nil {
+		return nil, err
 	}
 	if buffer <= 0 {
 		buffer = 1024
