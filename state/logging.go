@@ -9,7 +9,34 @@ import (
 // that opened it. Reads pass straight through.
 type loggedStore struct {
 	inner KeyValueBytesStore
-	log   ChangelogWriter // nil until Init, or when the runtime keeps no changelog
+	changelog
+}
+
+// changelog is what the change-logging layers share: the changelog writer
+// of the task that opened the store, and the store's name.
+type changelog struct {
+	w     ChangelogWriter // nil until Init, or when the runtime keeps no changelog
+	store string
+}
+
+func (c *changelog) open(ctx StoreContext, store string) { c.w, c.store = ctx.Changelog, store }
+
+// change logs that key now has value (nil: deleted).
+func (c *changelog) change(key, value []byte) error {
+	if c.w == nil {
+		return nil
+	}
+	return c.w.LogChange(c.store, key, value)
+}
+
+// changes logs every entry of batch, tombstones included.
+func (c *changelog) changes(batch []KeyValue[[]byte, []byte]) error {
+	for _, e := range batch {
+		if err := c.change(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var _ KeyValueBytesStore = (*loggedStore)(nil)
@@ -22,15 +49,8 @@ func (s *loggedStore) Flush() error     { return s.inner.Flush() }
 func (s *loggedStore) Close() error     { return s.inner.Close() }
 
 func (s *loggedStore) Init(ctx StoreContext) error {
-	s.log = ctx.Changelog
+	s.open(ctx, s.inner.Name())
 	return s.inner.Init(ctx)
-}
-
-func (s *loggedStore) change(key, value []byte) error {
-	if s.log == nil {
-		return nil
-	}
-	return s.log.LogChange(s.inner.Name(), key, value)
 }
 
 func (s *loggedStore) Get(key []byte) ([]byte, bool, error) { return s.inner.Get(key) }
@@ -65,12 +85,7 @@ func (s *loggedStore) Write(batch []KeyValue[[]byte, []byte]) error {
 	if err := s.inner.Write(batch); err != nil {
 		return err
 	}
-	for _, e := range batch {
-		if err := s.change(e.Key, e.Value); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.changes(batch)
 }
 
 func (s *loggedStore) Delete(key []byte) ([]byte, bool, error) {

@@ -12,7 +12,7 @@ import (
 // record identifies its window. Reads pass straight through.
 type loggedSegmentedStore struct {
 	inner SegmentedBytesStore
-	log   ChangelogWriter // nil until Init, or when the runtime keeps no changelog
+	changelog
 }
 
 var _ SegmentedBytesStore = (*loggedSegmentedStore)(nil)
@@ -30,15 +30,8 @@ func (s *loggedSegmentedStore) Retention() time.Duration { return s.inner.Retent
 func (s *loggedSegmentedStore) DroppedRecords() int64    { return s.inner.DroppedRecords() }
 
 func (s *loggedSegmentedStore) Init(ctx StoreContext) error {
-	s.log = ctx.Changelog
+	s.open(ctx, s.inner.Name())
 	return s.inner.Init(ctx)
-}
-
-func (s *loggedSegmentedStore) change(key, value []byte) error {
-	if s.log == nil {
-		return nil
-	}
-	return s.log.LogChange(s.inner.Name(), key, value)
 }
 
 func (s *loggedSegmentedStore) Get(key []byte) ([]byte, bool, error) { return s.inner.Get(key) }
@@ -70,12 +63,7 @@ func (s *loggedSegmentedStore) Write(batch []KeyValue[[]byte, []byte]) error {
 	if err := s.inner.Write(batch); err != nil {
 		return err
 	}
-	for _, e := range batch {
-		if err := s.change(e.Key, e.Value); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.changes(batch)
 }
 
 func (s *loggedSegmentedStore) Scan(r KeyRange, from, to int64, reverse bool) iter.Seq2[KeyValue[[]byte, []byte], error] {
