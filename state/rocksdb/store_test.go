@@ -416,11 +416,8 @@ func TestReopenSeesPersistedData(t *testing.T) {
 // such a store from its changelog instead.)
 func TestProcessCrashLosesNothing(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("ROCKSDB_CRASH_CHILD_DIR") != "" {
-		t.Skip("the child runs TestCrashChild")
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "ROCKSDB_CRASH_CHILD_DIR="+dir)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -446,26 +443,38 @@ func TestProcessCrashLosesNothing(t *testing.T) {
 	}
 }
 
-// TestCrashChild is the child of TestProcessCrashLosesNothing; it does
-// nothing on its own.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv("ROCKSDB_CRASH_CHILD_DIR")
-	if dir == "" {
-		t.Skip("only runs as the child of TestProcessCrashLosesNothing")
+// TestMain lets the test binary be the child of
+// TestProcessCrashLosesNothing: with ROCKSDB_CRASH_CHILD_DIR set it writes
+// to a store there and waits to be killed instead of running the tests.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("ROCKSDB_CRASH_CHILD_DIR"); dir != "" {
+		crashChild(dir)
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild writes 1000 entries (500 Puts and a 500-entry Write), reports
+// "written" on stdout and waits to be killed; it never Flushes or Closes.
+func crashChild(dir string) {
+	fail := func(err error) {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(2)
+		}
 	}
 	s := KeyValueStore("crash", Options{WriteAheadLog: true}).Get()
-	require.NoError(t, s.Init(state.StoreContext{Dir: dir}))
+	fail(s.Init(state.StoreContext{Dir: dir}))
 	for i := range 500 {
-		require.NoError(t, s.Put(fmt.Appendf(nil, "k%04d", i), fmt.Appendf(nil, "v%d", i)))
+		fail(s.Put(fmt.Appendf(nil, "k%04d", i), fmt.Appendf(nil, "v%d", i)))
 	}
 	var batch []bkv
 	for i := 500; i < 1000; i++ {
 		batch = append(batch, bkv{Key: fmt.Appendf(nil, "k%04d", i), Value: fmt.Appendf(nil, "v%d", i)})
 	}
 	batch = append(batch, bkv{Key: b("zz")}, bkv{Key: b("zz"), Value: b("x")}, bkv{Key: b("zz")})
-	require.NoError(t, s.Write(batch))
+	fail(s.Write(batch))
 	fmt.Println("written")
-	select {} // wait to be killed; never Flush or Close
+	select {} // wait to be killed
 }
 
 // Flush syncs the log only when something was written since the last one.
