@@ -14,6 +14,7 @@ import (
 
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
 )
 
 // Config configures an App. The zero value of every optional field means
@@ -60,6 +61,10 @@ type Config struct {
 	// so QueryMetadataForKey can say where a key lives. Default "": the
 	// instance is not advertised.
 	ApplicationServer string
+	// StoreCacheMaxBytes bounds the cache of each store built WithCaching, in
+	// each task: an app's cache memory is at most this times its tasks'
+	// cached stores. Default 1 MiB (state.DefaultCacheMaxBytes).
+	StoreCacheMaxBytes int64
 	// RestoreListener, if set, hears about every store restoration. The app
 	// also logs the start and end of each at Info level.
 	RestoreListener RestoreListener
@@ -87,6 +92,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OffsetReset == "" {
 		c.OffsetReset = "earliest"
+	}
+	if c.StoreCacheMaxBytes == 0 {
+		c.StoreCacheMaxBytes = state.DefaultCacheMaxBytes
 	}
 	if c.MaxPollRecords == 0 {
 		c.MaxPollRecords = 1000
@@ -128,6 +136,9 @@ func (c Config) Validate() error {
 	}
 	if c.NumStreamThreads < 0 {
 		bad("NumStreamThreads", "is %d; use 0 for the default of 1, or a positive count", c.NumStreamThreads)
+	}
+	if c.StoreCacheMaxBytes < 0 {
+		bad("StoreCacheMaxBytes", "is %d; use 0 for the default, or a positive size", c.StoreCacheMaxBytes)
 	}
 	if c.CommitInterval < 0 {
 		bad("CommitInterval", "is %v; use 0 for the default, or a positive duration", c.CommitInterval)

@@ -37,6 +37,10 @@ func (l *localStores) add(tk *task.Task) {
 		l.mu.byName = map[string]map[processor.TaskID]state.Store{}
 	}
 	for name, st := range tk.Stores() {
+		// Queries read below any cache: what the task has written down.
+		if v, ok := st.(state.CommittedViewer); ok {
+			st = v.CommittedView()
+		}
 		if l.mu.byName[name] == nil {
 			l.mu.byName[name] = map[processor.TaskID]state.Store{}
 		}

@@ -482,7 +482,10 @@ func (th *thread) newTask(id processor.TaskID) (*task.Task, error) {
 			return nil, fmt.Errorf("streams: task %s: state directory: %w", id, err)
 		}
 	}
-	tk, err := task.New(task.Config{ID: id, ApplicationID: a.cfg.ApplicationID, StateDir: dir, Program: a.prog, Collector: th.coll})
+	tk, err := task.New(task.Config{
+		ID: id, ApplicationID: a.cfg.ApplicationID, StateDir: dir, Program: a.prog, Collector: th.coll,
+		CacheMaxBytes: a.cfg.StoreCacheMaxBytes,
+	})
 	if err != nil {
 		return nil, err
 	}

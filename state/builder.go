@@ -44,11 +44,14 @@ func newBuilder[S Store](name string, build func() S) *Builder[S] {
 }
 
 // backendFor returns a new backend from supplier, under the change-logging
-// layer when b logs.
+// layer when b logs, under the caching layer when b caches.
 func (b *Builder[S]) backendFor(supplier KeyValueBytesStoreSupplier) KeyValueBytesStore {
 	inner := supplier.Get()
 	if b.logging {
-		return newLoggedStore(inner)
+		inner = newLoggedStore(inner)
+	}
+	if b.caching {
+		inner = newCachedStore(inner)
 	}
 	return inner
 }
@@ -116,8 +119,14 @@ func (b *Builder[S]) WithLoggingDisabled() *Builder[S] {
 	return b
 }
 
-// WithCaching turns on caching: repeated writes to a key between commits
-// are collapsed into one. Caching is disabled by default. It returns b.
+// WithCaching turns on caching: the stores keep their writes in memory
+// until the task commits, so repeated writes to a key between commits reach
+// the backend and the changelog topic once, with the last value, and
+// recently read values are served from memory. A cache holds at most
+// Config.StoreCacheMaxBytes (StoreContext.CacheMaxBytes); when writes fill
+// it, it writes them down before the commit. Interactive queries read what
+// was written down, never the cache. Caching is disabled by default. It
+// returns b.
 func (b *Builder[S]) WithCaching() *Builder[S] {
 	b.caching = true
 	return b

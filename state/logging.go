@@ -102,10 +102,22 @@ func (s *loggedStore) Scan(r KeyRange, reverse bool) iter.Seq2[KeyValue[[]byte, 
 
 func (s *loggedStore) ApproximateNumEntries() (int64, error) { return s.inner.ApproximateNumEntries() }
 
-// backend returns the store under any change-logging layer.
+// backend returns the store under any caching and change-logging layers.
 func backend(s KeyValueBytesStore) KeyValueBytesStore {
+	if c, ok := s.(*cachedStore); ok {
+		s = c.inner
+	}
 	if l, ok := s.(*loggedStore); ok {
 		return l.inner
+	}
+	return s
+}
+
+// belowCache returns the store under any caching layer: what has been
+// written down.
+func belowCache(s KeyValueBytesStore) KeyValueBytesStore {
+	if c, ok := s.(*cachedStore); ok {
+		return c.inner
 	}
 	return s
 }

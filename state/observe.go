@@ -32,3 +32,13 @@ type Committer interface {
 	// Committed tells the store its task committed successfully.
 	Committed()
 }
+
+// CommittedViewer is implemented by the stores the builders make.
+// Interactive queries read a store through its committed view, which is
+// safe to read from any goroutine.
+type CommittedViewer interface {
+	// CommittedView returns a read-only store of the same type over what
+	// the store has written down, below any cache: it never shows a write
+	// the task has not flushed. A store without a cache is its own view.
+	CommittedView() Store
+}

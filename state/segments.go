@@ -305,6 +305,39 @@ func (s *segmentedStore) expired(t int64) bool {
 	return ok && t <= c
 }
 
+// admit implements expiry.
+func (s *segmentedStore) admit(t int64) (bool, error) {
+	var doomed []*segment
+	var ctx StoreContext
+	live, err := func() (bool, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.checkOpen(); err != nil {
+			return false, err
+		}
+		ctx = s.mu.ctx
+		s.observe(t)
+		doomed = s.expireSegments()
+		if s.expired(t) {
+			s.dropped.Add(1)
+			return false, nil
+		}
+		return true, nil
+	}()
+	if derr := s.destroyAll(doomed, ctx); derr != nil {
+		err = errors.Join(err, derr)
+	}
+	return live, err
+}
+
+// liveFrom implements expiry.
+func (s *segmentedStore) liveFrom() (int64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.cutoff()
+	return c + 1, ok
+}
+
 // observe advances the observed stream time to t; the caller holds mu
 // exclusively.
 func (s *segmentedStore) observe(t int64) {

@@ -70,10 +70,40 @@ func (s *loggedSegmentedStore) Scan(r KeyRange, from, to int64, reverse bool) it
 	return s.inner.Scan(r, from, to, reverse)
 }
 
-// segmentedBackend returns the store under any change-logging layer.
-func segmentedBackend(s SegmentedBytesStore) SegmentedBytesStore {
+// segmentedBackend returns the store under any caching and change-logging
+// layers.
+func restoreTarget(s SegmentedBytesStore) SegmentedBytesStore {
+	if c, ok := s.(*cachedSegmentedStore); ok {
+		c.drop()
+		s = c.inner
+	}
 	if l, ok := s.(*loggedSegmentedStore); ok {
 		return l.inner
+	}
+	return s
+}
+
+func (s *loggedSegmentedStore) admit(t int64) (bool, error) {
+	e, ok := s.inner.(expiry)
+	if !ok {
+		return true, nil
+	}
+	return e.admit(t)
+}
+
+func (s *loggedSegmentedStore) liveFrom() (int64, bool) {
+	e, ok := s.inner.(expiry)
+	if !ok {
+		return 0, false
+	}
+	return e.liveFrom()
+}
+
+// belowSegmentCache returns the store under any caching layer: what has been
+// written down.
+func belowSegmentCache(s SegmentedBytesStore) SegmentedBytesStore {
+	if c, ok := s.(*cachedSegmentedStore); ok {
+		return c.inner
 	}
 	return s
 }

@@ -122,7 +122,7 @@ func NewSessionStoreBuilder[K, V any](supplier SessionBytesStoreSupplier, keySer
 	mustBeValid("NewSessionStoreBuilder", supplier == nil, keySerde == nil, valueSerde == nil, supplier)
 	var b *Builder[SessionStore[K, V]]
 	b = newBuilder(supplier.Name(), func() SessionStore[K, V] {
-		return newSessionStore(b.segmentedBackendFor(supplier.Get), keySerde, valueSerde)
+		return newSessionStore(b.segmentedBackendFor(supplier.Get, sessionSchema{}), keySerde, valueSerde)
 	})
 	return &WindowedBuilder[SessionStore[K, V]]{Builder: b, retention: supplier.Retention()}
 }

@@ -28,6 +28,15 @@ func newSessionStore[K, V any](inner SegmentedBytesStore, ks serde.Serde[K], vs 
 	return &sessionStore[K, V]{inner: inner, keySerde: ks, valueSerde: vs}
 }
 
+// CommittedView implements CommittedViewer.
+func (s *sessionStore[K, V]) CommittedView() Store {
+	below := belowSegmentCache(s.inner)
+	if below == s.inner {
+		return s
+	}
+	return newSessionStore(below, s.keySerde, s.valueSerde)
+}
+
 func (s *sessionStore[K, V]) wrap(op string, err error) error {
 	return fmt.Errorf("state: session store %q: %s: %w", s.inner.Name(), op, err)
 }
@@ -61,7 +70,7 @@ func (s *sessionStore[K, V]) Close() error {
 // backend, below any change-logging layer; records of expired sessions are
 // skipped.
 func (s *sessionStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
-	if err := segmentedBackend(s.inner).Write(batch); err != nil {
+	if err := restoreTarget(s.inner).Write(batch); err != nil {
 		return s.wrap("restore", err)
 	}
 	return nil
@@ -69,7 +78,7 @@ func (s *sessionStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 
 // Wipe implements Restorer.
 func (s *sessionStore[K, V]) Wipe() error {
-	if err := segmentedBackend(s.inner).Wipe(); err != nil {
+	if err := restoreTarget(s.inner).Wipe(); err != nil {
 		return s.wrap("wipe", err)
 	}
 	return nil

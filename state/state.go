@@ -44,6 +44,9 @@ type StoreContext struct {
 	// RecordTime returns the time of the record (or punctuation) being
 	// processed, which stamps the store's changes; nil for none.
 	RecordTime func() time.Time
+	// CacheMaxBytes bounds the cache of a store built WithCaching; 0 means
+	// DefaultCacheMaxBytes.
+	CacheMaxBytes int64
 }
 
 // ChangelogWriter takes the changes of logged stores to their changelog

@@ -45,7 +45,14 @@ var (
 )
 
 func newKeyValueStore[K, V any](inner KeyValueBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *keyValueStore[K, V] {
-	shared, _ := backend(inner).(sharedReader) // reads pass through the logging layer
+	// Reads pass through the logging layer, not through a cache, which
+	// lends out its own values.
+	var shared sharedReader
+	if c, ok := inner.(*cachedStore); ok {
+		shared = c
+	} else {
+		shared, _ = backend(inner).(sharedReader)
+	}
 	s := &keyValueStore[K, V]{inner: inner, keySerde: keySerde, valueSerde: valueSerde, shared: shared}
 	s.keyApp, _ = keySerde.(serde.Appender[K])
 	s.valueApp, _ = valueSerde.(serde.Appender[V])
@@ -141,9 +148,28 @@ func (s *keyValueStore[K, V]) stamp() time.Time {
 	return s.now()
 }
 
-// Restore implements Restorer: it writes to the backend, below any
-// change-logging layer.
+// dropCache empties the store's cache, if it has one, before the backend
+// changes underneath it.
+func (s *keyValueStore[K, V]) dropCache() {
+	if c, ok := s.inner.(*cachedStore); ok {
+		c.drop()
+	}
+}
+
+// CommittedView implements CommittedViewer: a store over the layers below
+// the cache, sharing the backend and the serdes.
+func (s *keyValueStore[K, V]) CommittedView() Store {
+	below := belowCache(s.inner)
+	if below == s.inner {
+		return s
+	}
+	return newKeyValueStore(below, s.keySerde, s.valueSerde)
+}
+
+// Restore implements Restorer: it writes to the backend, below any caching
+// and change-logging layers.
 func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
+	s.dropCache()
 	b := backend(s.inner)
 	write := b.Write
 	if r, ok := b.(interface {
@@ -159,6 +185,7 @@ func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 
 // Wipe implements Restorer.
 func (s *keyValueStore[K, V]) Wipe() error {
+	s.dropCache()
 	if err := wipeAll(backend(s.inner)); err != nil {
 		return s.wrap("wipe", err)
 	}

@@ -257,11 +257,14 @@ func (b *WindowedBuilder[S]) WithCachingDisabled() *WindowedBuilder[S] {
 }
 
 // segmentedBackendFor returns a new backend from get, under the
-// change-logging layer when b logs.
-func (b *Builder[S]) segmentedBackendFor(get func() SegmentedBytesStore) SegmentedBytesStore {
+// change-logging layer when b logs, under the caching layer when b caches.
+func (b *Builder[S]) segmentedBackendFor(get func() SegmentedBytesStore, schema keySchema) SegmentedBytesStore {
 	inner := get()
 	if b.logging {
-		return newLoggedSegmentedStore(inner)
+		inner = newLoggedSegmentedStore(inner)
+	}
+	if b.caching {
+		inner = newCachedSegmentedStore(inner, schema)
 	}
 	return inner
 }
@@ -297,7 +300,7 @@ func NewWindowStoreBuilder[K, V any](supplier WindowBytesStoreSupplier, keySerde
 	mustBeValid("NewWindowStoreBuilder", supplier == nil, keySerde == nil, valueSerde == nil, supplier)
 	var b *Builder[WindowStore[K, V]]
 	b = newBuilder(supplier.Name(), func() WindowStore[K, V] {
-		return newWindowStore(b.segmentedBackendFor(supplier.Get), keySerde, valueSerde, supplier.WindowSize(), supplier.RetainDuplicates())
+		return newWindowStore(b.segmentedBackendFor(supplier.Get, windowSchema{}), keySerde, valueSerde, supplier.WindowSize(), supplier.RetainDuplicates())
 	})
 	return &WindowedBuilder[WindowStore[K, V]]{Builder: b, retention: supplier.Retention()}
 }
@@ -315,7 +318,7 @@ func NewTimestampedWindowStoreBuilder[K, V any](supplier WindowBytesStoreSupplie
 	vs := newTimestampedSerde(valueSerde)
 	var b *Builder[TimestampedWindowStore[K, V]]
 	b = newBuilder(supplier.Name(), func() TimestampedWindowStore[K, V] {
-		return newWindowStore[K, ValueAndTimestamp[V]](b.segmentedBackendFor(supplier.Get), keySerde, vs, supplier.WindowSize(), supplier.RetainDuplicates())
+		return newWindowStore[K, ValueAndTimestamp[V]](b.segmentedBackendFor(supplier.Get, windowSchema{}), keySerde, vs, supplier.WindowSize(), supplier.RetainDuplicates())
 	})
 	return &WindowedBuilder[TimestampedWindowStore[K, V]]{Builder: b, retention: supplier.Retention()}
 }

@@ -40,6 +40,15 @@ func newWindowStore[K, V any](inner SegmentedBytesStore, ks serde.Serde[K], vs s
 	return &windowStore[K, V]{inner: inner, keySerde: ks, valueSerde: vs, windowSize: windowSize, dups: dups}
 }
 
+// CommittedView implements CommittedViewer.
+func (s *windowStore[K, V]) CommittedView() Store {
+	below := belowSegmentCache(s.inner)
+	if below == s.inner {
+		return s
+	}
+	return newWindowStore(below, s.keySerde, s.valueSerde, s.windowSize, s.dups)
+}
+
 func (s *windowStore[K, V]) wrap(op string, err error) error {
 	return fmt.Errorf("state: window store %q: %s: %w", s.inner.Name(), op, err)
 }
@@ -92,7 +101,7 @@ func (s *windowStore[K, V]) Close() error {
 // backend, below any change-logging layer; records of expired windows are
 // skipped.
 func (s *windowStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
-	if err := segmentedBackend(s.inner).Write(batch); err != nil {
+	if err := restoreTarget(s.inner).Write(batch); err != nil {
 		return s.wrap("restore", err)
 	}
 	if s.dups {
@@ -105,7 +114,7 @@ func (s *windowStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 
 // Wipe implements Restorer.
 func (s *windowStore[K, V]) Wipe() error {
-	if err := segmentedBackend(s.inner).Wipe(); err != nil {
+	if err := restoreTarget(s.inner).Wipe(); err != nil {
 		return s.wrap("wipe", err)
 	}
 	s.seq = 0

@@ -41,6 +41,9 @@ type Config struct {
 	Collector Collector
 	// Clock returns wall-clock time. Default time.Now.
 	Clock func() time.Time
+	// CacheMaxBytes bounds the cache of each cached store; 0 means
+	// state.DefaultCacheMaxBytes.
+	CacheMaxBytes int64
 }
 
 // TopicPartition names one input partition.
@@ -164,6 +167,7 @@ func (t *Task) Init() error {
 		Dir:           t.cfg.StateDir,
 		Changelog:     t,
 		RecordTime:    func() time.Time { return t.now },
+		CacheMaxBytes: t.cfg.CacheMaxBytes,
 	}
 	for _, name := range t.storeNames {
 		if err := t.stores[name].Init(sc); err != nil {
