@@ -62,10 +62,20 @@ func TestCachedStoreLogsOneChangePerKeyPerCommit(t *testing.T) {
 	cfg.StateDir = t.TempDir()
 	cfg.CommitInterval = 50 * time.Millisecond
 	r = start(t, cachedCounting(t), cfg)
-	produceValues(t, c, "in", true, "a")
-	require.NoError(t, c.WaitCaughtUp(ctxT(t), "cached", "in"))
 	q, err = streams.QueryKeyValue[string, int64](r.app, "counts")
 	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		n, ok, err := q.Get("a")
+		return err == nil && ok && n == 100
+	}, 30*time.Second, 10*time.Millisecond, "the task runs with its restored state")
+	// Queries read a view below the cache, but a subscription made while
+	// the task runs must still hear of the cached store's changes (bug:
+	// it was attached to the view).
+	sub, err := streams.Subscribe[string, int64](r.app, "counts", 0)
+	require.NoError(t, err)
+	defer sub.Close()
+	produceValues(t, c, "in", true, "a")
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "cached", "in"))
 	require.Eventually(t, func() bool {
 		n, ok, err := q.Get("a")
 		return err == nil && ok && n == 101
@@ -74,5 +84,13 @@ func TestCachedStoreLogsOneChangePerKeyPerCommit(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, int64(100), n)
+	select {
+	case ch := <-sub.Changes():
+		require.Equal(t, "a", ch.Key)
+		require.Equal(t, int64(100), ch.Old)
+		require.Equal(t, int64(101), ch.New)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no change delivered for the cached store")
+	}
 	require.NoError(t, r.stop(t))
 }

@@ -21,30 +21,36 @@ import (
 var ErrUnknownStore = errors.New("streams: no such store")
 
 // localStores is the registry of the stores of the app's running tasks,
-// for queries from any goroutine. A task is registered once it is restored
-// and processing, and removed before it is closed.
+// for queries and subscriptions from any goroutine. A task is registered
+// once it is restored and processing, and removed before it is closed.
 type localStores struct {
 	mu struct {
 		sync.RWMutex
-		byName map[string]map[processor.TaskID]state.Store
+		byName map[string]map[processor.TaskID]localStore
 	}
+}
+
+// localStore is a task's store, and the committed view queries read.
+type localStore struct {
+	store, view state.Store
 }
 
 func (l *localStores) add(tk *task.Task) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mu.byName == nil {
-		l.mu.byName = map[string]map[processor.TaskID]state.Store{}
+		l.mu.byName = map[string]map[processor.TaskID]localStore{}
 	}
 	for name, st := range tk.Stores() {
 		// Queries read below any cache: what the task has written down.
+		ls := localStore{store: st, view: st}
 		if v, ok := st.(state.CommittedViewer); ok {
-			st = v.CommittedView()
+			ls.view = v.CommittedView()
 		}
 		if l.mu.byName[name] == nil {
-			l.mu.byName[name] = map[processor.TaskID]state.Store{}
+			l.mu.byName[name] = map[processor.TaskID]localStore{}
 		}
-		l.mu.byName[name][tk.ID()] = st
+		l.mu.byName[name][tk.ID()] = ls
 	}
 }
 
@@ -56,18 +62,19 @@ func (l *localStores) remove(tk *task.Task) {
 	}
 }
 
-// withIDs returns the named store of every running task.
+// withIDs returns the named store of every running task, for subscriptions.
 func (l *localStores) withIDs(name string) map[processor.TaskID]state.Store {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	out := make(map[processor.TaskID]state.Store, len(l.mu.byName[name]))
-	for id, st := range l.mu.byName[name] {
-		out[id] = st
+	for id, ls := range l.mu.byName[name] {
+		out[id] = ls.store
 	}
 	return out
 }
 
-// snapshot returns the named store of every running task, by task order.
+// snapshot returns the committed view of the named store of every running
+// task, by task order, for queries.
 func (l *localStores) snapshot(name string) []state.Store {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -83,7 +90,7 @@ func (l *localStores) snapshot(name string) []state.Store {
 	})
 	out := make([]state.Store, len(ids))
 	for i, id := range ids {
-		out[i] = l.mu.byName[name][id]
+		out[i] = l.mu.byName[name][id].view
 	}
 	return out
 }

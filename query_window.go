@@ -48,8 +48,14 @@ func (q *windowQuery[K, V]) FetchOne(key K, start time.Time) (V, bool, error) {
 
 // chain yields f of every task's store, one after the other.
 func chain[K, V, T any](q *windowQuery[K, V], f func(state.ReadOnlyWindowStore[K, V]) iter.Seq2[T, error]) iter.Seq2[T, error] {
+	return chainStores(q.stores, f)
+}
+
+// chainStores yields f of each store that stores returns when the loop
+// starts, one after the other.
+func chainStores[S, T any](stores func() ([]S, error), f func(S) iter.Seq2[T, error]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		sts, err := q.stores()
+		sts, err := stores()
 		if err != nil {
 			var zero T
 			yield(zero, err)

@@ -31,8 +31,12 @@ type Subscription[K, V any] struct {
 	}
 }
 
-// Subscribe returns a subscription to the committed changes of the
-// key-value store name, on the tasks this instance runs (now and later).
+// Subscribe returns a subscription to the committed changes of the store
+// name, on the tasks this instance runs (now and later). For a key-value
+// store K and V are its key and value types (V is
+// state.ValueAndTimestamp[X] for a timestamped store); for a window or
+// session store K is state.Windowed[X], the window or session of key X, so
+// that a change names the window it changed.
 // Each change (key, old value, new value, record timestamp, task) is
 // delivered once the commit that made it durable succeeds: a subscriber
 // never sees a change that a failure could still undo under at-least-once.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -41,4 +42,51 @@ type CommittedViewer interface {
 	// the store has written down, below any cache: it never shows a write
 	// the task has not flushed. A store without a cache is its own view.
 	CommittedView() Store
+}
+
+// recorder is the Observable part of the stores the builders make: the
+// changes recorded since the last commit, for the observer. Only the task's
+// goroutine touches pending.
+type recorder[K, V any] struct {
+	observer atomic.Pointer[func([]Change[K, V])]
+	pending  []Change[K, V]
+	now      func() time.Time // the time of the record being processed; nil for none
+}
+
+// SetObserver implements Observable.
+func (r *recorder[K, V]) SetObserver(fn func([]Change[K, V])) {
+	if fn == nil {
+		r.observer.Store(nil)
+		return
+	}
+	r.observer.Store(&fn)
+}
+
+// Committed implements Committer: it hands the changes recorded since the
+// last commit to the observer.
+func (r *recorder[K, V]) Committed() {
+	fn := r.observer.Load()
+	if fn == nil || len(r.pending) == 0 {
+		r.pending = r.pending[:0]
+		return
+	}
+	changes := r.pending
+	r.pending = nil // the observer may keep the slice
+	(*fn)(changes)
+}
+
+// observing reports whether changes are recorded.
+func (r *recorder[K, V]) observing() bool { return r.observer.Load() != nil }
+
+// add records c, stamped with the current record's time.
+func (r *recorder[K, V]) add(c Change[K, V]) {
+	c.Timestamp = r.stamp()
+	r.pending = append(r.pending, c)
+}
+
+func (r *recorder[K, V]) stamp() time.Time {
+	if r.now == nil {
+		return time.Time{}
+	}
+	return r.now()
 }

@@ -16,6 +16,8 @@ type sessionStore[K, V any] struct {
 	inner      SegmentedBytesStore
 	keySerde   serde.Serde[K]
 	valueSerde serde.Serde[V]
+	// recorder records the changes for a subscription, keyed by session.
+	recorder[Windowed[K], V]
 }
 
 var (
@@ -46,6 +48,7 @@ func (s *sessionStore[K, V]) Persistent() bool      { return s.inner.Persistent(
 func (s *sessionStore[K, V]) DroppedRecords() int64 { return s.inner.DroppedRecords() }
 
 func (s *sessionStore[K, V]) Init(ctx StoreContext) error {
+	s.now = ctx.RecordTime
 	if err := s.inner.Init(ctx); err != nil {
 		return s.wrap("init", err)
 	}
@@ -108,10 +111,27 @@ func (s *sessionStore[K, V]) Put(session Windowed[K], value V) error {
 	if err != nil {
 		return s.wrap("put: serialize value", err)
 	}
-	if _, err := s.inner.Put(k, v); err != nil {
+	var c Change[Windowed[K], V]
+	if s.observing() {
+		c = Change[Windowed[K], V]{Key: sessionBounds(session), New: value}
+		if c.Old, c.HadOld, err = s.FetchSession(session.Key, session.Start, session.End); err != nil {
+			return err
+		}
+	}
+	stored, err := s.inner.Put(k, v)
+	if err != nil {
 		return s.wrap("put", err)
 	}
+	if stored && s.observing() {
+		s.add(c)
+	}
 	return nil
+}
+
+// sessionBounds is session with its bounds as the store keeps them: whole
+// milliseconds, UTC.
+func sessionBounds[K any](session Windowed[K]) Windowed[K] {
+	return Windowed[K]{Key: session.Key, Start: fromMs(toMs(session.Start)), End: fromMs(toMs(session.End))}
 }
 
 func (s *sessionStore[K, V]) Remove(session Windowed[K]) error {
@@ -119,8 +139,16 @@ func (s *sessionStore[K, V]) Remove(session Windowed[K]) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.inner.Delete(k); err != nil {
+	old, had, err := s.inner.Delete(k)
+	if err != nil {
 		return s.wrap("remove", err)
+	}
+	if had && s.observing() {
+		v, err := s.valueSerde.Deserialize(old)
+		if err != nil {
+			return s.wrap("remove: the session was removed, but its old value failed to deserialize", err)
+		}
+		s.add(Change[Windowed[K], V]{Key: sessionBounds(session), Old: v, HadOld: true, Deleted: true})
 	}
 	return nil
 }

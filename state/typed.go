@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"iter"
-	"sync/atomic"
-	"time"
 
 	"github.com/gostreams/streams/serde"
 )
@@ -32,11 +30,7 @@ type keyValueStore[K, V any] struct {
 	valueApp serde.Appender[V]
 	scratch  []byte
 
-	// observer, when set, receives the changes recorded in pending at
-	// each Committed. Only the task's goroutine touches pending.
-	observer atomic.Pointer[func([]Change[K, V])]
-	pending  []Change[K, V]
-	now      func() time.Time
+	recorder[K, V]
 }
 
 var (
@@ -106,46 +100,14 @@ func (s *keyValueStore[K, V]) keep(b []byte) {
 	}
 }
 
-// SetObserver implements Observable.
-func (s *keyValueStore[K, V]) SetObserver(fn func([]Change[K, V])) {
-	if fn == nil {
-		s.observer.Store(nil)
-		return
-	}
-	s.observer.Store(&fn)
-}
-
-// Committed implements Committer: it hands the changes recorded since the
-// last commit to the observer.
-func (s *keyValueStore[K, V]) Committed() {
-	fn := s.observer.Load()
-	if fn == nil || len(s.pending) == 0 {
-		s.pending = s.pending[:0]
-		return
-	}
-	changes := s.pending
-	s.pending = nil // the observer may keep the slice
-	(*fn)(changes)
-}
-
-// observing reports whether changes are recorded.
-func (s *keyValueStore[K, V]) observing() bool { return s.observer.Load() != nil }
-
 // record notes a change before it is written: it reads the old value.
 func (s *keyValueStore[K, V]) record(key K, value V, deleted bool) error {
 	old, had, err := s.Get(key)
 	if err != nil {
 		return err
 	}
-	s.pending = append(s.pending, Change[K, V]{Key: key, Old: old, HadOld: had, New: value, Deleted: deleted, Timestamp: s.stamp()})
+	s.add(Change[K, V]{Key: key, Old: old, HadOld: had, New: value, Deleted: deleted})
 	return nil
-}
-
-func (s *keyValueStore[K, V]) stamp() time.Time {
-	if s.now == nil {
-		return time.Time{}
-	}
-	return s.now()
 }
 
 // dropCache empties the store's cache, if it has one, before the backend
@@ -311,7 +273,7 @@ func (s *keyValueStore[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
 		return zero, false, s.wrap("put if absent", err)
 	}
 	if s.observing() {
-		s.pending = append(s.pending, Change[K, V]{Key: key, New: value, Timestamp: s.stamp()})
+		s.add(Change[K, V]{Key: key, New: value})
 	}
 	return zero, false, nil
 }
@@ -377,7 +339,7 @@ func (s *keyValueStore[K, V]) Delete(key K) (V, bool, error) {
 		return zero, false, s.wrap("delete: the key was removed, but its old value failed to deserialize", err)
 	}
 	if s.observing() {
-		s.pending = append(s.pending, Change[K, V]{Key: key, Old: v, HadOld: true, Deleted: true, Timestamp: s.stamp()})
+		s.add(Change[K, V]{Key: key, Old: v, HadOld: true, Deleted: true})
 	}
 	return v, true, nil
 }

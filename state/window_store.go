@@ -27,6 +27,8 @@ type windowStore[K, V any] struct {
 	// Puts, after which the duplicates of one window may come back out of
 	// insertion order.
 	seq uint32
+	// recorder records the changes for a subscription, keyed by window.
+	recorder[Windowed[K], V]
 }
 
 var (
@@ -62,6 +64,7 @@ func (s *windowStore[K, V]) DroppedRecords() int64 { return s.inner.DroppedRecor
 // a duplicate put after a restart must neither overwrite an older one nor
 // sort before it.
 func (s *windowStore[K, V]) Init(ctx StoreContext) error {
+	s.now = ctx.RecordTime
 	if err := s.inner.Init(ctx); err != nil {
 		return s.wrap("init", err)
 	}
@@ -143,10 +146,29 @@ func (s *windowStore[K, V]) Put(key K, value V, windowStart time.Time) error {
 		s.seq++
 		seq = s.seq
 	}
-	if _, err := s.inner.Put(encodeWindowKey(nil, k, toMs(windowStart), seq), v); err != nil {
+	var c Change[Windowed[K], V]
+	if s.observing() {
+		c = Change[Windowed[K], V]{Key: s.windowed(key, windowStart), New: value}
+		if !s.dups { // a duplicate replaces nothing
+			if c.Old, c.HadOld, err = s.FetchOne(key, windowStart); err != nil {
+				return err
+			}
+		}
+	}
+	stored, err := s.inner.Put(encodeWindowKey(nil, k, toMs(windowStart), seq), v)
+	if err != nil {
 		return s.wrap("put", err)
 	}
+	if stored && s.observing() {
+		s.add(c)
+	}
 	return nil
+}
+
+// windowed is the window of key that starts at start.
+func (s *windowStore[K, V]) windowed(key K, start time.Time) Windowed[K] {
+	start = fromMs(toMs(start))
+	return Windowed[K]{Key: key, Start: start, End: start.Add(s.windowSize)}
 }
 
 // windowRange is the range of the window keys of k with starts in
@@ -165,19 +187,25 @@ func (s *windowStore[K, V]) Delete(key K, windowStart time.Time) error {
 	}
 	ms := toMs(windowStart)
 	if !s.dups {
-		if _, _, err := s.inner.Delete(encodeWindowKey(nil, k, ms, 0)); err != nil {
+		old, had, err := s.inner.Delete(encodeWindowKey(nil, k, ms, 0))
+		if err != nil {
 			return s.wrap("delete", err)
+		}
+		if had && s.observing() {
+			return s.recordDeletion(key, windowStart, old)
 		}
 		return nil
 	}
 	// Every duplicate of the window, in one write.
 	var batch []KeyValue[[]byte, []byte]
+	var olds [][]byte
 	for kv, err := range s.inner.Scan(windowRange(k, ms, ms), ms, ms, false) {
 		if err != nil {
 			return s.wrap("delete", err)
 		}
 		if wk, _, _, err := decodeWindowKey(kv.Key); err == nil && bytes.Equal(wk, k) {
 			batch = append(batch, KeyValue[[]byte, []byte]{Key: kv.Key})
+			olds = append(olds, kv.Value)
 		}
 	}
 	if len(batch) == 0 {
@@ -186,6 +214,24 @@ func (s *windowStore[K, V]) Delete(key K, windowStart time.Time) error {
 	if err := s.inner.Write(batch); err != nil {
 		return s.wrap("delete", err)
 	}
+	if s.observing() {
+		for _, old := range olds {
+			if err := s.recordDeletion(key, windowStart, old); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// recordDeletion records that the window of key at start, which held old,
+// was deleted.
+func (s *windowStore[K, V]) recordDeletion(key K, start time.Time, old []byte) error {
+	v, err := s.decodeValue("delete", old)
+	if err != nil {
+		return err
+	}
+	s.add(Change[Windowed[K], V]{Key: s.windowed(key, start), Old: v, HadOld: true, Deleted: true})
 	return nil
 }
 
