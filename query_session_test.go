@@ -139,4 +139,3 @@ func TestQuerySessionAndSubscribe(t *testing.T) {
 	}
 	require.NoError(t, r.stop(t))
 }
-
