@@ -36,6 +36,9 @@ type App struct {
 	subOf    map[string]int
 	patterns []subSources
 	metrics  metrics
+	// progressEvery is how often a long restore logs its progress;
+	// defaultProgressEvery but for tests.
+	progressEvery time.Duration
 
 	mu struct {
 		sync.Mutex
@@ -73,7 +76,8 @@ func New(t *topology.Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	a := &App{cfg: cfg, prog: graph.ProgramOf(t), log: cfg.Logger.With("app", cfg.ApplicationID), subOf: map[string]int{}}
+	a := &App{cfg: cfg, prog: graph.ProgramOf(t), log: cfg.Logger.With("app", cfg.ApplicationID), subOf: map[string]int{},
+		progressEvery: defaultProgressEvery}
 	a.balancer = &taskBalancer{server: cfg.ApplicationServer}
 	for _, st := range a.prog.Subtopologies {
 		s := subSources{id: st.ID, patterns: st.Patterns}

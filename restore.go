@@ -67,8 +67,8 @@ type storeRestore struct {
 	batch   []state.KeyValue[[]byte, []byte]
 }
 
-// progressEvery is how often a long restore logs its progress.
-const progressEvery = 10 * time.Second
+// defaultProgressEvery is how often a long restore logs its progress.
+const defaultProgressEvery = 10 * time.Second
 
 func (sr *storeRestore) event(id processor.TaskID, tp task.TopicPartition) RestoreEvent {
 	return RestoreEvent{Store: sr.name, Task: id, Topic: tp.Topic, Partition: tp.Partition,
@@ -202,9 +202,9 @@ func (th *thread) restoreStep(ctx context.Context, wait time.Duration) error {
 				if last.IsZero() {
 					last = sr.began
 				}
-				if time.Since(last) >= progressEvery && sr.next < sr.end {
+				if time.Since(last) >= th.app.progressEvery && sr.next < sr.end {
 					sr.logged = time.Now()
-					th.log.Info("restoring store", "task", id.String(), "store", sr.name,
+					th.log.Info("store restore progress", "task", id.String(), "store", sr.name,
 						"restored", sr.records, "offset", sr.next, "end", sr.end, "elapsed", time.Since(sr.began))
 				}
 			}
