@@ -74,7 +74,12 @@
 // Under every typed store is a KeyValueBytesStore, which deals in bytes
 // ordered by bytes.Compare. Backends implement it; the change-logging layer
 // (on by default) wraps it and sends every change to the task's changelog.
-// WithCaching is recorded but has no layer yet.
+// WithCaching adds a caching layer on top: writes stay in memory until the
+// task commits (or the cache, StoreContext.CacheMaxBytes, fills), so a key
+// written many times between commits reaches the backend and the changelog
+// once; the task reads its own writes. Interactive queries read a store
+// through its CommittedView, below the cache. Window and session stores
+// have the same layers.
 //
 // # Window and session stores
 //
