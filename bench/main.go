@@ -74,6 +74,7 @@ var allSystems = []system{
 	{name: "goka", run: runGoka},
 	{name: "ours", run: runOurs, outputs: []string{oursOutputTopic}},
 	{name: "ours-rocksdb", run: runOursRocksDB, outputs: []string{oursOutputTopic}},
+	{name: "ours-rocksdb-cached", run: runOursRocksDBCached, outputs: []string{oursOutputTopic}},
 }
 
 type restoreSystem struct{ name, backend string }
@@ -106,7 +107,7 @@ func main() {
 	flag.IntVar(&o.wordsPerLine, "words-per-line", 10, "words in each input record")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the pseudo-random input")
 	flag.StringVar(&partitions, "partitions", "1,4", "comma-separated partition counts of the input topic")
-	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-rocksdb,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
+	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
 	flag.IntVar(&o.runs, "runs", 3, "runs of each system and partition count; the table shows the median")
 	flag.DurationVar(&o.commitInterval, "commit-interval", 100*time.Millisecond, "commit interval of every system")
 	flag.IntVar(&o.maxPoll, "max-poll", 1000, "records per poll: ours (Config.MaxPollRecords), raw and raw2")
@@ -288,7 +289,8 @@ func groupDigits(n int64) string {
 // are of throughput (words/s) at the same partition count, with the row's
 // system on top: ours/raw on the row of ours-rocksdb is ours-rocksdb
 // divided by raw. 0.50 means the row's system does half as many words a
-// second. rocksdb/memory is ours-rocksdb divided by ours.
+// second. rocksdb/memory is ours-rocksdb (or ours-rocksdb-cached) divided
+// by ours.
 func printTable(w io.Writer, o options, results []result) {
 	others := []string{"raw", "raw2", "goka"}
 	at := func(name string, partitions int) (result, bool) {
@@ -307,7 +309,7 @@ func printTable(w io.Writer, o options, results []result) {
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%.2f\t", r.system, r.partitions, r.wall.Seconds(),
 			perSecond(o.words, r.wall), r.cpu.Seconds())
-		ours := r.system == "ours" || r.system == "ours-rocksdb"
+		ours := strings.HasPrefix(r.system, "ours")
 		for _, name := range others {
 			if x, ok := at(name, r.partitions); ours && ok {
 				fmt.Fprintf(tw, "%.2f\t", x.wall.Seconds()/r.wall.Seconds())
@@ -315,7 +317,7 @@ func printTable(w io.Writer, o options, results []result) {
 				fmt.Fprint(tw, "\t")
 			}
 		}
-		if x, ok := at("ours", r.partitions); r.system == "ours-rocksdb" && ok {
+		if x, ok := at("ours", r.partitions); strings.HasPrefix(r.system, "ours-rocksdb") && ok {
 			fmt.Fprintf(tw, "%.2f\t", x.wall.Seconds()/r.wall.Seconds())
 		} else {
 			fmt.Fprint(tw, "\t")

@@ -34,10 +34,13 @@ var countSerde = serde.New("decimal-int64",
 	func(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) })
 
 // Backends of the "Counts" store: -systems ours and restore use the
-// in-memory store, ours-rocksdb and restore-rocksdb RocksDB.
+// in-memory store, ours-rocksdb and restore-rocksdb RocksDB, and
+// ours-rocksdb-cached RocksDB under the store's write cache
+// (Builder.WithCaching).
 const (
-	memoryBackend  = "memory"
-	rocksdbBackend = "rocksdb"
+	memoryBackend        = "memory"
+	rocksdbBackend       = "rocksdb"
+	rocksdbCachedBackend = "rocksdb-cached"
 )
 
 // countsSupplier returns the supplier of the bytes stores under "Counts":
@@ -45,7 +48,7 @@ const (
 // in each task's state directory, which runOurs and the restore runs put
 // in a temporary directory.
 func countsSupplier(backend string) state.KeyValueBytesStoreSupplier {
-	if backend == rocksdbBackend {
+	if backend == rocksdbBackend || backend == rocksdbCachedBackend {
 		return rocksdb.KeyValueStore(countsStore, rocksdb.Options{})
 	}
 	return state.InMemoryKeyValueStore(countsStore)
@@ -69,8 +72,11 @@ func wordCountTopology(backend string) (*topology.Topology, error) {
 		ValueSerde: serde.String(),
 	}, words)
 	counts := topology.AddProcessor(b, "Count", newCounter, byWord)
-	b.AddStateStore(state.NewKeyValueStoreBuilder(
-		countsSupplier(backend), serde.String(), serde.Int64()), "Count")
+	store := state.NewKeyValueStoreBuilder(countsSupplier(backend), serde.String(), serde.Int64())
+	if backend == rocksdbCachedBackend {
+		store.WithCaching()
+	}
+	b.AddStateStore(store, "Count")
 	topology.AddSink(b, "Output", topology.Sink[string, int64]{
 		Topic:      oursOutputTopic,
 		KeySerde:   serde.String(),
@@ -126,6 +132,12 @@ func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 // runOursRocksDB is runOurs with the counts in RocksDB.
 func runOursRocksDB(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
 	return runWordCount(ctx, o, c, wl, rocksdbBackend)
+}
+
+// runOursRocksDBCached is runOurs with the counts in RocksDB under the
+// store's write cache.
+func runOursRocksDBCached(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
+	return runWordCount(ctx, o, c, wl, rocksdbCachedBackend)
 }
 
 func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workload, backend string) (measurement, error) {
