@@ -50,10 +50,10 @@ func (b *Builder[S]) backendFor(supplier KeyValueBytesStoreSupplier) KeyValueByt
 	if b.logging {
 		inner = newLoggedStore(inner)
 	}
-	if b.caching {
-		inner = newCachedStore(inner)
-	}
-	return inner
+	// The caching layer is always there: under ExactlyOnce it keeps every
+	// store's writes until the commit; otherwise, without caching, it
+	// passes calls through.
+	return newCachedStore(inner, b.caching)
 }
 
 // NewKeyValueStoreBuilder returns a builder of KeyValueStore[K,V] stores

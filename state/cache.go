@@ -29,7 +29,10 @@ const cacheEntryOverhead = 96
 // owning task writes, and a reader on another goroutine only drops clean
 // entries.
 type writeCache struct {
-	mu struct {
+	// mode is set by open, before the store is shared, and read without
+	// the lock.
+	mode cacheMode
+	mu   struct {
 		sync.Mutex
 		entries map[string]*cacheEntry
 		dirty   *btree.BTreeG[*cacheEntry] // the dirty entries, by key
@@ -40,8 +43,27 @@ type writeCache struct {
 		bytes    int64
 		maxBytes int64
 		state    cacheState
+		// full is set in cacheTxn mode when the writes since the last commit
+		// take more than maxBytes.
+		full bool
 	}
 }
+
+// cacheMode is what the cache layer does.
+type cacheMode int8
+
+const (
+	// cacheOff passes every call through: the store was built without
+	// caching and runs without transactions.
+	cacheOff cacheMode = iota
+	// cacheWriteBack keeps writes until the commit, or until they fill the
+	// cache (Builder.WithCaching).
+	cacheWriteBack
+	// cacheTxn keeps writes until the commit whatever their size
+	// (StoreContext.Transactional): they reach the changelog with Prepare
+	// and the backend with Apply, once the transaction committed.
+	cacheTxn
+)
 
 type cacheState int8
 
@@ -79,8 +101,17 @@ func (c *writeCache) reset() {
 	c.mu.bytes = 0
 }
 
-// open makes the cache usable, holding at most maxBytes (0: the default).
-func (c *writeCache) open(maxBytes int64) {
+// open makes the cache usable, in the mode ctx and caching ask for, holding
+// at most ctx.CacheMaxBytes (0: the default).
+func (c *writeCache) open(ctx StoreContext, caching bool) {
+	c.mode = cacheOff
+	switch {
+	case ctx.Transactional:
+		c.mode = cacheTxn
+	case caching:
+		c.mode = cacheWriteBack
+	}
+	maxBytes := ctx.CacheMaxBytes
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mu.maxBytes = maxBytes
@@ -118,14 +149,74 @@ func (c *writeCache) writable() error {
 	return nil
 }
 
-// flush writes the dirty entries down with write, if the cache is open.
+// flush writes the dirty entries down with write, if the cache is open and
+// not transactional (the runtime commits those with prepare and apply).
 func (c *writeCache) flush(write func([]KeyValue[[]byte, []byte]) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.writable(); err != nil {
 		return err
 	}
+	if c.mode == cacheTxn {
+		return nil
+	}
 	return c.writeDown(write)
+}
+
+// prepare hands the dirty entries, in key order, to log, and keeps them
+// dirty.
+func (c *writeCache) prepare(log func([]KeyValue[[]byte, []byte]) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	if c.mu.dirty.Len() == 0 {
+		return nil
+	}
+	return log(c.dirtyBatch())
+}
+
+// apply writes the dirty entries down with write and marks them clean.
+func (c *writeCache) apply(write func([]KeyValue[[]byte, []byte]) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	c.mu.full = false
+	return c.writeDown(write)
+}
+
+// abort drops the dirty entries; the clean ones still match the backend.
+func (c *writeCache) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.dirty.Ascend(func(e *cacheEntry) bool {
+		delete(c.mu.entries, e.key)
+		c.mu.bytes -= e.size()
+		return true
+	})
+	c.mu.dirty.Clear(false)
+	c.mu.full = false
+}
+
+// isFull reports whether the writes since the last commit overflowed the
+// cache (cacheTxn mode).
+func (c *writeCache) isFull() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.full
+}
+
+// dirtyBatch returns the dirty entries in key order. The caller holds c.mu.
+func (c *writeCache) dirtyBatch() []KeyValue[[]byte, []byte] {
+	batch := make([]KeyValue[[]byte, []byte], 0, c.mu.dirty.Len())
+	c.mu.dirty.Ascend(func(e *cacheEntry) bool {
+		batch = append(batch, KeyValue[[]byte, []byte]{Key: []byte(e.key), Value: e.value})
+		return true
+	})
+	return batch
 }
 
 // writeDown hands every dirty entry, in key order, to write in one batch and
@@ -133,16 +224,10 @@ func (c *writeCache) flush(write func([]KeyValue[[]byte, []byte]) error) error {
 // marked, so nothing is lost: the next flush tries again. The caller holds
 // c.mu.
 func (c *writeCache) writeDown(write func([]KeyValue[[]byte, []byte]) error) error {
-	n := c.mu.dirty.Len()
-	if n == 0 {
+	if c.mu.dirty.Len() == 0 {
 		return nil
 	}
-	batch := make([]KeyValue[[]byte, []byte], 0, n)
-	c.mu.dirty.Ascend(func(e *cacheEntry) bool {
-		batch = append(batch, KeyValue[[]byte, []byte]{Key: []byte(e.key), Value: e.value})
-		return true
-	})
-	if err := write(batch); err != nil {
+	if err := write(c.dirtyBatch()); err != nil {
 		return err
 	}
 	c.mu.dirty.Ascend(func(e *cacheEntry) bool {
@@ -210,9 +295,15 @@ func (c *writeCache) set(key []byte, value []byte) {
 }
 
 // fit writes the dirty entries down with write if the cache is over its
-// size, then evicts. The caller holds c.mu and owns the store.
+// size, then evicts. In cacheTxn mode it only evicts, and marks the cache
+// full. The caller holds c.mu and owns the store.
 func (c *writeCache) fit(write func([]KeyValue[[]byte, []byte]) error) error {
 	if c.mu.bytes <= c.mu.maxBytes {
+		return nil
+	}
+	if c.mode == cacheTxn {
+		c.evict()
+		c.mu.full = c.mu.bytes > c.mu.maxBytes
 		return nil
 	}
 	if err := c.writeDown(write); err != nil {
@@ -346,7 +437,8 @@ func mergeScan(cached []*cacheEntry, below iter.Seq2[KeyValue[[]byte, []byte], e
 // store closed without a commit must not write down what was never
 // committed.
 type cachedStore struct {
-	inner KeyValueBytesStore
+	inner   KeyValueBytesStore
+	caching bool
 	*writeCache
 }
 
@@ -355,9 +447,15 @@ var (
 	_ sharedReader       = (*cachedStore)(nil)
 )
 
-func newCachedStore(inner KeyValueBytesStore) *cachedStore {
-	return &cachedStore{inner: inner, writeCache: newWriteCache()}
+// newCachedStore wraps inner. The layer caches when caching is set, keeps
+// transactions when its StoreContext asks for them, and otherwise passes
+// every call through.
+func newCachedStore(inner KeyValueBytesStore, caching bool) *cachedStore {
+	return &cachedStore{inner: inner, caching: caching, writeCache: newWriteCache()}
 }
+
+// off reports whether the layer passes calls through.
+func (s *cachedStore) off() bool { return s.mode == cacheOff }
 
 func (s *cachedStore) Name() string     { return s.inner.Name() }
 func (s *cachedStore) Persistent() bool { return s.inner.Persistent() }
@@ -366,13 +464,43 @@ func (s *cachedStore) Init(ctx StoreContext) error {
 	if err := s.inner.Init(ctx); err != nil {
 		return err
 	}
-	s.open(ctx.CacheMaxBytes)
+	s.open(ctx, s.caching)
 	return nil
 }
+
+// Prepare implements the store side of Transactional: it logs the writes
+// since the last commit to the changelog, below the cache.
+func (s *cachedStore) Prepare() error {
+	l, ok := s.inner.(*loggedStore)
+	if !ok {
+		return nil
+	}
+	return s.prepare(l.changes)
+}
+
+// Apply writes the writes since the last commit to the backend, with the
+// changelog offset when the backend keeps one.
+func (s *cachedStore) Apply(changelogEnd int64) error {
+	b := backend(s.inner)
+	if k, ok := b.(ChangelogOffsetKeeper); ok && changelogEnd >= 0 {
+		return s.apply(func(batch []KeyValue[[]byte, []byte]) error { return k.WriteWithOffset(batch, changelogEnd) })
+	}
+	return s.apply(b.Write)
+}
+
+// Abort drops the writes since the last commit.
+func (s *cachedStore) Abort() { s.abort() }
+
+// Full reports whether the writes since the last commit overflowed the
+// cache.
+func (s *cachedStore) Full() bool { return s.isFull() }
 
 // Flush writes the dirty entries down in one batch, in key order, then
 // flushes the backend.
 func (s *cachedStore) Flush() error {
+	if s.off() {
+		return s.inner.Flush()
+	}
 	if err := s.flush(s.inner.Write); err != nil {
 		return err
 	}
@@ -387,6 +515,12 @@ func (s *cachedStore) Close() error {
 
 // getShared returns the cached value itself, which is never changed.
 func (s *cachedStore) getShared(key []byte) ([]byte, bool, error) {
+	if s.off() {
+		if sr, ok := backend(s.inner).(sharedReader); ok {
+			return sr.getShared(key)
+		}
+		return s.inner.Get(key)
+	}
 	if v, ok := s.lookup(key); ok {
 		return v, v != nil, nil
 	}
@@ -399,6 +533,9 @@ func (s *cachedStore) getShared(key []byte) ([]byte, bool, error) {
 }
 
 func (s *cachedStore) Get(key []byte) ([]byte, bool, error) {
+	if s.off() {
+		return s.inner.Get(key)
+	}
 	v, ok, err := s.getShared(key)
 	if err != nil || !ok {
 		return nil, false, err
@@ -414,6 +551,9 @@ func ownedValue(v []byte) []byte {
 }
 
 func (s *cachedStore) Put(key, value []byte) error {
+	if s.off() {
+		return s.inner.Put(key, value)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(); err != nil {
@@ -424,6 +564,9 @@ func (s *cachedStore) Put(key, value []byte) error {
 }
 
 func (s *cachedStore) PutAll(entries []KeyValue[[]byte, []byte]) error {
+	if s.off() {
+		return s.inner.PutAll(entries)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(); err != nil {
@@ -436,6 +579,9 @@ func (s *cachedStore) PutAll(entries []KeyValue[[]byte, []byte]) error {
 }
 
 func (s *cachedStore) Write(batch []KeyValue[[]byte, []byte]) error {
+	if s.off() {
+		return s.inner.Write(batch)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(); err != nil {
@@ -452,6 +598,9 @@ func (s *cachedStore) Write(batch []KeyValue[[]byte, []byte]) error {
 }
 
 func (s *cachedStore) Delete(key []byte) ([]byte, bool, error) {
+	if s.off() {
+		return s.inner.Delete(key)
+	}
 	old, had, err := s.Get(key)
 	if err != nil {
 		return nil, false, err
@@ -483,6 +632,12 @@ func (s *cachedStore) scanShared(r KeyRange, reverse bool) iter.Seq2[KeyValue[[]
 }
 
 func (s *cachedStore) scan(r KeyRange, reverse, shared bool) iter.Seq2[KeyValue[[]byte, []byte], error] {
+	if s.off() {
+		if sr, ok := backend(s.inner).(sharedReader); ok && shared {
+			return sr.scanShared(r, reverse)
+		}
+		return s.inner.Scan(r, reverse)
+	}
 	return func(yield func(KeyValue[[]byte, []byte], error) bool) {
 		cached := s.dirtyIn(r, reverse, nil)
 		below := s.inner.Scan
@@ -512,18 +667,48 @@ type expiry interface {
 // whose window expires before the write-down stops being read and is
 // skipped by the backend when written down.
 type cachedSegmentedStore struct {
-	inner  SegmentedBytesStore
-	schema keySchema
-	exp    expiry
+	inner   SegmentedBytesStore
+	schema  keySchema
+	exp     expiry
+	caching bool
 	*writeCache
 }
 
 var _ SegmentedBytesStore = (*cachedSegmentedStore)(nil)
 
-func newCachedSegmentedStore(inner SegmentedBytesStore, schema keySchema) *cachedSegmentedStore {
+// newCachedSegmentedStore wraps inner as newCachedStore does.
+func newCachedSegmentedStore(inner SegmentedBytesStore, schema keySchema, caching bool) *cachedSegmentedStore {
 	exp, _ := inner.(expiry)
-	return &cachedSegmentedStore{inner: inner, schema: schema, exp: exp, writeCache: newWriteCache()}
+	return &cachedSegmentedStore{inner: inner, schema: schema, exp: exp, caching: caching, writeCache: newWriteCache()}
 }
+
+func (s *cachedSegmentedStore) off() bool { return s.mode == cacheOff }
+
+// Prepare logs the writes since the last commit, below the cache.
+func (s *cachedSegmentedStore) Prepare() error {
+	l, ok := s.inner.(*loggedSegmentedStore)
+	if !ok {
+		return nil
+	}
+	return s.prepare(l.changes)
+}
+
+// Apply writes the writes since the last commit to the backend, with the
+// changelog offset when the backend keeps one.
+func (s *cachedSegmentedStore) Apply(changelogEnd int64) error {
+	b := belowSegmentLogging(s.inner)
+	if k, ok := b.(ChangelogOffsetKeeper); ok && changelogEnd >= 0 {
+		return s.apply(func(batch []KeyValue[[]byte, []byte]) error { return k.WriteWithOffset(batch, changelogEnd) })
+	}
+	return s.apply(b.Write)
+}
+
+// Abort drops the writes since the last commit.
+func (s *cachedSegmentedStore) Abort() { s.abort() }
+
+// Full reports whether the writes since the last commit overflowed the
+// cache.
+func (s *cachedSegmentedStore) Full() bool { return s.isFull() }
 
 func (s *cachedSegmentedStore) Name() string             { return s.inner.Name() }
 func (s *cachedSegmentedStore) Persistent() bool         { return s.inner.Persistent() }
@@ -531,17 +716,20 @@ func (s *cachedSegmentedStore) Retention() time.Duration { return s.inner.Retent
 func (s *cachedSegmentedStore) DroppedRecords() int64    { return s.inner.DroppedRecords() }
 
 func (s *cachedSegmentedStore) Init(ctx StoreContext) error {
-	if s.exp == nil {
-		return fmt.Errorf("caching needs the segmented store's expiry; %T does not have it", s.inner)
-	}
 	if err := s.inner.Init(ctx); err != nil {
 		return err
 	}
-	s.open(ctx.CacheMaxBytes)
+	s.open(ctx, s.caching)
+	if s.mode != cacheOff && s.exp == nil {
+		return fmt.Errorf("caching needs the segmented store's expiry; %T does not have it", s.inner)
+	}
 	return nil
 }
 
 func (s *cachedSegmentedStore) Flush() error {
+	if s.off() {
+		return s.inner.Flush()
+	}
 	if err := s.flush(s.inner.Write); err != nil {
 		return err
 	}
@@ -570,6 +758,9 @@ func (s *cachedSegmentedStore) live(key []byte) (bool, error) {
 }
 
 func (s *cachedSegmentedStore) Get(key []byte) ([]byte, bool, error) {
+	if s.off() {
+		return s.inner.Get(key)
+	}
 	if v, ok := s.lookup(key); ok {
 		if v == nil {
 			return nil, false, nil
@@ -588,6 +779,9 @@ func (s *cachedSegmentedStore) Get(key []byte) ([]byte, bool, error) {
 }
 
 func (s *cachedSegmentedStore) Put(key, value []byte) (bool, error) {
+	if s.off() {
+		return s.inner.Put(key, value)
+	}
 	t, err := s.schema.segmentTime(key)
 	if err != nil {
 		return false, err
@@ -605,6 +799,9 @@ func (s *cachedSegmentedStore) Put(key, value []byte) (bool, error) {
 }
 
 func (s *cachedSegmentedStore) Delete(key []byte) ([]byte, bool, error) {
+	if s.off() {
+		return s.inner.Delete(key)
+	}
 	old, had, err := s.Get(key)
 	if err != nil || !had {
 		return nil, false, err
@@ -622,6 +819,9 @@ func (s *cachedSegmentedStore) Delete(key []byte) ([]byte, bool, error) {
 // are skipped (uncounted), and a malformed key fails the batch before
 // anything is cached.
 func (s *cachedSegmentedStore) Write(batch []KeyValue[[]byte, []byte]) error {
+	if s.off() {
+		return s.inner.Write(batch)
+	}
 	times := make([]int64, len(batch))
 	for i, e := range batch {
 		t, err := s.schema.segmentTime(e.Key)
@@ -654,6 +854,9 @@ func (s *cachedSegmentedStore) Write(batch []KeyValue[[]byte, []byte]) error {
 // Scan merges the live dirty entries in r and [from, to] with the backend's
 // scan.
 func (s *cachedSegmentedStore) Scan(r KeyRange, from, to int64, reverse bool) iter.Seq2[KeyValue[[]byte, []byte], error] {
+	if s.off() {
+		return s.inner.Scan(r, from, to, reverse)
+	}
 	return func(yield func(KeyValue[[]byte, []byte], error) bool) {
 		lo := from
 		if f, ok := s.exp.liveFrom(); ok && f > lo {

@@ -124,7 +124,7 @@ func TestCacheCloseDropsUnflushedWrites(t *testing.T) {
 	t.Parallel()
 	log := &changes{}
 	backend := newMemoryStore("s")
-	c := newCachedStore(newLoggedStore(backend))
+	c := newCachedStore(newLoggedStore(backend), true)
 	require.NoError(t, c.Init(StoreContext{TaskID: "0_0", Changelog: log}))
 	require.NoError(t, c.Put([]byte("a"), []byte("1")))
 	require.NoError(t, c.Close())
@@ -134,7 +134,7 @@ func TestCacheCloseDropsUnflushedWrites(t *testing.T) {
 	_, _, err := c.Get([]byte("a"))
 	require.ErrorIs(t, err, ErrStoreClosed)
 
-	fresh := newCachedStore(newMemoryStore("t"))
+	fresh := newCachedStore(newMemoryStore("t"), true)
 	require.ErrorIs(t, fresh.Put([]byte("a"), []byte("1")), ErrStoreNotInitialized)
 }
 
@@ -189,7 +189,7 @@ func TestCachedStoreMatchesModel(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(uint64(size), 7))
-			c := newCachedStore(newMemoryStore("m"))
+			c := newCachedStore(newMemoryStore("m"), true)
 			require.NoError(t, c.Init(StoreContext{TaskID: "0_0", CacheMaxBytes: size}))
 			t.Cleanup(func() { _ = c.Close() })
 			model := map[string]string{}
@@ -282,7 +282,7 @@ func TestCachedStoreMatchesModel(t *testing.T) {
 // the task writes and flushes: run under -race.
 func TestCacheConcurrentReaders(t *testing.T) {
 	t.Parallel()
-	c := newCachedStore(newMemoryStore("m"))
+	c := newCachedStore(newMemoryStore("m"), true)
 	require.NoError(t, c.Init(StoreContext{TaskID: "0_0", CacheMaxBytes: 4000}))
 	t.Cleanup(func() { _ = c.Close() })
 	var wg sync.WaitGroup

@@ -90,3 +90,52 @@ func (r *recorder[K, V]) stamp() time.Time {
 	}
 	return r.now()
 }
+
+// discard forgets the changes recorded since the last commit: they were
+// aborted.
+func (r *recorder[K, V]) discard() {
+	clear(r.pending)
+	r.pending = r.pending[:0]
+}
+
+// txnLayer gives a typed store the Transactional methods of its caching
+// layer, and drops the changes its recorder holds when a transaction
+// aborts. A store made without a caching layer (in tests) commits nothing.
+type txnLayer struct {
+	t       Transactional // nil without a caching layer
+	discard func()
+}
+
+func (l txnLayer) Prepare() error {
+	if l.t == nil {
+		return nil
+	}
+	return l.t.Prepare()
+}
+
+func (l txnLayer) Apply(changelogEnd int64) error {
+	if l.t == nil {
+		return nil
+	}
+	return l.t.Apply(changelogEnd)
+}
+
+func (l txnLayer) Abort() {
+	if l.t != nil {
+		l.t.Abort()
+	}
+	l.discard()
+}
+
+func (l txnLayer) Full() bool { return l.t != nil && l.t.Full() }
+
+func newTxnLayer(inner any, discard func()) txnLayer {
+	t, _ := inner.(Transactional)
+	return txnLayer{t: t, discard: discard}
+}
+
+var (
+	_ Transactional = (*keyValueStore[string, int64])(nil)
+	_ Transactional = (*windowStore[string, int64])(nil)
+	_ Transactional = (*sessionStore[string, int64])(nil)
+)

@@ -107,3 +107,15 @@ func belowSegmentCache(s SegmentedBytesStore) SegmentedBytesStore {
 	}
 	return s
 }
+
+// belowSegmentLogging returns the store under any caching and change-logging
+// layers, leaving the cache as it is.
+func belowSegmentLogging(s SegmentedBytesStore) SegmentedBytesStore {
+	if c, ok := s.(*cachedSegmentedStore); ok {
+		s = c.inner
+	}
+	if l, ok := s.(*loggedSegmentedStore); ok {
+		return l.inner
+	}
+	return s
+}

@@ -269,3 +269,27 @@ func (s *sessionStore[K, V]) scan(op string, r KeyRange, earliestEnd, latestStar
 		}
 	}
 }
+
+func (s *sessionStore[K, V]) txn() txnLayer { return newTxnLayer(s.inner, s.discard) }
+
+// Prepare implements Transactional.
+func (s *sessionStore[K, V]) Prepare() error {
+	if err := s.txn().Prepare(); err != nil {
+		return s.wrap("prepare commit", err)
+	}
+	return nil
+}
+
+// Apply implements Transactional.
+func (s *sessionStore[K, V]) Apply(changelogEnd int64) error {
+	if err := s.txn().Apply(changelogEnd); err != nil {
+		return s.wrap("apply commit", err)
+	}
+	return nil
+}
+
+// Abort implements Transactional.
+func (s *sessionStore[K, V]) Abort() { s.txn().Abort() }
+
+// Full implements Transactional.
+func (s *sessionStore[K, V]) Full() bool { return s.txn().Full() }

@@ -45,8 +45,49 @@ type StoreContext struct {
 	// processed, which stamps the store's changes; nil for none.
 	RecordTime func() time.Time
 	// CacheMaxBytes bounds the cache of a store built WithCaching; 0 means
-	// DefaultCacheMaxBytes.
+	// DefaultCacheMaxBytes. With Transactional it is how much a commit's
+	// writes may take before the store reports itself Full.
 	CacheMaxBytes int64
+	// Transactional asks the stores the builders make to keep every write
+	// until the runtime commits it through Transactional (ExactlyOnce):
+	// nothing reaches the backend or the changelog before.
+	Transactional bool
+}
+
+// Transactional is implemented by the stores the builders make. Opened
+// with StoreContext.Transactional, a store keeps its writes in its cache
+// (the task reads them back) and the runtime commits them in three steps:
+// Prepare sends them to the changelog inside the Kafka transaction, and once
+// the transaction committed Apply writes them to the backend in one batch,
+// with the changelog offset they bring the store to. If the transaction
+// aborts, Abort drops them and the store is back at its last commit, in
+// memory and on disk alike: nothing needs a restore.
+type Transactional interface {
+	// Prepare sends the writes since the last commit to the changelog,
+	// without applying them.
+	Prepare() error
+	// Apply writes them to the backend. changelogEnd is the offset after
+	// the last changelog record of the store's partition, which a
+	// ChangelogOffsetKeeper backend keeps with them; -1 when unknown.
+	Apply(changelogEnd int64) error
+	// Abort drops them.
+	Abort()
+	// Full reports whether they take more than StoreContext.CacheMaxBytes:
+	// the runtime should commit soon.
+	Full() bool
+}
+
+// ChangelogOffsetKeeper is implemented by persistent backends that keep,
+// atomically with their data, how far their changelog partition they
+// reflect, so that a restart after a crash restores only the changelog's
+// tail instead of wiping the store.
+type ChangelogOffsetKeeper interface {
+	// WriteWithOffset applies batch as Write does and records changelogEnd
+	// in the same atomic write.
+	WriteWithOffset(batch []KeyValue[[]byte, []byte], changelogEnd int64) error
+	// ChangelogOffset returns the last offset recorded, and false when
+	// none was.
+	ChangelogOffset() (changelogEnd int64, ok bool, err error)
 }
 
 // ChangelogWriter takes the changes of logged stores to their changelog

@@ -458,3 +458,27 @@ func (s *keyValueStore[K, V]) scan(op string, r KeyRange, reverse bool, prefix [
 		}
 	}
 }
+
+func (s *keyValueStore[K, V]) txn() txnLayer { return newTxnLayer(s.inner, s.discard) }
+
+// Prepare implements Transactional.
+func (s *keyValueStore[K, V]) Prepare() error {
+	if err := s.txn().Prepare(); err != nil {
+		return s.wrap("prepare commit", err)
+	}
+	return nil
+}
+
+// Apply implements Transactional.
+func (s *keyValueStore[K, V]) Apply(changelogEnd int64) error {
+	if err := s.txn().Apply(changelogEnd); err != nil {
+		return s.wrap("apply commit", err)
+	}
+	return nil
+}
+
+// Abort implements Transactional.
+func (s *keyValueStore[K, V]) Abort() { s.txn().Abort() }
+
+// Full implements Transactional.
+func (s *keyValueStore[K, V]) Full() bool { return s.txn().Full() }

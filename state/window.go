@@ -263,10 +263,7 @@ func (b *Builder[S]) segmentedBackendFor(get func() SegmentedBytesStore, schema 
 	if b.logging {
 		inner = newLoggedSegmentedStore(inner)
 	}
-	if b.caching {
-		inner = newCachedSegmentedStore(inner, schema)
-	}
-	return inner
+	return newCachedSegmentedStore(inner, schema, b.caching)
 }
 
 // mustBeValid panics with a message naming the constructor for a wiring

@@ -435,3 +435,27 @@ func (s *windowStore[K, V]) fetchRange(op string, keyFrom, keyTo *K, from, to in
 		}
 	}
 }
+
+func (s *windowStore[K, V]) txn() txnLayer { return newTxnLayer(s.inner, s.discard) }
+
+// Prepare implements Transactional.
+func (s *windowStore[K, V]) Prepare() error {
+	if err := s.txn().Prepare(); err != nil {
+		return s.wrap("prepare commit", err)
+	}
+	return nil
+}
+
+// Apply implements Transactional.
+func (s *windowStore[K, V]) Apply(changelogEnd int64) error {
+	if err := s.txn().Apply(changelogEnd); err != nil {
+		return s.wrap("apply commit", err)
+	}
+	return nil
+}
+
+// Abort implements Transactional.
+func (s *windowStore[K, V]) Abort() { s.txn().Abort() }
+
+// Full implements Transactional.
+func (s *windowStore[K, V]) Full() bool { return s.txn().Full() }

@@ -1,0 +1,133 @@
+package state
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gostreams/streams/serde"
+)
+
+// Opened transactional, a store (cached or not) keeps its writes until the
+// commit: Flush writes nothing, Prepare only logs, Apply only writes the
+// backend, Abort drops them, and subscribers hear only of applied ones.
+func TestTransactionalStoreCommitsInThreeSteps(t *testing.T) {
+	t.Parallel()
+	for _, caching := range []bool{false, true} {
+		t.Run(fmt.Sprintf("caching=%v", caching), func(t *testing.T) {
+			t.Parallel()
+			log := &changes{}
+			b := NewKeyValueStoreBuilder(InMemoryKeyValueStore("s"), serde.String(), serde.String())
+			if caching {
+				b.WithCaching()
+			}
+			st := b.BuildStore()
+			require.NoError(t, st.Init(StoreContext{TaskID: "0_0", Changelog: log, Transactional: true, CacheMaxBytes: 10 * cacheEntryOverhead}))
+			t.Cleanup(func() { _ = st.Close() })
+			view := st.(CommittedViewer).CommittedView().(ReadOnlyKeyValueStore[string, string])
+			var heard []Change[string, string]
+			st.(Observable[string, string]).SetObserver(func(cs []Change[string, string]) { heard = append(heard, cs...) })
+			tx := st.(Transactional)
+
+			require.NoError(t, st.Put("a", "1"))
+			require.NoError(t, st.Put("a", "2"))
+			require.NoError(t, st.Flush())
+			require.Empty(t, log.got, "Flush does not commit a transactional store")
+			v, _, err := st.Get("a")
+			require.NoError(t, err)
+			require.Equal(t, "2", v, "the task reads its own writes")
+
+			require.NoError(t, tx.Prepare())
+			require.Equal(t, []string{"s:a=2"}, log.got)
+			_, ok, err := view.Get("a")
+			require.NoError(t, err)
+			require.False(t, ok, "prepared is not applied")
+			require.NoError(t, tx.Apply(7))
+			st.(Committer).Committed()
+			v, ok, err = view.Get("a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, "2", v)
+			require.Len(t, heard, 2)
+
+			// An aborted transaction leaves no trace: not in the store, not
+			// in the backend, not in the subscription.
+			log.got = nil
+			require.NoError(t, st.Put("a", "3"))
+			_, _, err = st.Delete("a")
+			require.NoError(t, err)
+			require.NoError(t, st.Put("b", "x"))
+			require.NoError(t, tx.Prepare())
+			require.Len(t, log.got, 2)
+			tx.Abort()
+			st.(Committer).Committed()
+			require.Len(t, heard, 2, "aborted changes are never delivered")
+			v, ok, err = st.Get("a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, "2", v, "back at the last commit")
+			_, ok, err = st.Get("b")
+			require.NoError(t, err)
+			require.False(t, ok)
+			require.Equal(t, []KeyValue[string, string]{{Key: "a", Value: "2"}}, collect(t, st.All()))
+
+			// Many writes overflow the cache: the store asks for a commit
+			// and still writes nothing down.
+			log.got = nil
+			for i := range 30 {
+				require.NoError(t, st.Put(fmt.Sprintf("k%02d", i), "v"))
+			}
+			require.True(t, tx.Full())
+			require.Empty(t, log.got)
+			require.Len(t, collect(t, view.All()), 1)
+			require.NoError(t, tx.Prepare())
+			require.NoError(t, tx.Apply(9))
+			require.False(t, tx.Full())
+			require.Len(t, collect(t, view.All()), 31)
+		})
+	}
+}
+
+// Window and session stores commit the same way.
+func TestTransactionalWindowStore(t *testing.T) {
+	t.Parallel()
+	log := &changes{}
+	st := NewWindowStoreBuilder(InMemoryWindowStore("w", time.Hour, time.Minute, false), serde.String(), serde.String()).BuildStore()
+	require.NoError(t, st.Init(StoreContext{TaskID: "0_0", Changelog: log, Transactional: true}))
+	t.Cleanup(func() { _ = st.Close() })
+	view := st.(CommittedViewer).CommittedView().(ReadOnlyWindowStore[string, string])
+	tx := st.(Transactional)
+	require.NoError(t, st.Put("a", "1", time.UnixMilli(0)))
+	require.NoError(t, tx.Prepare())
+	require.Len(t, log.got, 1)
+	tx.Abort()
+	_, ok, err := st.FetchOne("a", time.UnixMilli(0))
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, st.Put("a", "2", time.UnixMilli(0)))
+	require.NoError(t, tx.Prepare())
+	_, ok, err = view.FetchOne("a", time.UnixMilli(0))
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, tx.Apply(-1))
+	v, ok, err := view.FetchOne("a", time.UnixMilli(0))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "2", v)
+
+	ss := NewSessionStoreBuilder(InMemorySessionStore("s", time.Hour), serde.String(), serde.String()).BuildStore()
+	require.NoError(t, ss.Init(StoreContext{TaskID: "0_0", Transactional: true}))
+	t.Cleanup(func() { _ = ss.Close() })
+	sv := ss.(CommittedViewer).CommittedView().(ReadOnlySessionStore[string, string])
+	s1 := Windowed[string]{Key: "a", Start: time.UnixMilli(0).UTC(), End: time.UnixMilli(10).UTC()}
+	require.NoError(t, ss.Put(s1, "x"))
+	_, ok, err = sv.FetchSession("a", s1.Start, s1.End)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, ss.(Transactional).Apply(-1))
+	_, ok, err = sv.FetchSession("a", s1.Start, s1.End)
+	require.NoError(t, err)
+	require.True(t, ok)
+}
