@@ -44,6 +44,9 @@ type Config struct {
 	// CacheMaxBytes bounds the cache of each cached store; 0 means
 	// state.DefaultCacheMaxBytes.
 	CacheMaxBytes int64
+	// Transactional opens the stores transactional (ExactlyOnce): their
+	// writes wait for Prepare and Apply.
+	Transactional bool
 }
 
 // TopicPartition names one input partition.
@@ -122,26 +125,8 @@ func New(cfg Config) (*Task, error) {
 		streamTime: unknown,
 		current:    processor.NoRecord,
 	}
-	byName := map[string]graph.Node{}
-	for _, def := range t.sub.Nodes {
-		n := def.New(cfg.ApplicationID)
-		byName[def.Name] = n
-		t.nodes = append(t.nodes, n)
-		if def.Kind == graph.SourceKind {
-			t.sources = append(t.sources, source{def: def, node: n})
-		}
-	}
-	for i := range t.sources {
-		for _, topic := range t.sources[i].def.Topics {
-			t.byTopic[cfg.Program.TopicName(cfg.ApplicationID, topic)] = &t.sources[i]
-		}
-	}
-	for _, def := range t.sub.Nodes {
-		for _, c := range def.Children {
-			if err := byName[def.Name].AddChild(byName[c]); err != nil {
-				return nil, fmt.Errorf("task %s: %w", cfg.ID, err)
-			}
-		}
+	if err := t.buildNodes(); err != nil {
+		return nil, err
 	}
 	t.changelogs = map[string]string{}
 	for _, name := range t.sub.Stores {
@@ -153,6 +138,34 @@ func New(cfg Config) (*Task, error) {
 		}
 	}
 	return t, nil
+}
+
+// buildNodes makes the task's nodes, wired, and indexes its sources.
+func (t *Task) buildNodes() error {
+	t.nodes, t.sources = nil, nil
+	t.byTopic = map[string]*source{}
+	byName := map[string]graph.Node{}
+	for _, def := range t.sub.Nodes {
+		n := def.New(t.cfg.ApplicationID)
+		byName[def.Name] = n
+		t.nodes = append(t.nodes, n)
+		if def.Kind == graph.SourceKind {
+			t.sources = append(t.sources, source{def: def, node: n})
+		}
+	}
+	for i := range t.sources {
+		for _, topic := range t.sources[i].def.Topics {
+			t.byTopic[t.cfg.Program.TopicName(t.cfg.ApplicationID, topic)] = &t.sources[i]
+		}
+	}
+	for _, def := range t.sub.Nodes {
+		for _, c := range def.Children {
+			if err := byName[def.Name].AddChild(byName[c]); err != nil {
+				return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+			}
+		}
+	}
+	return nil
 }
 
 // ID returns the task's id.
@@ -168,6 +181,7 @@ func (t *Task) Init() error {
 		Changelog:     t,
 		RecordTime:    func() time.Time { return t.now },
 		CacheMaxBytes: t.cfg.CacheMaxBytes,
+		Transactional: t.cfg.Transactional,
 	}
 	for _, name := range t.storeNames {
 		if err := t.stores[name].Init(sc); err != nil {
@@ -319,6 +333,98 @@ func (t *Task) Commit() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Prepare is Commit for a transactional task: it sends the writes of its
+// transactional stores since the last commit to their changelogs, and
+// flushes the others. Apply or Revive must follow.
+func (t *Task) Prepare() error {
+	t.commitRequested = false
+	var errs []error
+	for _, name := range t.storeNames {
+		st := t.stores[name]
+		var err error
+		if tx, ok := st.(state.Transactional); ok {
+			err = tx.Prepare()
+		} else {
+			err = st.Flush()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("task %s: preparing store %q: %w", t.cfg.ID, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Apply writes what Prepare sent to the changelogs to the stores, once the
+// transaction committed. changelogEnd returns the offset after the last
+// record of a store's changelog partition, or -1.
+func (t *Task) Apply(changelogEnd func(store string) int64) error {
+	var errs []error
+	for _, name := range t.storeNames {
+		if tx, ok := t.stores[name].(state.Transactional); ok {
+			if err := tx.Apply(changelogEnd(name)); err != nil {
+				errs = append(errs, fmt.Errorf("task %s: applying the commit to store %q: %w", t.cfg.ID, name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NeedsCommit reports whether a processor asked for a commit or a
+// transactional store's writes overflowed its cache.
+func (t *Task) NeedsCommit() bool {
+	if t.commitRequested {
+		return true
+	}
+	for _, name := range t.storeNames {
+		if tx, ok := t.stores[name].(state.Transactional); ok && tx.Full() {
+			return true
+		}
+	}
+	return false
+}
+
+// Revive takes the task back to its last commit after the transaction was
+// aborted: its stores drop their uncommitted writes, its processors are
+// closed and made anew (so no processor keeps in memory what the aborted
+// transaction did), and its buffered records, stream time and schedules
+// are forgotten. The caller rewinds its input partitions to the committed
+// offsets. The stores stay open: nothing is restored.
+func (t *Task) Revive() error {
+	for _, name := range t.storeNames {
+		if tx, ok := t.stores[name].(state.Transactional); ok {
+			tx.Abort()
+		}
+	}
+	var errs []error
+	if t.initialized {
+		for _, n := range t.nodes {
+			if err := n.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, in := range t.inputs {
+		in.q.Clear()
+	}
+	t.inputs, t.byTP, t.last, t.buffered = nil, map[TopicPartition]*input{}, nil, 0
+	t.streamTime, t.streamTimeT = unknown, time.Time{}
+	t.current, t.hasCurrent = processor.NoRecord, false
+	t.schedules, t.due = nil, nil
+	t.commitRequested = false
+	if err := t.buildNodes(); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, n := range t.nodes {
+		if err := n.Init(t); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("task %s: closing its processors to revive it: %w", t.cfg.ID, errors.Join(errs...))
+	}
+	return nil
 }
 
 // Committed tells the task's stores that a commit succeeded: observed
