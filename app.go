@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/graph"
 	"github.com/gostreams/streams/topology"
 )
@@ -36,6 +37,9 @@ type App struct {
 	subOf    map[string]int
 	patterns []subSources
 	metrics  metrics
+	// processID identifies this instance in its threads' transactional ids
+	// (ExactlyOnce); set by Run.
+	processID string
 	// progressEvery is how often a long restore logs its progress;
 	// defaultProgressEvery but for tests.
 	progressEvery time.Duration
@@ -160,6 +164,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.setSubPartitions(plan.subPartitions)
 
+	if a.cfg.Guarantee == eos.ExactlyOnce {
+		if a.processID, err = processID(a.cfg.StateDir, a.cfg.ApplicationID); err != nil {
+			return err
+		}
+	}
 	threads := make([]*thread, a.cfg.NumStreamThreads)
 	for i := range threads {
 		if threads[i], err = newThread(a, i, plan); err != nil {
@@ -171,9 +180,17 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	errs := make(chan error, len(threads))
-	for _, th := range threads {
+	for i, th := range threads {
 		go func() {
 			err := th.run(ctx)
+			// A fenced thread has closed its tasks and left the group; it
+			// comes back with a new producer and rejoins.
+			for errors.Is(err, errFenced) && ctx.Err() == nil {
+				a.log.Warn("restarting a fenced stream thread", "thread", i)
+				if th, err = newThread(a, i, plan); err == nil {
+					err = th.run(ctx)
+				}
+			}
 			if err != nil {
 				cancel() // one thread failing stops the app
 			}
@@ -238,10 +255,13 @@ type Metrics struct {
 	DeadLetters int64
 	// Commits counts successful commits.
 	Commits int64
+	// Aborts counts transactions that aborted (ExactlyOnce): their work was
+	// dropped and redone.
+	Aborts int64
 }
 
 type metrics struct {
-	processed, deserErrors, procErrors, prodErrors, deadLetters, commits atomic.Int64
+	processed, deserErrors, procErrors, prodErrors, deadLetters, commits, aborts atomic.Int64
 }
 
 // Metrics returns the app's counters. It is safe to call from any
@@ -255,6 +275,7 @@ func (a *App) Metrics() Metrics {
 		ProductionErrors:      m.prodErrors.Load(),
 		DeadLetters:           m.deadLetters.Load(),
 		Commits:               m.commits.Load(),
+		Aborts:                m.aborts.Load(),
 	}
 }
 

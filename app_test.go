@@ -330,8 +330,10 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	require.ErrorContains(t, err, "Config.NumStreamThreads: is -1")
 	require.ErrorContains(t, err, `Config.OffsetReset: "oldest" is not "earliest" or "latest"`)
 	require.ErrorContains(t, err, "Config.CommitInterval: is -1s")
-	_, err = streams.New(topo, streams.Config{ApplicationID: "a", Brokers: []string{"x:1"}, Guarantee: eos.ExactlyOnce})
-	require.ErrorIs(t, err, eos.ErrExactlyOnceUnavailable)
+	_, err = streams.New(topo, streams.Config{ApplicationID: "a", Brokers: []string{"x:1"}, Guarantee: eos.ExactlyOnce, TransactionTimeout: -time.Second})
+	require.ErrorContains(t, err, "Config.TransactionTimeout: is -1s")
+	_, err = streams.New(topo, streams.Config{ApplicationID: "a", Brokers: []string{"x:1"}, Guarantee: eos.Guarantee(7)})
+	require.ErrorContains(t, err, "Config.Guarantee: Guarantee(7) is not one of")
 	_, err = streams.New(nil, streams.Config{ApplicationID: "a", Brokers: []string{"x:1"}})
 	require.ErrorContains(t, err, "nil topology")
 }

@@ -38,6 +38,11 @@ type Config struct {
 	CommitInterval time.Duration
 	// Guarantee is the delivery guarantee. Default eos.AtLeastOnce.
 	Guarantee eos.Guarantee
+	// TransactionTimeout is how long the broker lets a transaction stay
+	// open (ExactlyOnce) before it aborts it: it bounds how long a crashed
+	// instance's open transaction holds up read_committed consumers of its
+	// output. Default 10s, as in Kafka Streams.
+	TransactionTimeout time.Duration
 	// OffsetReset is where a partition with no committed offset starts:
 	// "earliest" or "latest". Default "earliest", as in Kafka Streams.
 	OffsetReset string
@@ -93,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.OffsetReset == "" {
 		c.OffsetReset = "earliest"
 	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 10 * time.Second
+	}
 	if c.StoreCacheMaxBytes == 0 {
 		c.StoreCacheMaxBytes = state.DefaultCacheMaxBytes
 	}
@@ -143,10 +151,11 @@ func (c Config) Validate() error {
 	if c.CommitInterval < 0 {
 		bad("CommitInterval", "is %v; use 0 for the default, or a positive duration", c.CommitInterval)
 	}
+	if c.TransactionTimeout < 0 {
+		bad("TransactionTimeout", "is %v; use 0 for the default, or a positive duration", c.TransactionTimeout)
+	}
 	switch c.Guarantee {
-	case eos.AtLeastOnce, eos.AtMostOnce:
-	case eos.ExactlyOnce:
-		errs = append(errs, fmt.Errorf("streams: Config.Guarantee: %w", eos.ErrExactlyOnceUnavailable))
+	case eos.AtLeastOnce, eos.AtMostOnce, eos.ExactlyOnce:
 	default:
 		bad("Guarantee", "%v is not one of AtLeastOnce, AtMostOnce, ExactlyOnce", c.Guarantee)
 	}

@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,7 +65,10 @@ type storeRestore struct {
 	records int64
 	began   time.Time
 	logged  time.Time // when progress was last logged
-	batch   []state.KeyValue[[]byte, []byte]
+	// from says where a persistent store's restore started: its
+	// checkpoint, its own changelog offset, or "" for the beginning.
+	from  string
+	batch []state.KeyValue[[]byte, []byte]
 }
 
 // defaultProgressEvery is how often a long restore logs its progress.
@@ -89,7 +93,13 @@ func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[st
 	for _, topic := range logs {
 		topics = append(topics, topic)
 	}
-	ends, err := th.app.admin.ListEndOffsets(ctx, topics...)
+	list := th.app.admin.ListEndOffsets
+	if th.sess != nil {
+		// read_committed: restore up to the last stable offset, the end of
+		// what committed transactions wrote.
+		list = th.app.admin.ListCommittedOffsets
+	}
+	ends, err := list(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("streams: task %s: end offsets of its changelogs: %w", tk.ID(), err)
 	}
@@ -129,7 +139,8 @@ func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[st
 			th.endRestore(tk.ID(), tp, sr)
 			continue
 		}
-		th.log.Info("restoring store", "task", tk.ID().String(), "store", store, "changelog", topic, "records", sr.end-sr.start)
+		th.log.Info("restoring store", "task", tk.ID().String(), "store", store, "changelog", topic, "records", sr.end-sr.start,
+			"from", cmp.Or(sr.from, "the beginning"))
 		rs.stores[tp] = sr
 		if add[topic] == nil {
 			add[topic] = map[int32]kgo.Offset{}
@@ -260,13 +271,29 @@ func (th *thread) stopRestore(id processor.TaskID) {
 // wiping the store, whose contents cannot be matched to the changelog.
 func (th *thread) restoreStart(tk *task.Task, sr *storeRestore, cp map[checkpoint.Partition]int64, tp task.TopicPartition) error {
 	off, ok := cp[checkpoint.Partition{Topic: tp.Topic, Partition: tp.Partition}]
+	from := "checkpoint"
+	if !ok {
+		// No checkpoint: the task did not close cleanly. A store that keeps
+		// the changelog offset with its data (ExactlyOnce) knows how far it
+		// got, and restores only the tail.
+		if r, isReader := sr.r.(state.ChangelogOffsetReader); isReader {
+			var err error
+			if off, ok, err = r.ChangelogOffset(); err != nil {
+				th.log.Warn("reading the store's changelog offset; restoring it from the beginning",
+					"task", tk.ID().String(), "store", sr.name, "error", err)
+				ok = false
+			}
+			from = "the store's changelog offset"
+		}
+	}
 	switch {
 	case ok && off <= sr.end:
 		sr.start, sr.next = off, off
+		sr.from = from
 		return nil
 	case ok:
-		th.log.Warn("checkpoint is ahead of the changelog (was the changelog recreated?); restoring the store from the beginning",
-			"task", tk.ID().String(), "store", sr.name, "checkpoint", off, "changelog end", sr.end)
+		th.log.Warn(from+" is ahead of the changelog (was the changelog recreated?); restoring the store from the beginning",
+			"task", tk.ID().String(), "store", sr.name, "offset", off, "changelog end", sr.end)
 	}
 	if err := sr.r.Wipe(); err != nil {
 		return fmt.Errorf("streams: task %s: wiping store %q before a full restore: %w", tk.ID(), sr.name, err)

@@ -35,6 +35,11 @@ type thread struct {
 	idx int
 	log *slog.Logger
 	cl  *kgo.Client
+	// sess is the transact session around cl under ExactlyOnce, else nil;
+	// inTxn tells whether its transaction is open. Only the loop (and
+	// shutdown) touch them.
+	sess  *kgo.GroupTransactSession
+	inTxn bool
 	// restore reads changelogs to restore stores: a consumer outside the
 	// group, given partitions as tasks need them.
 	restore *kgo.Client
@@ -61,6 +66,10 @@ type thread struct {
 		restoredTo map[task.TopicPartition]int64
 		// fatal is an error a callback hit; the loop returns it.
 		fatal error
+		// txnStart is, under ExactlyOnce, the offset of the first record
+		// polled since the last commit of each input partition: where an
+		// aborted transaction rewinds it to.
+		txnStart map[task.TopicPartition]int64
 	}
 	lastCommit time.Time
 }
@@ -73,6 +82,8 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 	th.mu.committed = map[task.TopicPartition]int64{}
 	th.mu.restoring = map[processor.TaskID]*restoring{}
 	th.mu.restoredTo = map[task.TopicPartition]int64{}
+	th.mu.txnStart = map[task.TopicPartition]int64{}
+	eosMode := a.cfg.Guarantee == eos.ExactlyOnce
 	th.coll = &collector{th: th}
 
 	reset := kgo.NewOffset().AtStart()
@@ -101,7 +112,18 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 	if regex {
 		opts = append(opts, kgo.ConsumeRegex())
 	}
-	restore, err := kgo.NewClient(append([]kgo.Opt{
+	restoreOpts := []kgo.Opt{}
+	if eosMode {
+		opts = append(opts,
+			kgo.TransactionalID(transactionalID(a.cfg.ApplicationID, a.processID, idx)),
+			kgo.TransactionTimeout(a.cfg.TransactionTimeout),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.RequireStableFetchOffsets(),
+		)
+		// A restore must never see the records of an aborted transaction.
+		restoreOpts = append(restoreOpts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	restore, err := kgo.NewClient(append(append([]kgo.Opt{
 		kgo.SeedBrokers(a.cfg.Brokers...),
 		kgo.ClientID(fmt.Sprintf("%s-thread-%d-restore", a.cfg.ApplicationID, idx)),
 		// Transaction markers count: with them the restore reaches the
@@ -110,11 +132,20 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 		// Answer promptly when a restored partition has nothing more: a
 		// restore is waiting for this, not for new data.
 		kgo.FetchMaxWait(100 * time.Millisecond),
-	}, a.cfg.ClientOptions...)...)
+	}, restoreOpts...), a.cfg.ClientOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("streams: thread %d: restore client: %w", idx, err)
 	}
 	th.restore = restore
+	if eosMode {
+		sess, err := kgo.NewGroupTransactSession(append(opts, a.cfg.ClientOptions...)...)
+		if err != nil {
+			th.restore.Close()
+			return nil, fmt.Errorf("streams: thread %d: transactional client: %w", idx, err)
+		}
+		th.sess, th.cl = sess, sess.Client()
+		return th, nil
+	}
 	cl, err := kgo.NewClient(append(opts, a.cfg.ClientOptions...)...)
 	if err != nil {
 		th.restore.Close()
@@ -155,7 +186,13 @@ func (th *thread) run(ctx context.Context) (err error) {
 		// the final commit. The step's own I/O is bounded by the client's
 		// timeouts.
 		err := th.step(context.WithoutCancel(ctx), fetches)
-		th.cl.AllowRebalance()
+		// Under ExactlyOnce a rebalance waits for the commit that ends the
+		// open transaction (at most a commit interval): a task is only
+		// given up with all its work committed, and the transact session
+		// never sees a revocation in the middle of a transaction.
+		if !th.inTxn {
+			th.cl.AllowRebalance()
+		}
 		if err != nil {
 			return err
 		}
@@ -195,17 +232,42 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 	if th.mu.fatal != nil {
 		return th.mu.fatal
 	}
+	if err := th.beginTxn(); err != nil {
+		return err
+	}
 	if th.app.cfg.Guarantee == eos.AtMostOnce && !fetches.Empty() {
 		if !th.commitPolled(ctx, fetches) {
 			return nil
 		}
 	}
+	var rewind map[task.TopicPartition]int64
 	for it := fetches.RecordIter(); !it.Done(); {
-		if err := th.add(ctx, it.Next()); err != nil {
+		r := it.Next()
+		if th.sess != nil {
+			tp := task.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+			if tk := th.mu.byTP[tp]; tk != nil && th.mu.restoring[tk.ID()] != nil {
+				// A restoring task's records are not kept: the transaction
+				// would commit their offsets with the next records. The
+				// partition is rewound and paused; it is read again once
+				// the task is restored.
+				if _, ok := rewind[tp]; !ok {
+					if rewind == nil {
+						rewind = map[task.TopicPartition]int64{}
+					}
+					rewind[tp] = r.Offset
+				}
+				continue
+			}
+			if _, ok := th.mu.txnStart[tp]; !ok {
+				th.mu.txnStart[tp] = r.Offset
+			}
+		}
+		if err := th.add(ctx, r); err != nil {
 			return err
 		}
 	}
 	th.pauseRestoring()
+	th.rewind(rewind)
 	for _, id := range th.taskOrder() {
 		if th.mu.restoring[id] != nil {
 			continue // its records wait until its stores are restored
@@ -238,9 +300,12 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 				return err
 			}
 		}
-		commitRequested = commitRequested || tk.CommitRequested()
+		commitRequested = commitRequested || tk.NeedsCommit()
 	}
 	if commitRequested || now.Sub(th.lastCommit) >= th.app.cfg.CommitInterval {
+		if th.sess != nil {
+			return th.commitTxn(ctx)
+		}
 		return th.commit(ctx, th.allTasks())
 	}
 	return nil
@@ -485,6 +550,7 @@ func (th *thread) newTask(id processor.TaskID) (*task.Task, error) {
 	tk, err := task.New(task.Config{
 		ID: id, ApplicationID: a.cfg.ApplicationID, StateDir: dir, Program: a.prog, Collector: th.coll,
 		CacheMaxBytes: a.cfg.StoreCacheMaxBytes,
+		Transactional: a.cfg.Guarantee == eos.ExactlyOnce,
 	})
 	if err != nil {
 		return nil, err
@@ -506,6 +572,15 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 		return
 	}
 	var cps map[string]map[checkpoint.Partition]int64
+	if th.sess != nil {
+		// The loop allows a rebalance only with no transaction open: the
+		// tasks' work is committed, and their stores hold only that.
+		cps = th.checkpoints(affected)
+		th.forgetTxnStart(affected)
+		th.drop(affected, "revoked")
+		th.writeCheckpoints(cps)
+		return
+	}
 	if err := th.commit(ctx, affected); err != nil {
 		if th.mu.fatal == nil {
 			th.mu.fatal = err
@@ -523,7 +598,19 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int
 	<-th.ready
 	th.mu.Lock()
 	defer th.mu.Unlock()
-	th.drop(th.tasksOf(lost), "lost")
+	lostTasks := th.tasksOf(lost)
+	th.forgetTxnStart(lostTasks)
+	th.drop(lostTasks, "lost")
+}
+
+// forgetTxnStart forgets the input partitions of tasks being given up. The
+// caller holds mu.
+func (th *thread) forgetTxnStart(ts []*task.Task) {
+	for tp, tk := range th.mu.byTP {
+		if slices.Contains(ts, tk) {
+			delete(th.mu.txnStart, tp)
+		}
+	}
 }
 
 func (th *thread) tasksOf(parts map[string][]int32) []*task.Task {
@@ -567,18 +654,35 @@ func (th *thread) drop(ts []*task.Task, why string) {
 func (th *thread) shutdown(clean bool) {
 	th.mu.Lock()
 	var cps map[string]map[checkpoint.Partition]int64
-	if clean && len(th.mu.tasks) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := th.commit(ctx, th.allTasks()); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	switch {
+	case clean && len(th.mu.tasks) > 0:
+		commit := func() error { return th.commit(ctx, th.allTasks()) }
+		if th.sess != nil {
+			commit = func() error { return th.commitTxn(ctx) }
+		}
+		if err := commit(); err != nil {
 			th.log.Warn("final commit failed", "error", err)
 		} else {
 			cps = th.checkpoints(th.allTasks())
 		}
-		cancel()
+	case th.inTxn:
+		// Failing: what the transaction holds must not commit.
+		if _, err := th.sess.End(ctx, kgo.TryAbort); err != nil {
+			th.log.Warn("aborting the transaction", "error", err)
+		}
+		th.inTxn = false
+		for _, tk := range th.runningTasks() {
+			_ = tk.Revive() // drops the stores' uncommitted writes before they close
+		}
 	}
+	cancel()
 	th.drop(th.allTasks(), "closed")
 	th.writeCheckpoints(cps)
 	th.mu.Unlock()
+	// A step that failed inside a transaction returned without allowing
+	// the rebalance its poll blocked; leaving the group needs it.
+	th.cl.AllowRebalance()
 	th.cl.Close()
 	th.restore.Close()
 }
@@ -655,6 +759,14 @@ func (c *collector) promise(r *kgo.Record, err error) {
 	}
 	c.mu.Lock()
 	c.mu.failed = append(c.mu.failed, failedRecord{r, err})
+	c.mu.Unlock()
+}
+
+// dropFailures forgets the records the broker rejected: their transaction
+// aborted, and they are produced again when it is redone.
+func (c *collector) dropFailures() {
+	c.mu.Lock()
+	c.mu.failed = nil
 	c.mu.Unlock()
 }
 

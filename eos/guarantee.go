@@ -1,9 +1,6 @@
 package eos
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Guarantee is a delivery guarantee: how often each input record affects
 // the output and the state if something fails.
@@ -21,10 +18,6 @@ const (
 	// transaction.
 	ExactlyOnce
 )
-
-// ErrExactlyOnceUnavailable is returned by streams.New for an App configured
-// with ExactlyOnce while the transactional commit is not implemented.
-var ErrExactlyOnceUnavailable = errors.New("eos: ExactlyOnce is not available yet; use AtLeastOnce or AtMostOnce")
 
 func (g Guarantee) String() string {
 	switch g {

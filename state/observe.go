@@ -139,3 +139,51 @@ var (
 	_ Transactional = (*windowStore[string, int64])(nil)
 	_ Transactional = (*sessionStore[string, int64])(nil)
 )
+
+// changelogOffsetOf returns what the backend b recorded with
+// ChangelogOffsetKeeper, if it keeps offsets.
+func changelogOffsetOf(b any) (int64, bool, error) {
+	k, ok := b.(ChangelogOffsetKeeper)
+	if !ok {
+		return 0, false, nil
+	}
+	return k.ChangelogOffset()
+}
+
+// forgetChangelogOffset clears what the backend b recorded, after a wipe:
+// the data it described is gone.
+func forgetChangelogOffset(b any) error {
+	if k, ok := b.(ChangelogOffsetKeeper); ok {
+		return k.WriteWithOffset(nil, -1)
+	}
+	return nil
+}
+
+// ChangelogOffsetReader is implemented by the stores the builders make: it
+// tells how far the store's changelog partition its persistent backend
+// reflects, as recorded by the last commit under ExactlyOnce. The runtime
+// restores a store that was not closed cleanly from there.
+type ChangelogOffsetReader interface {
+	ChangelogOffset() (changelogEnd int64, ok bool, err error)
+}
+
+var (
+	_ ChangelogOffsetReader = (*keyValueStore[string, int64])(nil)
+	_ ChangelogOffsetReader = (*windowStore[string, int64])(nil)
+	_ ChangelogOffsetReader = (*sessionStore[string, int64])(nil)
+)
+
+// ChangelogOffset implements ChangelogOffsetReader.
+func (s *keyValueStore[K, V]) ChangelogOffset() (int64, bool, error) {
+	return changelogOffsetOf(backend(s.inner))
+}
+
+// ChangelogOffset implements ChangelogOffsetReader.
+func (s *windowStore[K, V]) ChangelogOffset() (int64, bool, error) {
+	return changelogOffsetOf(belowSegmentLogging(s.inner))
+}
+
+// ChangelogOffset implements ChangelogOffsetReader.
+func (s *sessionStore[K, V]) ChangelogOffset() (int64, bool, error) {
+	return changelogOffsetOf(belowSegmentLogging(s.inner))
+}

@@ -703,6 +703,11 @@ func (s *segmentedStore) Delete(key []byte) ([]byte, bool, error) {
 }
 
 func (s *segmentedStore) Write(batch []KeyValue[[]byte, []byte]) error {
+	return s.write(batch, func(g *segment, part []KeyValue[[]byte, []byte]) error { return g.store.Write(part) })
+}
+
+// write is Write, with each segment's part written by writeSegment.
+func (s *segmentedStore) write(batch []KeyValue[[]byte, []byte], writeSegment func(*segment, []KeyValue[[]byte, []byte]) error) error {
 	times := make([]int64, len(batch))
 	for i, e := range batch {
 		t, err := s.schema.segmentTime(e.Key)
@@ -745,7 +750,7 @@ func (s *segmentedStore) Write(batch []KeyValue[[]byte, []byte]) error {
 			parts[g] = append(parts[g], e)
 		}
 		for _, g := range order {
-			if err := g.store.Write(parts[g]); err != nil {
+			if err := writeSegment(g, parts[g]); err != nil {
 				return err
 			}
 		}
@@ -901,4 +906,53 @@ func (s *segmentedStore) openScan(r KeyRange, from, to int64, reverse bool) (its
 		}
 	}
 	return its, lo, nil
+}
+
+var _ ChangelogOffsetKeeper = (*segmentedStore)(nil)
+
+// WriteWithOffset applies batch as Write does, and records changelogEnd in
+// every segment the batch writes to, when the segments keep offsets
+// (ChangelogOffsetKeeper). Each segment writes its part and the offset
+// atomically; the segments are not written atomically together, which
+// ChangelogOffset allows for.
+func (s *segmentedStore) WriteWithOffset(batch []KeyValue[[]byte, []byte], changelogEnd int64) error {
+	return s.write(batch, func(g *segment, part []KeyValue[[]byte, []byte]) error {
+		if k, ok := g.store.(ChangelogOffsetKeeper); ok {
+			return k.WriteWithOffset(part, changelogEnd)
+		}
+		return g.store.Write(part)
+	})
+}
+
+// ChangelogOffset returns the smallest offset its segments recorded, and
+// false if a segment recorded none (or does not keep offsets). Restoring
+// from the smallest is safe: a changelog record sets a key to a value, so
+// replaying records a segment already holds leaves it as it was.
+func (s *segmentedStore) ChangelogOffset() (int64, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkOpen(); err != nil {
+		return 0, false, err
+	}
+	if len(s.mu.segs) == 0 {
+		return 0, false, nil
+	}
+	low := int64(-1)
+	for _, g := range s.mu.segs {
+		k, ok := g.store.(ChangelogOffsetKeeper)
+		if !ok {
+			return 0, false, nil
+		}
+		off, ok, err := k.ChangelogOffset()
+		if err != nil {
+			return 0, false, fmt.Errorf("segment %q: %w", g.name, err)
+		}
+		if !ok {
+			return 0, false, nil
+		}
+		if low < 0 || off < low {
+			low = off
+		}
+	}
+	return low, true, nil
 }

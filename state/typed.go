@@ -151,6 +151,9 @@ func (s *keyValueStore[K, V]) Wipe() error {
 	if err := wipeAll(backend(s.inner)); err != nil {
 		return s.wrap("wipe", err)
 	}
+	if err := forgetChangelogOffset(backend(s.inner)); err != nil {
+		return s.wrap("wipe", err)
+	}
 	return nil
 }
 

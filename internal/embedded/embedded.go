@@ -133,11 +133,12 @@ func (c *Cluster) caughtUp(ctx context.Context, group string, topics []string) (
 	if err != nil {
 		return false, nil // the group may not exist yet; ctx bounds the wait
 	}
-	ends, err := c.admin.ListEndOffsets(ctx, topics...)
+	ends, err := c.admin.ListCommittedOffsets(ctx, topics...)
 	if err != nil {
 		return false, fmt.Errorf("embedded: listing end offsets: %w", err)
 	}
 	done := true
+	var behind []kadm.ListedOffset
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Err != nil {
 			done = false
@@ -148,17 +149,78 @@ func (c *Cluster) caughtUp(ctx context.Context, group string, topics []string) (
 		}
 		r, ok := committed.Lookup(o.Topic, o.Partition)
 		if !ok || r.Err != nil || r.At < o.Offset {
-			done = false
+			behind = append(behind, o)
 		}
 	})
-	return done, nil
+	if !done {
+		return false, nil
+	}
+	// A transactional topic ends in transaction markers, which a consumer
+	// does not commit past (it commits after the last record it got): a
+	// partition is caught up when the group committed its last visible
+	// record.
+	for _, o := range behind {
+		end, err := c.visibleEnd(ctx, o.Topic, o.Partition, o.Offset)
+		if err != nil {
+			return false, err
+		}
+		r, ok := committed.Lookup(o.Topic, o.Partition)
+		if end > 0 && (!ok || r.Err != nil || r.At < end) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
-// ReadAll reads topic from its first record to its current end, all
-// partitions, and returns the records in partition order, each partition in
-// offset order.
+// visibleEnd returns the offset after the last record of topic's partition
+// below end that a read_committed consumer gets (not a marker, not in an
+// aborted transaction), or 0 if there is none.
+func (c *Cluster) visibleEnd(ctx context.Context, topic string, partition int32, end int64) (int64, error) {
+	for back := int64(16); ; back *= 4 {
+		from := max(end-back, 0)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+			kgo.FetchMaxWait(100*time.Millisecond))
+		if err != nil {
+			return 0, err
+		}
+		last := int64(-1)
+		for reached := false; !reached; {
+			fs := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				cl.Close()
+				return 0, err
+			}
+			for _, fe := range fs.Errors() {
+				cl.Close()
+				return 0, fmt.Errorf("embedded: reading %s-%d: %w", fe.Topic, fe.Partition, fe.Err)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Offset < end && !r.Attrs.IsControl() {
+					last = max(last, r.Offset)
+				}
+				if r.Offset >= end-1 {
+					reached = true
+				}
+			})
+		}
+		cl.Close()
+		if last >= 0 {
+			return last + 1, nil
+		}
+		if from == 0 {
+			return 0, nil
+		}
+	}
+}
+
+// ReadAll reads topic from its first record to its last stable offset, all
+// partitions, as a read_committed consumer: the records of aborted
+// transactions and the transaction markers are left out. It returns the
+// records in partition order, each partition in offset order.
 func (c *Cluster) ReadAll(ctx context.Context, topic string) ([]*kgo.Record, error) {
-	ends, err := c.admin.ListEndOffsets(ctx, topic)
+	ends, err := c.admin.ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: end offsets of %q: %w", topic, err)
 	}
@@ -171,8 +233,11 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string) ([]*kgo.Record, err
 	if len(want) == 0 {
 		return nil, nil
 	}
+	// Markers are kept so that a partition ending in one (the last offset
+	// of a transactional topic is a commit marker) is seen to end.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		return nil, err
 	}
@@ -188,8 +253,10 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string) ([]*kgo.Record, err
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if end, ok := want[r.Partition]; ok && r.Offset < end {
-				byPart[r.Partition] = append(byPart[r.Partition], r)
-				if r.Offset == end-1 {
+				if !r.Attrs.IsControl() {
+					byPart[r.Partition] = append(byPart[r.Partition], r)
+				}
+				if r.Offset >= end-1 {
 					delete(want, r.Partition)
 				}
 			}

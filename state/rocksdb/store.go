@@ -2,6 +2,7 @@ package rocksdb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"iter"
 	"os"
@@ -83,6 +84,10 @@ type store struct {
 
 	life   sync.Mutex
 	db     *grocksdb.DB
+	// meta is the column family that keeps the changelog offset the data
+	// reflects (WriteWithOffset), apart from the entries: scans never see it.
+	meta   *grocksdb.ColumnFamilyHandle
+	cfs    []*grocksdb.ColumnFamilyHandle // every handle, for Close
 	native nativeOptions
 	// ro and wo serve every Get and every write: RocksDB only reads them,
 	// so they are shared, and allocated once instead of per call.
@@ -96,7 +101,16 @@ type store struct {
 	syncWrites bool
 }
 
-var _ state.KeyValueBytesStore = (*store)(nil)
+var (
+	_ state.KeyValueBytesStore     = (*store)(nil)
+	_ state.ChangelogOffsetKeeper = (*store)(nil)
+)
+
+// metaFamily is the name of the column family of the store's own metadata,
+// and changelogOffsetKey the key of the changelog offset in it.
+const metaFamily = "streams-meta"
+
+var changelogOffsetKey = []byte("changelog-offset")
 
 func (s *store) Name() string { return s.name }
 
@@ -141,16 +155,22 @@ func (s *store) Init(ctx state.StoreContext) error {
 	if err != nil {
 		return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
 	}
-	db, err := grocksdb.OpenDb(native.db, dir)
+	native.db.SetCreateIfMissingColumnFamilies(true)
+	db, cfs, err := grocksdb.OpenDbColumnFamilies(native.db, dir,
+		[]string{"default", metaFamily}, []*grocksdb.Options{native.db, native.db})
 	if err != nil {
 		native.destroy()
 		return fmt.Errorf("rocksdb: store %q: open %s (is another store open on it?): %w", s.name, dir, err)
 	}
-	s.db, s.native, s.dir = db, native, dir
+	s.db, s.native, s.dir, s.cfs, s.meta = db, native, dir, cfs, cfs[1]
 	s.ro = grocksdb.NewDefaultReadOptions()
 	s.wo = grocksdb.NewDefaultWriteOptions()
 	s.wo.SetSync(opts.SyncWrites)
-	s.wo.DisableWAL(!opts.WriteAheadLog)
+	// A transactional store (ExactlyOnce) writes one batch per commit, with
+	// the changelog offset it reflects, and must find both after a crash:
+	// it keeps the log whatever Options say. Unsynced: a killed process
+	// loses nothing the operating system has.
+	s.wo.DisableWAL(!opts.WriteAheadLog && !ctx.Transactional)
 	s.syncWrites = opts.SyncWrites
 	s.wal = opts.WriteAheadLog
 	s.done = make(chan struct{})
@@ -236,12 +256,65 @@ func (s *store) Close() error {
 		}
 		fo.Destroy()
 	}
+	for _, cf := range s.cfs {
+		cf.Destroy()
+	}
 	s.db.Close()
 	s.ro.Destroy()
 	s.wo.Destroy()
 	s.native.destroy()
-	s.db, s.ro, s.wo, s.native = nil, nil, nil, nativeOptions{}
+	s.db, s.ro, s.wo, s.native, s.cfs, s.meta = nil, nil, nil, nativeOptions{}, nil, nil
 	return err
+}
+
+// WriteWithOffset applies batch as Write does and records changelogEnd in
+// the same write batch, so that after a crash the store holds both or
+// neither. A negative changelogEnd forgets the offset.
+func (s *store) WriteWithOffset(batch []state.KeyValue[[]byte, []byte], changelogEnd int64) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, kv := range batch {
+		if kv.Value == nil {
+			wb.Delete(kv.Key)
+		} else {
+			wb.Put(kv.Key, kv.Value)
+		}
+	}
+	if changelogEnd < 0 {
+		wb.DeleteCF(s.meta, changelogOffsetKey)
+	} else {
+		wb.PutCF(s.meta, changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(changelogEnd)))
+	}
+	if err := s.db.Write(s.wo, wb); err != nil {
+		return s.wrap("write with changelog offset", err)
+	}
+	s.dirty.Store(true)
+	return nil
+}
+
+// ChangelogOffset returns the offset the last WriteWithOffset recorded.
+func (s *store) ChangelogOffset() (int64, bool, error) {
+	if err := s.acquire(); err != nil {
+		return 0, false, err
+	}
+	defer s.release()
+	sl, err := s.db.GetCF(s.ro, s.meta, changelogOffsetKey)
+	if err != nil {
+		return 0, false, s.wrap("read the changelog offset", err)
+	}
+	defer sl.Free()
+	if !sl.Exists() {
+		return 0, false, nil
+	}
+	v := sl.Data()
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("rocksdb: store %q: the kept changelog offset is %d bytes, not 8: the store's metadata is corrupt", s.name, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), true, nil
 }
 
 func (s *store) wrap(op string, err error) error {

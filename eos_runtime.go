@@ -1,0 +1,201 @@
+package streams
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gostreams/streams/internal/task"
+)
+
+// errFenced ends a thread whose transactional producer was fenced: another
+// producer with its transactional id took over. The app makes the thread
+// anew, with a new producer epoch, and it rejoins the group.
+var errFenced = errors.New("streams: the thread's transactional producer was fenced")
+
+// processIDFile keeps the instance's id in its state directory, so that a
+// restarted instance gets the transactional ids of the instance it replaces
+// and, by initializing them, aborts what that instance left open.
+const processIDFile = ".process-id"
+
+// processID returns the id of this instance: the one kept in
+// <StateDir>/<ApplicationID>/.process-id, or a new random one, kept there.
+func processID(stateDir, appID string) (string, error) {
+	dir := filepath.Join(stateDir, appID)
+	path := filepath.Join(dir, processIDFile)
+	if b, err := os.ReadFile(path); err == nil {
+		id := strings.TrimSpace(string(b))
+		if len(id) == 32 && isHex(id) {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("streams: reading the process id %s: %w", path, err)
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("streams: state directory %s: %w", dir, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("streams: writing the process id %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("streams: writing the process id %s: %w", path, err)
+	}
+	return id, nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// transactionalID is the transactional.id of a thread's producer:
+// <application.id>-<process id>-<thread>, as in Kafka Streams' EOS v2.
+func transactionalID(appID, processID string, thread int) string {
+	return fmt.Sprintf("%s-%s-%d", appID, processID, thread)
+}
+
+// isFencedError reports whether err means the producer can never commit
+// again under its epoch.
+func isFencedError(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
+// beginTxn opens the thread's transaction if none is open. The caller
+// holds mu.
+func (th *thread) beginTxn() error {
+	if th.sess == nil || th.inTxn {
+		return nil
+	}
+	if err := th.sess.Begin(); err != nil {
+		return fmt.Errorf("streams: thread %d: beginning a transaction: %w", th.idx, err)
+	}
+	th.inTxn = true
+	return nil
+}
+
+// commitTxn is the ExactlyOnce commit: the tasks' stores send their writes
+// to the changelogs, then the transaction (sink output, changelog records
+// and, through sendOffsets, the offsets of every polled record) commits;
+// only then do the stores apply their writes, each batch with the changelog
+// offset it reflects. If the transaction aborts instead, every task goes
+// back to the last commit (Revive) and its input is rewound to where that
+// commit left it. The caller holds mu.
+func (th *thread) commitTxn(ctx context.Context) error {
+	th.lastCommit = time.Now()
+	tasks := th.runningTasks()
+	if err := th.beginTxn(); err != nil {
+		return err
+	}
+	var prepErr error
+	for _, tk := range tasks {
+		if err := tk.Prepare(); err != nil {
+			prepErr = err
+			break
+		}
+	}
+	try := kgo.TryCommit
+	if prepErr != nil {
+		try = kgo.TryAbort
+	}
+	committed, err := th.sess.End(ctx, try)
+	th.inTxn = false
+	if err == nil && committed {
+		// A record the broker rejected fails the transaction's commit; one
+		// that failed anyway must not pass unnoticed.
+		if ferr := th.coll.failures(ctx); ferr != nil {
+			return ferr
+		}
+	} else {
+		th.coll.dropFailures()
+	}
+	switch {
+	case err != nil && isFencedError(err):
+		th.log.Warn("transactional producer fenced; closing the thread's tasks to rejoin with a new producer", "error", err)
+		return errFenced
+	case err != nil:
+		return fmt.Errorf("streams: thread %d: ending the transaction: %w", th.idx, err)
+	case !committed:
+		th.app.metrics.aborts.Add(1)
+		th.log.Warn("transaction aborted; the thread's tasks go back to their last commit", "prepare_error", prepErr)
+		if rerr := th.reviveAll(ctx); rerr != nil {
+			return rerr
+		}
+		return prepErr
+	}
+	for _, tk := range tasks {
+		changelogs := tk.Changelogs()
+		p := tk.ID().Partition
+		if err := tk.Apply(func(store string) int64 {
+			return th.coll.ackedEnd(task.TopicPartition{Topic: changelogs[store], Partition: p})
+		}); err != nil {
+			// The changelog has what the store lacks: a restart restores it.
+			return fmt.Errorf("streams: thread %d: %w", th.idx, err)
+		}
+	}
+	clear(th.mu.txnStart)
+	th.app.metrics.commits.Add(1)
+	committedTasks(tasks)
+	return nil
+}
+
+// committedTasks tells tasks their commit succeeded.
+func committedTasks(tasks []*task.Task) {
+	for _, tk := range tasks {
+		tk.Committed()
+	}
+}
+
+// reviveAll takes every running task back to the last commit and rewinds
+// its input partitions to the first offset polled since. The caller holds
+// mu.
+func (th *thread) reviveAll(_ context.Context) error {
+	for _, tk := range th.runningTasks() {
+		if err := tk.Revive(); err != nil {
+			return fmt.Errorf("streams: thread %d: %w", th.idx, err)
+		}
+	}
+	th.rewind(th.mu.txnStart)
+	clear(th.mu.txnStart)
+	return nil
+}
+
+// rewind sets the consumer's position of each partition to its offset.
+func (th *thread) rewind(to map[task.TopicPartition]int64) {
+	if len(to) == 0 {
+		return
+	}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for tp, off := range to {
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	th.cl.SetOffsets(set)
+}
+
+// runningTasks returns the tasks that are not restoring, in task order. The
+// caller holds mu.
+func (th *thread) runningTasks() []*task.Task {
+	var ts []*task.Task
+	for _, id := range th.taskOrder() {
+		if th.mu.restoring[id] == nil {
+			ts = append(ts, th.mu.tasks[id])
+		}
+	}
+	return ts
+}
