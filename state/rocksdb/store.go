@@ -82,8 +82,8 @@ type store struct {
 	// the write-ahead log.
 	dirty atomic.Bool
 
-	life   sync.Mutex
-	db     *grocksdb.DB
+	life sync.Mutex
+	db   *grocksdb.DB
 	// meta is the column family that keeps the changelog offset the data
 	// reflects (WriteWithOffset), apart from the entries: scans never see it.
 	meta   *grocksdb.ColumnFamilyHandle
@@ -102,7 +102,7 @@ type store struct {
 }
 
 var (
-	_ state.KeyValueBytesStore     = (*store)(nil)
+	_ state.KeyValueBytesStore    = (*store)(nil)
 	_ state.ChangelogOffsetKeeper = (*store)(nil)
 )
 
