@@ -183,11 +183,19 @@ func (a *App) Run(ctx context.Context) error {
 	for i, th := range threads {
 		go func() {
 			err := th.run(ctx)
-			// A fenced thread has closed its tasks and left the group; it
-			// comes back with a new producer and rejoins.
-			for errors.Is(err, errFenced) && ctx.Err() == nil {
-				a.log.Warn("restarting a fenced stream thread", "thread", i)
+			// A thread whose producer cannot go on has closed its tasks
+			// and left the group; it comes back with a new producer and
+			// rejoins, unless it keeps failing without a commit.
+			for errors.Is(err, errRestart) && ctx.Err() == nil {
+				failures := th.txnFailures + 1
+				if failures >= maxTxnFailures {
+					err = fmt.Errorf("streams: thread %d: restarted %d times in a row without a commit: %w", i, failures, err)
+					break
+				}
+				a.log.Warn("restarting a stream thread", "thread", i, "error", err)
+				a.metrics.restarts.Add(1)
 				if th, err = newThread(a, i, plan); err == nil {
+					th.txnFailures = failures
 					err = th.run(ctx)
 				}
 			}
@@ -258,10 +266,14 @@ type Metrics struct {
 	// Aborts counts transactions that aborted (ExactlyOnce): their work was
 	// dropped and redone.
 	Aborts int64
+	// ThreadRestarts counts stream threads made anew because their
+	// transactional producer could not go on (fenced, or a transaction
+	// that ended in an unknown way).
+	ThreadRestarts int64
 }
 
 type metrics struct {
-	processed, deserErrors, procErrors, prodErrors, deadLetters, commits, aborts atomic.Int64
+	processed, deserErrors, procErrors, prodErrors, deadLetters, commits, aborts, restarts atomic.Int64
 }
 
 // Metrics returns the app's counters. It is safe to call from any
@@ -276,6 +288,7 @@ func (a *App) Metrics() Metrics {
 		DeadLetters:           m.deadLetters.Load(),
 		Commits:               m.commits.Load(),
 		Aborts:                m.aborts.Load(),
+		ThreadRestarts:        m.restarts.Load(),
 	}
 }
 

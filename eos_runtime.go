@@ -17,10 +17,18 @@ import (
 	"github.com/gostreams/streams/internal/task"
 )
 
-// errFenced ends a thread whose transactional producer was fenced: another
-// producer with its transactional id took over. The app makes the thread
-// anew, with a new producer epoch, and it rejoins the group.
-var errFenced = errors.New("streams: the thread's transactional producer was fenced")
+// errRestart ends a thread whose transactional producer cannot go on: it
+// was fenced, or ending a transaction failed so that the client does not
+// know how it ended. The thread closes its tasks without committing and the
+// app makes it anew: a new producer (whose initialization settles whatever
+// the old one left open) rejoins the group, and the tasks restore what the
+// cluster committed, whichever way the transaction went.
+var errRestart = errors.New("streams: the thread's transactional producer must be made anew")
+
+// maxTxnFailures bounds the aborts and restarts in a row, with no
+// successful commit between them, before a thread gives up and fails the
+// app: a record the broker always rejects must not loop forever.
+const maxTxnFailures = 10
 
 // processIDFile keeps the instance's id in its state directory, so that a
 // restarted instance gets the transactional ids of the instance it replaces
@@ -111,31 +119,39 @@ func (th *thread) commitTxn(ctx context.Context) error {
 	if prepErr != nil {
 		try = kgo.TryAbort
 	}
+	// Every record of the transaction must be written before it may
+	// commit: one the broker rejected would be missing from a committed
+	// transaction. Such a transaction aborts and is redone.
+	if err := th.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("streams: thread %d: waiting for produced records: %w", th.idx, err)
+	}
+	rejected := th.coll.takeFailures()
+	if len(rejected) > 0 {
+		try = kgo.TryAbort
+	}
 	committed, err := th.sess.End(ctx, try)
 	th.inTxn = false
-	if err == nil && committed {
-		// A record the broker rejected fails the transaction's commit; one
-		// that failed anyway must not pass unnoticed.
-		if ferr := th.coll.failures(ctx); ferr != nil {
-			return ferr
-		}
-	} else {
-		th.coll.dropFailures()
-	}
 	switch {
-	case err != nil && isFencedError(err):
-		th.log.Warn("transactional producer fenced; closing the thread's tasks to rejoin with a new producer", "error", err)
-		return errFenced
 	case err != nil:
-		return fmt.Errorf("streams: thread %d: ending the transaction: %w", th.idx, err)
+		th.log.Warn("ending the transaction failed; making the thread's producer anew", "error", err, "fenced", isFencedError(err))
+		return fmt.Errorf("%w: %w", errRestart, err)
 	case !committed:
 		th.app.metrics.aborts.Add(1)
-		th.log.Warn("transaction aborted; the thread's tasks go back to their last commit", "prepare_error", prepErr)
+		th.txnFailures++
+		var cause error = prepErr
+		if len(rejected) > 0 {
+			cause = fmt.Errorf("the broker rejected a record for %s: %w", rejected[0].rec.Topic, rejected[0].err)
+		}
+		th.log.Warn("transaction aborted; the thread's tasks go back to their last commit", "cause", cause)
+		if th.txnFailures >= maxTxnFailures {
+			return fmt.Errorf("streams: thread %d: %d transactions in a row aborted; the last because: %v", th.idx, th.txnFailures, cause)
+		}
 		if rerr := th.reviveAll(ctx); rerr != nil {
 			return rerr
 		}
 		return prepErr
 	}
+	th.txnFailures = 0
 	for _, tk := range tasks {
 		changelogs := tk.Changelogs()
 		p := tk.ID().Partition

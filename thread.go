@@ -40,6 +40,9 @@ type thread struct {
 	// shutdown) touch them.
 	sess  *kgo.GroupTransactSession
 	inTxn bool
+	// txnFailures counts the transactions aborted, and the threads of this
+	// index restarted, since the last successful commit.
+	txnFailures int
 	// restore reads changelogs to restore stores: a consumer outside the
 	// group, given partitions as tasks need them.
 	restore *kgo.Client
@@ -762,12 +765,13 @@ func (c *collector) promise(r *kgo.Record, err error) {
 	c.mu.Unlock()
 }
 
-// dropFailures forgets the records the broker rejected: their transaction
-// aborted, and they are produced again when it is redone.
-func (c *collector) dropFailures() {
+// takeFailures returns and forgets the records the broker rejected.
+func (c *collector) takeFailures() []failedRecord {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.mu.failed
 	c.mu.failed = nil
-	c.mu.Unlock()
+	return f
 }
 
 // failures applies the production handler to the records the broker
