@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -30,6 +32,14 @@ import (
 // value.
 func eosTopology(t *testing.T, failAt *atomic.Int64) *topology.Topology {
 	t.Helper()
+	topo, err := eosTopologyOn(state.InMemoryKeyValueStore, failAt)
+	require.NoError(t, err)
+	return topo
+}
+
+// eosTopologyOn is eosTopology with its stores on the backends supply
+// makes.
+func eosTopologyOn(supply func(name string) state.KeyValueBytesStoreSupplier, failAt *atomic.Int64) (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
 	topology.AddSink(b, "echo", topology.Sink[string, string]{Topic: "echo", KeySerde: serde.String(), ValueSerde: serde.String()}, src)
@@ -37,12 +47,10 @@ func eosTopology(t *testing.T, failAt *atomic.Int64) *topology.Topology {
 	sum := topology.AddProcessor(b, "sum", func() processor.Processor[string, string, string, string] {
 		return &summing{failAt: failAt}
 	}, byKey)
-	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("sums"), serde.String(), serde.Int64()), "sum")
-	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("counts"), serde.String(), serde.Int64()), "sum")
+	b.AddStateStore(state.NewKeyValueStoreBuilder(supply("sums"), serde.String(), serde.Int64()), "sum")
+	b.AddStateStore(state.NewKeyValueStoreBuilder(supply("counts"), serde.String(), serde.Int64()), "sum")
 	topology.AddSink(b, "totals", topology.Sink[string, string]{Topic: "totals", KeySerde: serde.String(), ValueSerde: serde.String()}, sum)
-	topo, err := b.Build()
-	require.NoError(t, err)
-	return topo
+	return b.Build()
 }
 
 type summing struct {
@@ -220,3 +228,95 @@ func mustApp(t *testing.T, topo *topology.Topology, cfg streams.Config) *streams
 var _ = errors.New
 var _ = strings.Contains
 var _ context.Context
+
+// restoredRecords sums the records of the "RESTORED" lines a child printed,
+// and their longest duration.
+func restoredRecords(t *testing.T, out string) (records int64, longest time.Duration) {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[0] != "RESTORED" {
+			continue
+		}
+		n, err := strconv.ParseInt(f[3], 10, 64)
+		require.NoError(t, err)
+		us, err := strconv.ParseInt(f[4], 10, 64)
+		require.NoError(t, err)
+		records += n
+		longest = max(longest, time.Duration(us)*time.Microsecond)
+	}
+	return records, longest
+}
+
+// kill -9 an ExactlyOnce app process with RocksDB stores mid-run, restart
+// it on the same state directory: its stores kept the changelog offset of
+// their last applied commit with their data, so it restores only the
+// changelog's tail, not the whole of it, with no wipe; and the output is
+// exactly once. A third run on an empty state directory, for comparison,
+// restores everything.
+func TestExactlyOnceKillNineRestoresOnlyTheTail(t *testing.T) {
+	t.Parallel()
+	c, err := embedded.Start(kfake.GroupMinSessionTimeout(500 * time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	eosTopics(t, c)
+	const appID, keys = "eos-crash", 3000
+	dir := t.TempDir()
+	env := []string{"STREAMS_CHILD_TOPOLOGY=eos-rocksdb", "STREAMS_STATE_DIR=" + dir}
+	repartition := streams.RepartitionTopic(appID, "by-key")
+
+	first := startChild(t, c, appID, "first", env...)
+	eosInput(t, c, 0, 6000, keys)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), appID, "in", repartition))
+	eosInput(t, c, 6000, 6000, keys)
+	require.Eventually(t, func() bool {
+		off, err := c.Admin().FetchOffsets(ctxT(t), appID)
+		if err != nil {
+			return false
+		}
+		var n int64
+		off.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == "in" {
+				n += o.At
+			}
+		})
+		return n > 6000
+	}, 30*time.Second, 5*time.Millisecond, "the first process is working on the second batch")
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
+	_ = first.cmd.Wait()
+
+	changelogRecords := func() int64 {
+		var n int64
+		for _, store := range []string{"sums", "counts"} {
+			recs, err := c.ReadAll(ctxT(t), streams.ChangelogTopic(appID, store))
+			require.NoError(t, err)
+			n += int64(len(recs))
+		}
+		return n
+	}
+	before := changelogRecords()
+
+	second := startChild(t, c, appID, "second", env...)
+	eosInput(t, c, 12000, 1000, keys)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), appID, "in", repartition))
+	require.NoError(t, second.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, second.cmd.Wait(), "second: %s", second.out.String())
+	tail, tailTook := restoredRecords(t, second.out.String())
+	require.Less(t, tail, before/2, "after kill -9 the stores restore only the tail of their changelogs (%d of %d records)", tail, before)
+	verifyExactlyOnce(t, c, appID)
+
+	// For comparison: the same stores restored from nothing.
+	third := startChild(t, c, appID, "third", "STREAMS_CHILD_TOPOLOGY=eos-rocksdb", "STREAMS_STATE_DIR="+t.TempDir())
+	require.Eventually(t, func() bool {
+		off, err := c.Admin().DescribeGroups(ctxT(t), appID)
+		return err == nil && len(off.Sorted()) == 1 && len(off.Sorted()[0].Members) == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	eosInput(t, c, 13000, 10, keys)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), appID, "in", repartition))
+	require.NoError(t, third.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, third.cmd.Wait(), "third: %s", third.out.String())
+	full, fullTook := restoredRecords(t, third.out.String())
+	require.Equal(t, changelogRecords()-20, full, "a fresh state directory restores the whole changelog but the last run's records")
+	t.Logf("restore after kill -9: %d records in %v; full restore: %d records in %v", tail, tailTook, full, fullTook)
+	verifyExactlyOnce(t, c, appID)
+}

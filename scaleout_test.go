@@ -16,7 +16,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/embedded"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/state/rocksdb"
 )
 
 // The test binary doubles as the app process of the scale-out test: with
@@ -35,10 +38,25 @@ func childMain(name string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	topo := tagger(name)
-	if os.Getenv("STREAMS_CHILD_TOPOLOGY") == "idempotent" {
+	guarantee := eos.AtLeastOnce
+	var restores streams.RestoreListener
+	switch os.Getenv("STREAMS_CHILD_TOPOLOGY") {
+	case "idempotent":
 		topo = idempotentCounting()
+	case "eos-rocksdb":
+		var err error
+		if topo, err = eosTopologyOn(func(name string) state.KeyValueBytesStoreSupplier {
+			return rocksdb.KeyValueStore(name, rocksdb.Options{})
+		}, nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		guarantee = eos.ExactlyOnce
+		restores = printRestores{}
 	}
 	app, err := streams.New(topo, streams.Config{
+		Guarantee:       guarantee,
+		RestoreListener: restores,
 		ApplicationID:  os.Getenv("STREAMS_APP_ID"),
 		Brokers:        strings.Split(os.Getenv("STREAMS_BROKERS"), ","),
 		StateDir:       os.Getenv("STREAMS_STATE_DIR"),
@@ -58,6 +76,16 @@ func childMain(name string) int {
 		return 1
 	}
 	return 0
+}
+
+// printRestores prints each finished restore as a line the parent reads:
+// "RESTORED <store> <task> <records> <microseconds>".
+type printRestores struct{}
+
+func (printRestores) OnRestoreStart(streams.RestoreEvent)  {}
+func (printRestores) OnBatchRestored(streams.RestoreEvent) {}
+func (printRestores) OnRestoreEnd(e streams.RestoreEvent) {
+	fmt.Printf("RESTORED %s %s %d %d\n", e.Store, e.Task, e.Records, e.Elapsed.Microseconds())
 }
 
 type child struct {
