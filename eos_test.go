@@ -160,7 +160,8 @@ func verifyExactlyOnce(t *testing.T, c *embedded.Cluster, appID string) {
 		require.Equal(t, final, last, "changelog of %s", store)
 	}
 
-	for _, topic := range []string{"echo", "totals", streams.ChangelogTopic(appID, "sums")} {
+	for _, topic := range []string{"echo", "totals", streams.RepartitionTopic(appID, "by-key"),
+		streams.ChangelogTopic(appID, "sums"), streams.ChangelogTopic(appID, "counts")} {
 		stable, err := c.Admin().ListCommittedOffsets(ctxT(t), topic)
 		require.NoError(t, err)
 		ends, err := c.Admin().ListEndOffsets(ctxT(t), topic)

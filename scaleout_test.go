@@ -3,6 +3,8 @@ package streams_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,7 +30,31 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv("STREAMS_CHILD"); name != "" {
 		os.Exit(childMain(name))
 	}
+	if os.Getenv("STREAMS_BROKER_CHILD") != "" {
+		os.Exit(brokerMain())
+	}
 	os.Exit(m.Run())
+}
+
+// brokerMain runs an in-process Kafka (kfake) as a process of its own, for
+// the soak test: it prints "BROKERS <host:port,...>" and serves until its
+// standard input closes or it gets SIGTERM.
+func brokerMain() int {
+	c, err := embedded.Start(kfake.GroupMinSessionTimeout(500 * time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer c.Close()
+	fmt.Printf("BROKERS %s\n", strings.Join(c.Addrs(), ","))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes it
+		stop()
+	}()
+	<-ctx.Done()
+	return 0
 }
 
 // childMain runs an app until SIGTERM, then shuts down cleanly: by
@@ -61,10 +87,14 @@ func childMain(name string) int {
 		Brokers:        strings.Split(os.Getenv("STREAMS_BROKERS"), ","),
 		StateDir:       os.Getenv("STREAMS_STATE_DIR"),
 		CommitInterval: 100 * time.Millisecond,
-		Logger:         quiet,
+		Logger:         childLogger(),
 		ClientOptions: []kgo.Opt{
 			kgo.SessionTimeout(1500 * time.Millisecond),
 			kgo.HeartbeatInterval(100 * time.Millisecond),
+			// kfake waits out the rebalance timeout for a member that was
+			// killed during a rebalance (its session does not expire while
+			// the group is joining): keep that wait short.
+			kgo.RebalanceTimeout(5 * time.Second),
 		},
 	})
 	if err != nil {
@@ -76,6 +106,15 @@ func childMain(name string) int {
 		return 1
 	}
 	return 0
+}
+
+// childLogger is quiet, unless STREAMS_CHILD_LOG is set: then it logs at
+// Info to standard error, which the parent keeps with the child's output.
+func childLogger() *slog.Logger {
+	if os.Getenv("STREAMS_CHILD_LOG") == "" {
+		return quiet
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // printRestores prints each finished restore as a line the parent reads:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -163,6 +165,19 @@ func newThread(a *App, idx int, plan *topicPlan) (*thread, error) {
 func (th *thread) run(ctx context.Context) (err error) {
 	defer func() { th.shutdown(err == nil) }()
 	th.lastCommit = time.Now()
+	if th.sess != nil {
+		// Initialize the producer now, not at its first record: that
+		// fences the previous incarnation of this thread (a crashed
+		// process restarted on the same state directory) and aborts the
+		// transaction it left open, which would otherwise hold up every
+		// read_committed reader of its partitions until it timed out.
+		if _, _, err := th.cl.ProducerID(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%w: initializing the transactional producer: %w", errRestart, err)
+		}
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -180,6 +195,12 @@ func (th *thread) run(ctx context.Context) (err error) {
 		}
 		for _, fe := range fetches.Errors() {
 			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
+				continue
+			}
+			if fe.Topic == "" || kerr.IsRetriable(fe.Err) || isNetError(fe.Err) {
+				// The client's own trouble (joining the group, reaching a
+				// broker) or a partition's passing one: franz-go retries.
+				th.log.Warn("fetch error; the client retries", "topic", fe.Topic, "partition", fe.Partition, "error", fe.Err)
 				continue
 			}
 			return fmt.Errorf("streams: thread %d: fetching %s-%d: %w", th.idx, fe.Topic, fe.Partition, fe.Err)
@@ -496,6 +517,13 @@ func (th *thread) commitOffsets(ctx context.Context, offsets map[string]map[int3
 		}
 	})
 	return cerr
+}
+
+// isNetError reports a network failure (a timeout, a closed connection),
+// which the client recovers from by reconnecting.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
 }
 
 func isRebalanceError(err error) bool {

@@ -160,7 +160,7 @@ func (c *Cluster) caughtUp(ctx context.Context, group string, topics []string) (
 	// partition is caught up when the group committed its last visible
 	// record.
 	for _, o := range behind {
-		end, err := c.visibleEnd(ctx, o.Topic, o.Partition, o.Offset)
+		end, err := c.VisibleEnd(ctx, o.Topic, o.Partition, o.Offset)
 		if err != nil {
 			return false, err
 		}
@@ -172,10 +172,10 @@ func (c *Cluster) caughtUp(ctx context.Context, group string, topics []string) (
 	return true, nil
 }
 
-// visibleEnd returns the offset after the last record of topic's partition
+// VisibleEnd returns the offset after the last record of topic's partition
 // below end that a read_committed consumer gets (not a marker, not in an
 // aborted transaction), or 0 if there is none.
-func (c *Cluster) visibleEnd(ctx context.Context, topic string, partition int32, end int64) (int64, error) {
+func (c *Cluster) VisibleEnd(ctx context.Context, topic string, partition int32, end int64) (int64, error) {
 	for back := int64(16); ; back *= 4 {
 		from := max(end-back, 0)
 		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...),
