@@ -83,11 +83,11 @@ func childMain(name string) int {
 	app, err := streams.New(topo, streams.Config{
 		Guarantee:       guarantee,
 		RestoreListener: restores,
-		ApplicationID:  os.Getenv("STREAMS_APP_ID"),
-		Brokers:        strings.Split(os.Getenv("STREAMS_BROKERS"), ","),
-		StateDir:       os.Getenv("STREAMS_STATE_DIR"),
-		CommitInterval: 100 * time.Millisecond,
-		Logger:         childLogger(),
+		ApplicationID:   os.Getenv("STREAMS_APP_ID"),
+		Brokers:         strings.Split(os.Getenv("STREAMS_BROKERS"), ","),
+		StateDir:        os.Getenv("STREAMS_STATE_DIR"),
+		CommitInterval:  100 * time.Millisecond,
+		Logger:          childLogger(),
 		ClientOptions: []kgo.Opt{
 			kgo.SessionTimeout(1500 * time.Millisecond),
 			kgo.HeartbeatInterval(100 * time.Millisecond),
