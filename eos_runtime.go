@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -95,38 +94,15 @@ func (th *thread) beginTxn() error {
 	return nil
 }
 
-// commitTxn is the ExactlyOnce commit: the tasks' stores send their writes
-// to the changelogs, then the transaction (sink output, changelog records
-// and, through sendOffsets, the offsets of every polled record) commits;
-// only then do the stores apply their writes, each batch with the changelog
-// offset it reflects. If the transaction aborts instead, every task goes
-// back to the last commit (Revive) and its input is rewound to where that
-// commit left it. The caller holds mu.
-func (th *thread) commitTxn(ctx context.Context) error {
-	th.lastCommit = time.Now()
-	tasks := th.runningTasks()
-	if err := th.beginTxn(); err != nil {
-		return err
-	}
-	var prepErr error
-	for _, tk := range tasks {
-		if err := tk.Prepare(); err != nil {
-			prepErr = err
-			break
-		}
-	}
+// endTxn ends the transaction of a commit (step 3 of commit): it commits,
+// with the offsets of every polled record (sendOffsets), unless the stores
+// failed to prepare (prepErr) or the broker rejected a record; then, or when
+// the transaction aborts anyway, it takes every task back to the last commit
+// and reports false. A transaction whose end failed restarts the thread.
+// The caller holds mu.
+func (th *thread) endTxn(ctx context.Context, prepErr error, rejected []failedRecord) (bool, error) {
 	try := kgo.TryCommit
-	if prepErr != nil {
-		try = kgo.TryAbort
-	}
-	// Every record of the transaction must be written before it may
-	// commit: one the broker rejected would be missing from a committed
-	// transaction. Such a transaction aborts and is redone.
-	if err := th.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("streams: thread %d: waiting for produced records: %w", th.idx, err)
-	}
-	rejected := th.coll.takeFailures()
-	if len(rejected) > 0 {
+	if prepErr != nil || len(rejected) > 0 {
 		try = kgo.TryAbort
 	}
 	committed, err := th.sess.End(ctx, try)
@@ -134,45 +110,26 @@ func (th *thread) commitTxn(ctx context.Context) error {
 	switch {
 	case err != nil:
 		th.log.Warn("ending the transaction failed; making the thread's producer anew", "error", err, "fenced", isFencedError(err))
-		return fmt.Errorf("%w: %w", errRestart, err)
+		return false, fmt.Errorf("%w: %w", errRestart, err)
 	case !committed:
 		th.app.metrics.aborts.Add(1)
 		th.txnFailures++
-		var cause error = prepErr
+		cause := prepErr
 		if len(rejected) > 0 {
 			cause = fmt.Errorf("the broker rejected a record for %s: %w", rejected[0].rec.Topic, rejected[0].err)
 		}
 		th.log.Warn("transaction aborted; the thread's tasks go back to their last commit", "cause", cause)
 		if th.txnFailures >= maxTxnFailures {
-			return fmt.Errorf("streams: thread %d: %d transactions in a row aborted; the last because: %v", th.idx, th.txnFailures, cause)
+			return false, fmt.Errorf("streams: thread %d: %d transactions in a row aborted; the last because: %v", th.idx, th.txnFailures, cause)
 		}
-		if rerr := th.reviveAll(ctx); rerr != nil {
-			return rerr
+		if err := th.reviveAll(ctx); err != nil {
+			return false, err
 		}
-		return prepErr
+		return false, prepErr
 	}
 	th.txnFailures = 0
-	for _, tk := range tasks {
-		changelogs := tk.Changelogs()
-		p := tk.ID().Partition
-		if err := tk.Apply(func(store string) int64 {
-			return th.coll.ackedEnd(task.TopicPartition{Topic: changelogs[store], Partition: p})
-		}); err != nil {
-			// The changelog has what the store lacks: a restart restores it.
-			return fmt.Errorf("streams: thread %d: %w", th.idx, err)
-		}
-	}
-	clear(th.mu.txnStart)
 	th.app.metrics.commits.Add(1)
-	committedTasks(tasks)
-	return nil
-}
-
-// committedTasks tells tasks their commit succeeded.
-func committedTasks(tasks []*task.Task) {
-	for _, tk := range tasks {
-		tk.Committed()
-	}
+	return true, nil
 }
 
 // reviveAll takes every running task back to the last commit and rewinds

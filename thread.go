@@ -327,9 +327,6 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 		commitRequested = commitRequested || tk.NeedsCommit()
 	}
 	if commitRequested || now.Sub(th.lastCommit) >= th.app.cfg.CommitInterval {
-		if th.sess != nil {
-			return th.commitTxn(ctx)
-		}
 		return th.commit(ctx, th.allTasks())
 	}
 	return nil
@@ -438,27 +435,97 @@ func (th *thread) commitPolled(ctx context.Context, fetches kgo.Fetches) bool {
 	return true
 }
 
-// commit is the commit protocol: flush every task's stores, wait for every
-// produced record to be acknowledged, then commit the offsets after the
-// records the tasks processed. It is the one commit path of the app; the
-// guarantee only decides what happens around it.
+// commit is the app's one commit path, whatever the guarantee, which only
+// decides what each step does:
+//
+//  1. The stores hand over their writes since the last commit: flushed to
+//     the backend and the changelog (at-least-once, at-most-once), or only
+//     sent to the changelog inside the open transaction (exactly-once).
+//  2. Every produced record is acknowledged. A record the broker rejected
+//     goes to the production handler; under exactly-once it aborts the
+//     transaction, which must never commit without it.
+//  3. The offsets after the processed records are committed: with the
+//     consumer group (at-least-once), with the transaction, which commits
+//     (exactly-once), or not at all (at-most-once committed them before
+//     processing).
+//  4. The tasks learn that the commit succeeded: under exactly-once the
+//     stores apply their writes now; subscribers hear of the changes.
+//
+// Under exactly-once every running task of the thread is in the
+// transaction, whatever tasks says; a transaction that aborts takes them all
+// back to the last commit (reviveAll). The caller holds mu.
 func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 	th.lastCommit = time.Now()
-	for _, tk := range tasks {
-		if err := tk.Commit(); err != nil {
+	txn := th.sess != nil
+	if txn {
+		tasks = th.runningTasks()
+		if err := th.beginTxn(); err != nil {
 			return err
 		}
 	}
+
+	// 1. The stores.
+	var storeErr error
+	for _, tk := range tasks {
+		hand := tk.Commit
+		if txn {
+			hand = tk.Prepare
+		}
+		if storeErr = hand(); storeErr != nil {
+			break
+		}
+	}
+	if storeErr != nil && !txn {
+		return storeErr
+	}
+
+	// 2. Every record acknowledged.
 	if err := th.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("streams: thread %d: waiting for produced records: %w", th.idx, err)
 	}
-	if err := th.coll.failures(ctx); err != nil {
+	var rejected []failedRecord
+	if txn {
+		rejected = th.coll.takeFailures()
+	} else if err := th.coll.failures(ctx); err != nil {
 		return err
 	}
-	if th.app.cfg.Guarantee == eos.AtMostOnce {
-		committed(tasks) // offsets were committed before processing
-		return nil
+
+	// 3. The offsets.
+	switch {
+	case txn:
+		ok, err := th.endTxn(ctx, storeErr, rejected)
+		if err != nil || !ok {
+			return err
+		}
+	case th.app.cfg.Guarantee == eos.AtLeastOnce:
+		if err := th.commitConsumed(ctx, tasks); err != nil {
+			return err
+		}
 	}
+
+	// 4. Done.
+	if txn {
+		for _, tk := range tasks {
+			changelogs := tk.Changelogs()
+			p := tk.ID().Partition
+			if err := tk.Apply(func(store string) int64 {
+				return th.coll.ackedEnd(task.TopicPartition{Topic: changelogs[store], Partition: p})
+			}); err != nil {
+				// The changelog has what the store lacks: a restart
+				// restores it.
+				return fmt.Errorf("streams: thread %d: %w", th.idx, err)
+			}
+		}
+		clear(th.mu.txnStart)
+	}
+	committed(tasks)
+	return nil
+}
+
+// commitConsumed commits, at-least-once, the offsets after the records the
+// tasks processed, where they moved since the last commit. The caller holds
+// mu.
+func (th *thread) commitConsumed(ctx context.Context, tasks []*task.Task) error {
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	for _, tk := range tasks {
 		for tp, off := range tk.ConsumedOffsets() {
@@ -472,7 +539,6 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 		}
 	}
 	if len(offsets) == 0 {
-		committed(tasks)
 		return nil
 	}
 	if err := th.commitOffsets(ctx, offsets); err != nil {
@@ -490,7 +556,6 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 		}
 	}
 	th.app.metrics.commits.Add(1)
-	committed(tasks)
 	return nil
 }
 
@@ -688,11 +753,7 @@ func (th *thread) shutdown(clean bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	switch {
 	case clean && len(th.mu.tasks) > 0:
-		commit := func() error { return th.commit(ctx, th.allTasks()) }
-		if th.sess != nil {
-			commit = func() error { return th.commitTxn(ctx) }
-		}
-		if err := commit(); err != nil {
+		if err := th.commit(ctx, th.allTasks()); err != nil {
 			th.log.Warn("final commit failed", "error", err)
 		} else {
 			cps = th.checkpoints(th.allTasks())

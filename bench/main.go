@@ -75,6 +75,7 @@ var allSystems = []system{
 	{name: "ours", run: runOurs, outputs: []string{oursOutputTopic}},
 	{name: "ours-rocksdb", run: runOursRocksDB, outputs: []string{oursOutputTopic}},
 	{name: "ours-rocksdb-cached", run: runOursRocksDBCached, outputs: []string{oursOutputTopic}},
+	{name: "ours-eos", run: runOursEOS, outputs: []string{oursOutputTopic}},
 }
 
 type restoreSystem struct{ name, backend string }
@@ -107,7 +108,7 @@ func main() {
 	flag.IntVar(&o.wordsPerLine, "words-per-line", 10, "words in each input record")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the pseudo-random input")
 	flag.StringVar(&partitions, "partitions", "1,4", "comma-separated partition counts of the input topic")
-	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
+	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-eos,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
 	flag.IntVar(&o.runs, "runs", 3, "runs of each system and partition count; the table shows the median")
 	flag.DurationVar(&o.commitInterval, "commit-interval", 100*time.Millisecond, "commit interval of every system")
 	flag.IntVar(&o.maxPoll, "max-poll", 1000, "records per poll: ours (Config.MaxPollRecords), raw and raw2")
@@ -290,7 +291,8 @@ func groupDigits(n int64) string {
 // system on top: ours/raw on the row of ours-rocksdb is ours-rocksdb
 // divided by raw. 0.50 means the row's system does half as many words a
 // second. rocksdb/memory is ours-rocksdb (or ours-rocksdb-cached) divided
-// by ours.
+// by ours; eos/alos is ours-eos (ExactlyOnce) divided by ours (AtLeastOnce,
+// the same commit interval).
 func printTable(w io.Writer, o options, results []result) {
 	others := []string{"raw", "raw2", "goka"}
 	at := func(name string, partitions int) (result, bool) {
@@ -305,7 +307,7 @@ func printTable(w io.Writer, o options, results []result) {
 	for _, name := range others {
 		fmt.Fprintf(tw, "ours/%s\t", name)
 	}
-	fmt.Fprintln(tw, "rocksdb/memory\t")
+	fmt.Fprintln(tw, "rocksdb/memory\teos/alos\t")
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%.2f\t", r.system, r.partitions, r.wall.Seconds(),
 			perSecond(o.words, r.wall), r.cpu.Seconds())
@@ -317,10 +319,12 @@ func printTable(w io.Writer, o options, results []result) {
 				fmt.Fprint(tw, "\t")
 			}
 		}
-		if x, ok := at("ours", r.partitions); strings.HasPrefix(r.system, "ours-rocksdb") && ok {
-			fmt.Fprintf(tw, "%.2f\t", x.wall.Seconds()/r.wall.Seconds())
-		} else {
-			fmt.Fprint(tw, "\t")
+		for _, prefix := range []string{"ours-rocksdb", "ours-eos"} {
+			if x, ok := at("ours", r.partitions); strings.HasPrefix(r.system, prefix) && ok {
+				fmt.Fprintf(tw, "%.2f\t", x.wall.Seconds()/r.wall.Seconds())
+			} else {
+				fmt.Fprint(tw, "\t")
+			}
 		}
 		fmt.Fprintln(tw)
 	}

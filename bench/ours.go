@@ -126,24 +126,34 @@ func (c *counter) Close() error { return nil }
 // until its group has committed the end offsets of the input and the
 // repartition topic, then stops it and checks the output topic.
 func runOurs(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
-	return runWordCount(ctx, o, c, wl, memoryBackend)
+	return runWordCount(ctx, o, c, wl, memoryBackend, eos.AtLeastOnce)
+}
+
+// runOursEOS is runOurs under eos.ExactlyOnce: the output, the changelog
+// records and the offsets of each commit in one transaction, at the same
+// commit interval.
+func runOursEOS(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
+	return runWordCount(ctx, o, c, wl, memoryBackend, eos.ExactlyOnce)
 }
 
 // runOursRocksDB is runOurs with the counts in RocksDB.
 func runOursRocksDB(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
-	return runWordCount(ctx, o, c, wl, rocksdbBackend)
+	return runWordCount(ctx, o, c, wl, rocksdbBackend, eos.AtLeastOnce)
 }
 
 // runOursRocksDBCached is runOurs with the counts in RocksDB under the
 // store's write cache.
 func runOursRocksDBCached(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
-	return runWordCount(ctx, o, c, wl, rocksdbCachedBackend)
+	return runWordCount(ctx, o, c, wl, rocksdbCachedBackend, eos.AtLeastOnce)
 }
 
-func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workload, backend string) (measurement, error) {
+func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workload, backend string, g eos.Guarantee) (measurement, error) {
 	name := "ours"
 	if backend != memoryBackend {
 		name += "-" + backend
+	}
+	if g == eos.ExactlyOnce {
+		name += "-eos"
 	}
 	topo, err := wordCountTopology(backend)
 	if err != nil {
@@ -162,7 +172,7 @@ func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workl
 		StateDir:         stateDir,
 		NumStreamThreads: o.threads,
 		CommitInterval:   o.commitInterval,
-		Guarantee:        eos.AtLeastOnce,
+		Guarantee:        g,
 		MaxPollRecords:   o.maxPoll,
 		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel()})),
 	})
