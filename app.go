@@ -199,6 +199,12 @@ func (a *App) Run(ctx context.Context) error {
 					err = th.run(ctx)
 				}
 			}
+			if errors.Is(err, errRestart) && ctx.Err() != nil {
+				// Stopping anyway: what the thread did not commit, the
+				// next owner of its tasks does again.
+				a.log.Warn("a stream thread's producer failed while the app stopped", "thread", i, "error", err)
+				err = nil
+			}
 			if err != nil {
 				cancel() // one thread failing stops the app
 			}

@@ -94,19 +94,31 @@ func (th *thread) beginTxn() error {
 	return nil
 }
 
-// endTxn ends the transaction of a commit (step 3 of commit): it commits,
-// with the offsets of every polled record (sendOffsets), unless the stores
-// failed to prepare (prepErr) or the broker rejected a record; then, or when
-// the transaction aborts anyway, it takes every task back to the last commit
-// and reports false. A transaction whose end failed restarts the thread.
-// The caller holds mu.
-func (th *thread) endTxn(ctx context.Context, prepErr error, rejected []failedRecord) (bool, error) {
-	try := kgo.TryCommit
-	if prepErr != nil || len(rejected) > 0 {
-		try = kgo.TryAbort
-	}
+// endTxn ends the open transaction, committing it (with the offsets of
+// every polled record: sendOffsets) if try says so and nothing stands in
+// the way. The caller does not hold mu: see commit.
+func (th *thread) endTxn(ctx context.Context, try kgo.TransactionEndTry) (bool, error) {
+	// End waits for a heartbeat after it sent the offsets, and the group
+	// does not heartbeat while a rebalance waits for this member to let it
+	// go on: holding the rebalance here would stall End until its context
+	// ends. So the rebalance goes on now. A revocation before the
+	// transaction ends makes the session abort it; the callbacks leave the
+	// tasks to the loop (see onRevoked). With KIP-447 a new owner cannot
+	// read the offsets until the transaction is over.
+	th.cl.AllowRebalance()
+	ctx, cancel := context.WithTimeout(ctx, th.app.cfg.TransactionTimeout)
+	defer cancel()
 	committed, err := th.sess.End(ctx, try)
 	th.inTxn = false
+	return committed, err
+}
+
+// ended acts on how the transaction of a commit ended (step 3 of commit):
+// a transaction that aborted takes every task back to the last commit and
+// reports false; one whose end failed restarts the thread. prepErr and
+// rejected are why the commit asked for an abort, if it did. The caller
+// holds mu.
+func (th *thread) ended(ctx context.Context, committed bool, err, prepErr error, rejected []failedRecord) (bool, error) {
 	switch {
 	case err != nil:
 		th.log.Warn("ending the transaction failed; making the thread's producer anew", "error", err, "fenced", isFencedError(err))

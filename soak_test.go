@@ -171,9 +171,21 @@ func TestSoakExactlyOnce(t *testing.T) {
 		}
 	}
 	t.Logf("caught up in %v", time.Since(caughtUp).Round(time.Millisecond))
-	for i, p := range procs {
+	for _, p := range procs {
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-		require.NoError(t, p.cmd.Wait(), "app%d: %s", i, p.out.String())
+	}
+	for i, p := range procs {
+		exited := make(chan error, 1)
+		go func() { exited <- p.cmd.Wait() }()
+		select {
+		case err := <-exited:
+			require.NoError(t, err, "app%d: %s", i, p.out.String())
+		case <-time.After(60 * time.Second):
+			// Stuck: SIGQUIT makes the Go runtime print every goroutine.
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			<-exited
+			t.Fatalf("app%d did not stop within 60s of SIGTERM:\n%s", i, p.out.String())
+		}
 	}
 
 	t.Logf("%v: verifying", elapsed())

@@ -75,6 +75,11 @@ type thread struct {
 		// polled since the last commit of each input partition: where an
 		// aborted transaction rewinds it to.
 		txnStart map[task.TopicPartition]int64
+		// ending is set while the loop ends a transaction without holding
+		// mu (see commit); a revocation or loss that comes meanwhile is
+		// left in deferred for the loop to carry out after.
+		ending   bool
+		deferred []deferredDrop
 	}
 	lastCommit time.Time
 }
@@ -493,8 +498,20 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 	// 3. The offsets.
 	switch {
 	case txn:
-		ok, err := th.endTxn(ctx, storeErr, rejected)
+		// End runs without mu: the transact session calls the rebalance
+		// callbacks holding a lock End needs, and they need mu.
+		try := kgo.TryCommit
+		if storeErr != nil || len(rejected) > 0 {
+			try = kgo.TryAbort
+		}
+		th.mu.ending = true
+		th.mu.Unlock()
+		committed, endErr := th.endTxn(ctx, try)
+		th.mu.Lock()
+		th.mu.ending = false
+		ok, err := th.ended(ctx, committed, endErr, storeErr, rejected)
 		if err != nil || !ok {
+			th.runDeferred()
 			return err
 		}
 	case th.app.cfg.Guarantee == eos.AtLeastOnce:
@@ -519,6 +536,7 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 		clear(th.mu.txnStart)
 	}
 	committed(tasks)
+	th.runDeferred()
 	return nil
 }
 
@@ -669,8 +687,15 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 	}
 	var cps map[string]map[checkpoint.Partition]int64
 	if th.sess != nil {
-		// The loop allows a rebalance only with no transaction open: the
-		// tasks' work is committed, and their stores hold only that.
+		if th.mu.ending {
+			// The loop is ending the transaction these tasks are in; it
+			// gives them up once their stores hold what it committed.
+			th.mu.deferred = append(th.mu.deferred, deferredDrop{affected, "revoked"})
+			return
+		}
+		// The transaction of these tasks' work since the last commit, if
+		// any, aborts: the session saw the revocation. Their stores hold
+		// only what was committed.
 		cps = th.checkpoints(affected)
 		th.forgetTxnStart(affected)
 		th.drop(affected, "revoked")
@@ -695,8 +720,41 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	lostTasks := th.tasksOf(lost)
+	if th.mu.ending {
+		th.mu.deferred = append(th.mu.deferred, deferredDrop{lostTasks, "lost"})
+		return
+	}
 	th.forgetTxnStart(lostTasks)
 	th.drop(lostTasks, "lost")
+}
+
+// deferredDrop is a revocation or loss that came while the loop was ending
+// a transaction.
+type deferredDrop struct {
+	tasks []*task.Task
+	why   string // "revoked" or "lost"
+}
+
+// runDeferred gives up the tasks revoked or lost while the loop was ending
+// a transaction, now that their stores hold what it committed. The caller
+// holds mu.
+func (th *thread) runDeferred() {
+	for _, d := range th.mu.deferred {
+		var ts []*task.Task
+		for _, tk := range d.tasks {
+			if th.mu.tasks[tk.ID()] == tk {
+				ts = append(ts, tk)
+			}
+		}
+		var cps map[string]map[checkpoint.Partition]int64
+		if d.why == "revoked" {
+			cps = th.checkpoints(ts)
+		}
+		th.forgetTxnStart(ts)
+		th.drop(ts, d.why)
+		th.writeCheckpoints(cps)
+	}
+	th.mu.deferred = nil
 }
 
 // forgetTxnStart forgets the input partitions of tasks being given up. The
@@ -760,13 +818,18 @@ func (th *thread) shutdown(clean bool) {
 		}
 	case th.inTxn:
 		// Failing: what the transaction holds must not commit.
-		if _, err := th.sess.End(ctx, kgo.TryAbort); err != nil {
+		th.mu.ending = true
+		th.mu.Unlock()
+		_, err := th.endTxn(ctx, kgo.TryAbort)
+		th.mu.Lock()
+		th.mu.ending = false
+		if err != nil {
 			th.log.Warn("aborting the transaction", "error", err)
 		}
-		th.inTxn = false
 		for _, tk := range th.runningTasks() {
 			_ = tk.Revive() // drops the stores' uncommitted writes before they close
 		}
+		th.runDeferred()
 	}
 	cancel()
 	th.drop(th.allTasks(), "closed")

@@ -129,7 +129,9 @@ func (c *Cluster) WaitCaughtUp(ctx context.Context, group string, topics ...stri
 }
 
 func (c *Cluster) caughtUp(ctx context.Context, group string, topics []string) (bool, error) {
-	committed, err := c.admin.FetchOffsets(ctx, group)
+	// Stable offsets only: an offset committed in a transaction that is
+	// still open (exactly-once) is not committed yet, and may never be.
+	committed, err := c.admin.FetchOffsets(kadm.RequireStable(ctx), group)
 	if err != nil {
 		return false, nil // the group may not exist yet; ctx bounds the wait
 	}
