@@ -201,6 +201,33 @@ func (c *writeCache) abort() {
 	c.mu.full = false
 }
 
+// Abort implements the store side of Transactional: it drops the writes
+// since the last commit.
+func (c *writeCache) Abort() { c.abort() }
+
+// Full reports whether the writes since the last commit overflowed the
+// cache.
+func (c *writeCache) Full() bool { return c.isFull() }
+
+// prepareTo hands the dirty entries to the changelog of the store's
+// change-logging layer; nil when it has none.
+func (c *writeCache) prepareTo(l *changelog) error {
+	if l == nil {
+		return nil
+	}
+	return c.prepare(l.changes)
+}
+
+// applyTo writes the dirty entries down to backend b with write, or with
+// the changelog offset when b keeps one (ChangelogOffsetKeeper) and it is
+// known.
+func (c *writeCache) applyTo(b any, write func([]KeyValue[[]byte, []byte]) error, changelogEnd int64) error {
+	if k, ok := b.(ChangelogOffsetKeeper); ok && changelogEnd >= 0 {
+		write = func(batch []KeyValue[[]byte, []byte]) error { return k.WriteWithOffset(batch, changelogEnd) }
+	}
+	return c.apply(write)
+}
+
 // isFull reports whether the writes since the last commit overflowed the
 // cache (cacheTxn mode).
 func (c *writeCache) isFull() bool {
@@ -471,29 +498,18 @@ func (s *cachedStore) Init(ctx StoreContext) error {
 // Prepare implements the store side of Transactional: it logs the writes
 // since the last commit to the changelog, below the cache.
 func (s *cachedStore) Prepare() error {
-	l, ok := s.inner.(*loggedStore)
-	if !ok {
-		return nil
+	if l, ok := s.inner.(*loggedStore); ok {
+		return s.prepareTo(&l.changelog)
 	}
-	return s.prepare(l.changes)
+	return nil
 }
 
 // Apply writes the writes since the last commit to the backend, with the
 // changelog offset when the backend keeps one.
 func (s *cachedStore) Apply(changelogEnd int64) error {
 	b := backend(s.inner)
-	if k, ok := b.(ChangelogOffsetKeeper); ok && changelogEnd >= 0 {
-		return s.apply(func(batch []KeyValue[[]byte, []byte]) error { return k.WriteWithOffset(batch, changelogEnd) })
-	}
-	return s.apply(b.Write)
+	return s.applyTo(b, b.Write, changelogEnd)
 }
-
-// Abort drops the writes since the last commit.
-func (s *cachedStore) Abort() { s.abort() }
-
-// Full reports whether the writes since the last commit overflowed the
-// cache.
-func (s *cachedStore) Full() bool { return s.isFull() }
 
 // Flush writes the dirty entries down in one batch, in key order, then
 // flushes the backend.
@@ -686,29 +702,18 @@ func (s *cachedSegmentedStore) off() bool { return s.mode == cacheOff }
 
 // Prepare logs the writes since the last commit, below the cache.
 func (s *cachedSegmentedStore) Prepare() error {
-	l, ok := s.inner.(*loggedSegmentedStore)
-	if !ok {
-		return nil
+	if l, ok := s.inner.(*loggedSegmentedStore); ok {
+		return s.prepareTo(&l.changelog)
 	}
-	return s.prepare(l.changes)
+	return nil
 }
 
 // Apply writes the writes since the last commit to the backend, with the
 // changelog offset when the backend keeps one.
 func (s *cachedSegmentedStore) Apply(changelogEnd int64) error {
 	b := belowSegmentLogging(s.inner)
-	if k, ok := b.(ChangelogOffsetKeeper); ok && changelogEnd >= 0 {
-		return s.apply(func(batch []KeyValue[[]byte, []byte]) error { return k.WriteWithOffset(batch, changelogEnd) })
-	}
-	return s.apply(b.Write)
+	return s.applyTo(b, b.Write, changelogEnd)
 }
-
-// Abort drops the writes since the last commit.
-func (s *cachedSegmentedStore) Abort() { s.abort() }
-
-// Full reports whether the writes since the last commit overflowed the
-// cache.
-func (s *cachedSegmentedStore) Full() bool { return s.isFull() }
 
 func (s *cachedSegmentedStore) Name() string             { return s.inner.Name() }
 func (s *cachedSegmentedStore) Persistent() bool         { return s.inner.Persistent() }

@@ -305,8 +305,16 @@ func (s *segmentedStore) expired(t int64) bool {
 	return ok && t <= c
 }
 
-// admit implements expiry.
+// admit implements expiry: Put without the write.
 func (s *segmentedStore) admit(t int64) (bool, error) {
+	return s.putAt(t, nil)
+}
+
+// putAt observes time t, drops the segments that expired, and then, unless
+// t expired too (a dropped record, counted), calls write, if any, with the
+// segment of t. It reports whether t was live. The segments dropped are
+// destroyed outside mu.
+func (s *segmentedStore) putAt(t int64, write func(*segment) error) (bool, error) {
 	var doomed []*segment
 	var ctx StoreContext
 	live, err := func() (bool, error) {
@@ -322,7 +330,14 @@ func (s *segmentedStore) admit(t int64) (bool, error) {
 			s.dropped.Add(1)
 			return false, nil
 		}
-		return true, nil
+		if write == nil {
+			return true, nil
+		}
+		g, err := s.getOrCreate(s.segmentID(t))
+		if err != nil {
+			return false, err
+		}
+		return true, write(g)
 	}()
 	if derr := s.destroyAll(doomed, ctx); derr != nil {
 		err = errors.Join(err, derr)
@@ -646,34 +661,7 @@ func (s *segmentedStore) Put(key, value []byte) (bool, error) {
 	if value == nil {
 		value = []byte{}
 	}
-	var doomed []*segment
-	var ctx StoreContext
-	stored, err := func() (bool, error) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err := s.checkOpen(); err != nil {
-			return false, err
-		}
-		ctx = s.mu.ctx
-		s.observe(t)
-		doomed = s.expireSegments()
-		if s.expired(t) {
-			s.dropped.Add(1)
-			return false, nil
-		}
-		g, err := s.getOrCreate(s.segmentID(t))
-		if err != nil {
-			return false, err
-		}
-		if err := g.store.Put(key, value); err != nil {
-			return false, err
-		}
-		return true, nil
-	}()
-	if derr := s.destroyAll(doomed, ctx); derr != nil {
-		err = errors.Join(err, derr)
-	}
-	return stored, err
+	return s.putAt(t, func(g *segment) error { return g.store.Put(key, value) })
 }
 
 // Delete removes key from its segment even when it has expired (it takes
