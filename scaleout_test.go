@@ -80,7 +80,7 @@ func childMain(name string) int {
 		guarantee = eos.ExactlyOnce
 		restores = printRestores{}
 	}
-	app, err := streams.New(topo, streams.Config{
+	cfg := streams.Config{
 		Guarantee:       guarantee,
 		RestoreListener: restores,
 		ApplicationID:   os.Getenv("STREAMS_APP_ID"),
@@ -96,7 +96,13 @@ func childMain(name string) int {
 			// the group is joining): keep that wait short.
 			kgo.RebalanceTimeout(5 * time.Second),
 		},
-	})
+	}
+	if id := os.Getenv("STREAMS_INSTANCE_ID"); id != "" {
+		// Static membership (group.instance.id): a restarted process takes
+		// over the group member of the process it replaces at once.
+		cfg.ClientOptions = append(cfg.ClientOptions, kgo.InstanceID(id))
+	}
+	app, err := streams.New(topo, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
