@@ -163,6 +163,20 @@ func (c *writeCache) flush(write func([]KeyValue[[]byte, []byte]) error) error {
 	return c.writeDown(write)
 }
 
+// flushInto writes the dirty entries down to inner, unless the layer is
+// off, then flushes inner.
+func (c *writeCache) flushInto(inner interface {
+	Write([]KeyValue[[]byte, []byte]) error
+	Flush() error
+}) error {
+	if c.mode != cacheOff {
+		if err := c.flush(inner.Write); err != nil {
+			return err
+		}
+	}
+	return inner.Flush()
+}
+
 // prepare hands the dirty entries, in key order, to log, and keeps them
 // dirty.
 func (c *writeCache) prepare(log func([]KeyValue[[]byte, []byte]) error) error {
@@ -513,15 +527,7 @@ func (s *cachedStore) Apply(changelogEnd int64) error {
 
 // Flush writes the dirty entries down in one batch, in key order, then
 // flushes the backend.
-func (s *cachedStore) Flush() error {
-	if s.off() {
-		return s.inner.Flush()
-	}
-	if err := s.flush(s.inner.Write); err != nil {
-		return err
-	}
-	return s.inner.Flush()
-}
+func (s *cachedStore) Flush() error { return s.flushInto(s.inner) }
 
 // Close drops the cache, flushed or not, and closes the backend.
 func (s *cachedStore) Close() error {
@@ -731,15 +737,7 @@ func (s *cachedSegmentedStore) Init(ctx StoreContext) error {
 	return nil
 }
 
-func (s *cachedSegmentedStore) Flush() error {
-	if s.off() {
-		return s.inner.Flush()
-	}
-	if err := s.flush(s.inner.Write); err != nil {
-		return err
-	}
-	return s.inner.Flush()
-}
+func (s *cachedSegmentedStore) Flush() error { return s.flushInto(s.inner) }
 
 func (s *cachedSegmentedStore) Close() error {
 	s.close()
