@@ -1,0 +1,171 @@
+package window
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Bounds is a window: [Start, End) for time windows.
+type Bounds struct {
+	Start, End time.Time
+}
+
+// TimeWindows are fixed-size windows aligned to the epoch: tumbling when
+// Advance equals Size, hopping (overlapping) when Advance is smaller. Make
+// them with Tumbling or Hopping.
+type TimeWindows struct {
+	// Size is each window's length.
+	Size time.Duration
+	// Advance is the distance between the starts of consecutive windows.
+	Advance time.Duration
+	// Grace is how long after a window's end records for it are still
+	// accepted: the window closes when stream time reaches End + Grace.
+	// Default 0.
+	Grace time.Duration
+}
+
+// Tumbling returns non-overlapping windows of size: [0, size), [size,
+// 2·size), ...
+func Tumbling(size time.Duration) TimeWindows { return TimeWindows{Size: size, Advance: size} }
+
+// Hopping returns windows of size starting every advance, so a record falls
+// into size/advance windows (rounded up).
+func Hopping(size, advance time.Duration) TimeWindows {
+	return TimeWindows{Size: size, Advance: advance}
+}
+
+// WithGrace returns w with grace period g.
+func (w TimeWindows) WithGrace(g time.Duration) TimeWindows {
+	w.Grace = g
+	return w
+}
+
+// Validate reports what is wrong with w, naming the field.
+func (w TimeWindows) Validate() error {
+	var errs []error
+	if w.Size < time.Millisecond {
+		errs = append(errs, fmt.Errorf("window: Size is %v; a window must be at least 1ms long", w.Size))
+	}
+	if w.Advance < time.Millisecond || w.Advance > w.Size {
+		errs = append(errs, fmt.Errorf("window: Advance is %v; it must be at least 1ms and at most Size (%v)", w.Advance, w.Size))
+	}
+	if w.Size%time.Millisecond != 0 || w.Advance%time.Millisecond != 0 {
+		errs = append(errs, fmt.Errorf("window: Size %v and Advance %v must be whole milliseconds, as Kafka timestamps are", w.Size, w.Advance))
+	}
+	if w.Grace < 0 {
+		errs = append(errs, fmt.Errorf("window: Grace is %v; use 0 for none", w.Grace))
+	}
+	return errors.Join(errs...)
+}
+
+// WindowsFor returns the windows that contain ts, oldest first: those with
+// Start <= ts < End. ts is taken in whole milliseconds.
+func (w TimeWindows) WindowsFor(ts time.Time) []Bounds {
+	size, adv := w.Size.Milliseconds(), w.Advance.Milliseconds()
+	t := ts.UnixMilli()
+	// The latest window that starts at or before t.
+	last := floorDiv(t, adv) * adv
+	var out []Bounds
+	for start := last; start > t-size; start -= adv {
+		out = append(out, Bounds{Start: time.UnixMilli(start).UTC(), End: time.UnixMilli(start + size).UTC()})
+	}
+	// Oldest first.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// Retention is how long a store must keep a window for w: its size plus
+// the grace period.
+func (w TimeWindows) Retention() time.Duration { return w.Size + w.Grace }
+
+// Closed reports whether window b has closed at stream time now: its end
+// plus the grace period is at or before now.
+func (w TimeWindows) Closed(b Bounds, now time.Time) bool {
+	return !b.End.Add(w.Grace).After(now)
+}
+
+// floorDiv is a/b rounded toward negative infinity (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// SlidingWindows are the windows of a sliding aggregation: two records are
+// in a common window when their timestamps differ by at most
+// MaxTimeDifference; a window spans [t - MaxTimeDifference, t] for a record
+// at t, both bounds inclusive, as in Kafka Streams' SlidingWindows.
+type SlidingWindows struct {
+	MaxTimeDifference time.Duration
+	Grace             time.Duration
+}
+
+// Sliding returns sliding windows of the given maximum time difference.
+func Sliding(maxTimeDifference time.Duration) SlidingWindows {
+	return SlidingWindows{MaxTimeDifference: maxTimeDifference}
+}
+
+// WithGrace returns w with grace period g.
+func (w SlidingWindows) WithGrace(g time.Duration) SlidingWindows {
+	w.Grace = g
+	return w
+}
+
+// Validate reports what is wrong with w, naming the field.
+func (w SlidingWindows) Validate() error {
+	var errs []error
+	if w.MaxTimeDifference < time.Millisecond || w.MaxTimeDifference%time.Millisecond != 0 {
+		errs = append(errs, fmt.Errorf("window: MaxTimeDifference is %v; it must be whole milliseconds, at least 1ms", w.MaxTimeDifference))
+	}
+	if w.Grace < 0 {
+		errs = append(errs, fmt.Errorf("window: Grace is %v; use 0 for none", w.Grace))
+	}
+	return errors.Join(errs...)
+}
+
+// Contains reports whether t lies in the sliding window that ends at end:
+// end - MaxTimeDifference <= t <= end.
+func (w SlidingWindows) Contains(end, t time.Time) bool {
+	return !t.Before(end.Add(-w.MaxTimeDifference)) && !t.After(end)
+}
+
+// SessionWindows group a key's records into sessions: a record within Gap
+// of a session (before its start or after its end) joins it, and a record
+// that bridges two sessions merges them. A session's bounds are its first
+// and last record times, both inclusive.
+type SessionWindows struct {
+	Gap   time.Duration
+	Grace time.Duration
+}
+
+// Session returns session windows with the given inactivity gap.
+func Session(gap time.Duration) SessionWindows { return SessionWindows{Gap: gap} }
+
+// WithGrace returns w with grace period g.
+func (w SessionWindows) WithGrace(g time.Duration) SessionWindows {
+	w.Grace = g
+	return w
+}
+
+// Validate reports what is wrong with w, naming the field.
+func (w SessionWindows) Validate() error {
+	var errs []error
+	if w.Gap < time.Millisecond || w.Gap%time.Millisecond != 0 {
+		errs = append(errs, fmt.Errorf("window: Gap is %v; it must be whole milliseconds, at least 1ms", w.Gap))
+	}
+	if w.Grace < 0 {
+		errs = append(errs, fmt.Errorf("window: Grace is %v; use 0 for none", w.Grace))
+	}
+	return errors.Join(errs...)
+}
+
+// Closed reports whether a session that ends at end can no longer grow or
+// merge at stream time now: now is past end + Gap + Grace.
+func (w SessionWindows) Closed(end, now time.Time) bool {
+	return end.Add(w.Gap).Add(w.Grace).Before(now)
+}
