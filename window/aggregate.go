@@ -1,0 +1,241 @@
+package window
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
+)
+
+// Emit says when a windowed aggregation forwards a window's result.
+type Emit int
+
+const (
+	// EmitOnUpdate forwards a window's new result after every record that
+	// updates it.
+	EmitOnUpdate Emit = iota
+	// EmitOnWindowClose forwards each window's final result once, when the
+	// window closes: when the stream time the aggregation has seen reaches
+	// its end plus the grace period ("suppress until window closes").
+	// Closing is driven by stream time, which only records move: while the
+	// input is idle, windows stay open. Set WallClockClose to also close
+	// them by wall-clock time.
+	EmitOnWindowClose
+)
+
+// TimeAggregation configures a windowed aggregation over time windows.
+type TimeAggregation[K, V, A any] struct {
+	// Windows are the windows each record is aggregated into.
+	Windows TimeWindows
+	// Store names the window store of the results; AddTimeAggregation adds
+	// it (retention Windows.Retention()).
+	Store string
+	// KeySerde and AggSerde write the store's keys and results.
+	KeySerde serde.Serde[K]
+	AggSerde serde.Serde[A]
+	// Init returns a window's result before its first record.
+	Init func() A
+	// Add returns the window's result with the record's value added.
+	Add func(key K, value V, agg A) A
+	// Emit says when results are forwarded. Default EmitOnUpdate.
+	Emit Emit
+	// WallClockClose, with EmitOnWindowClose, also closes windows by
+	// wall-clock time, checked at this interval: a window whose end plus
+	// grace has passed on the wall clock is emitted even if no record
+	// moved stream time there. A record that comes for it later is late.
+	// Default 0: stream time only.
+	WallClockClose time.Duration
+}
+
+// AddTimeAggregation adds to b a processor named name that aggregates its
+// parents' records into cfg.Windows, its result store (and, for
+// EmitOnWindowClose, the store "<Store>-emitted" that remembers what was
+// emitted, so that a restart never emits a window twice), and returns the
+// node of its results, keyed by window.
+//
+// A record is late for a window that has closed (end + grace at or before
+// the stream time the processor has seen); it is not added there. A record
+// late for every window it falls into is dropped, logged and counted
+// (LateRecords).
+func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
+	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
+		return &timeAggregator[K, V, A]{cfg: cfg, name: name}
+	}, parents...)
+	if err := cfg.Windows.Validate(); err != nil {
+		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
+	}
+	b.AddStateStore(state.NewWindowStoreBuilder(
+		state.InMemoryWindowStore(cfg.Store, cfg.Windows.Retention(), cfg.Windows.Size, false), cfg.KeySerde, cfg.AggSerde), name)
+	if cfg.Emit == EmitOnWindowClose {
+		b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(cfg.Store+"-emitted"), serde.String(), serde.Int64()), name)
+	}
+	return n
+}
+
+// Count is the Init and Add of a count.
+func Count[K, V any]() (func() int64, func(K, V, int64) int64) {
+	return func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 }
+}
+
+// lateRecords counts, per aggregation name, the records dropped as late.
+var lateRecords sync.Map // string -> *atomic.Int64
+
+// LateRecords returns how many records the aggregations named name (in
+// every task of this process) dropped because all their windows had
+// closed.
+func LateRecords(name string) int64 {
+	if c, ok := lateRecords.Load(name); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+func countLate(name string) {
+	c, _ := lateRecords.LoadOrStore(name, new(atomic.Int64))
+	c.(*atomic.Int64).Add(1)
+}
+
+type timeAggregator[K, V, A any] struct {
+	cfg     TimeAggregation[K, V, A]
+	name    string
+	ctx     processor.Context[state.Windowed[K], A]
+	store   state.WindowStore[K, A]
+	emitted state.KeyValueStore[string, int64] // EmitOnWindowClose
+	// observed is the largest record time seen, Unix ms; valid if seen.
+	observed int64
+	seen     bool
+	// emittedTo is the start bound up to which windows were emitted
+	// (EmitOnWindowClose), valid if hasEmitted; loaded from the emitted
+	// store on first use, after the task's stores are restored.
+	emittedTo          int64
+	hasEmitted, loaded bool
+}
+
+func (p *timeAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
+	p.ctx = ctx
+	var err error
+	if p.store, err = processor.GetStore[state.WindowStore[K, A]](ctx, p.cfg.Store); err != nil {
+		return err
+	}
+	if p.cfg.Emit == EmitOnWindowClose {
+		if p.emitted, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, p.cfg.Store+"-emitted"); err != nil {
+			return err
+		}
+		if p.cfg.WallClockClose > 0 {
+			_, err = ctx.Schedule(p.cfg.WallClockClose, processor.WallClockTime, processor.PunctuatorFunc(func(now time.Time) error {
+				return p.emitClosed(now.UnixMilli())
+			}))
+		}
+	}
+	return err
+}
+
+func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
+	t := rec.Timestamp.UnixMilli()
+	if !p.seen || t > p.observed {
+		p.observed, p.seen = t, true
+	}
+	now := time.UnixMilli(p.observed)
+	if err := p.loadEmitted(); err != nil {
+		return err
+	}
+	if p.cfg.Emit == EmitOnWindowClose {
+		// Before the record is put: the store keeps a window for size +
+		// grace behind the latest start put, so the put that moves time
+		// past a window's close may drop it.
+		if err := p.emitClosed(p.observed); err != nil {
+			return err
+		}
+	}
+	added := false
+	for _, w := range p.cfg.Windows.WindowsFor(rec.Timestamp) {
+		if p.cfg.Windows.Closed(w, now) || p.hasEmitted && w.Start.UnixMilli() <= p.emittedTo {
+			continue // late for this window: closed, or emitted already (by the wall clock)
+		}
+		agg, ok, err := p.store.FetchOne(rec.Key, w.Start)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			agg = p.cfg.Init()
+		}
+		agg = p.cfg.Add(rec.Key, rec.Value, agg)
+		if err := p.store.Put(rec.Key, agg, w.Start); err != nil {
+			return err
+		}
+		added = true
+		if p.cfg.Emit == EmitOnUpdate {
+			out := processor.Derive(rec, state.Windowed[K]{Key: rec.Key, Start: w.Start, End: w.End}, agg)
+			if err := p.ctx.Forward(out); err != nil {
+				return err
+			}
+		}
+	}
+	if !added {
+		countLate(p.name)
+		md, _ := p.ctx.RecordMetadata()
+		slog.Warn("window: dropping a late record: every window it falls into has closed",
+			"aggregation", p.name, "timestamp", rec.Timestamp, "stream_time", now,
+			"grace", p.cfg.Windows.Grace, "topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+	}
+	return nil
+}
+
+// emitClosed forwards, once, every window that has closed at time now (Unix
+// ms) and was not emitted yet: the windows whose start lies after the last
+// emitted bound and at or before now - size - grace.
+func (p *timeAggregator[K, V, A]) emitClosed(now int64) error {
+	if err := p.loadEmitted(); err != nil {
+		return err
+	}
+	bound := now - p.cfg.Windows.Size.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	from := time.UnixMilli(p.emittedTo + 1)
+	if !p.hasEmitted {
+		from = time.UnixMilli(bound - p.cfg.Windows.Retention().Milliseconds())
+	} else if bound <= p.emittedTo {
+		return nil
+	}
+	to := time.UnixMilli(bound)
+	var closed []state.KeyValue[state.Windowed[K], A]
+	for kv, err := range p.store.FetchAll(from, to) {
+		if err != nil {
+			return err
+		}
+		closed = append(closed, kv)
+	}
+	// Oldest window first; one window's keys in key order.
+	slices.SortStableFunc(closed, func(a, b state.KeyValue[state.Windowed[K], A]) int { return a.Key.Start.Compare(b.Key.Start) })
+	for _, kv := range closed {
+		ts := kv.Key.End.Add(-time.Millisecond) // the last instant in the window
+		if err := p.ctx.Forward(processor.NewRecord(kv.Key, kv.Value, ts)); err != nil {
+			return err
+		}
+	}
+	if err := p.emitted.Put("", bound); err != nil {
+		return err
+	}
+	p.emittedTo, p.hasEmitted = bound, true
+	return nil
+}
+
+// loadEmitted reads how far windows were emitted, once.
+func (p *timeAggregator[K, V, A]) loadEmitted() error {
+	if p.loaded || p.emitted == nil {
+		return nil
+	}
+	to, ok, err := p.emitted.Get("")
+	if err != nil {
+		return err
+	}
+	p.emittedTo, p.hasEmitted, p.loaded = to, ok, true
+	return nil
+}
+
+func (p *timeAggregator[K, V, A]) Close() error { return nil }
