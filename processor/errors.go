@@ -64,6 +64,12 @@ func (e *DeserializationError) Unwrap() error { return e.Err }
 // before the Unix epoch or after 2262.
 var ErrInvalidTimestamp = errors.New("invalid timestamp")
 
+// ErrSkipRecord, returned (or wrapped) by a source's timestamp extractor,
+// drops the record: the task counts it as consumed and never processes it.
+// topology.ValueTimestamp returns it for an invalid timestamp under
+// SkipOnInvalidTimestamp.
+var ErrSkipRecord = errors.New("skip this record")
+
 // ErrPanicked is wrapped by the DeserializationError of a record whose
 // serde or timestamp extractor panicked.
 var ErrPanicked = errors.New("panicked")

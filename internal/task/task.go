@@ -224,6 +224,10 @@ func (t *Task) AddRecord(raw *graph.RawRecord) error {
 		return err
 	}
 	if err := in.q.Add(raw); err != nil {
+		if errors.Is(err, processor.ErrSkipRecord) {
+			// The extractor dropped it (and logged why).
+			return t.Skip(raw.Topic, raw.Partition, raw.Offset)
+		}
 		return err
 	}
 	t.buffered++
