@@ -1,0 +1,181 @@
+package window
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
+)
+
+// SessionAggregation configures a session-window aggregation.
+type SessionAggregation[K, V, A any] struct {
+	// Windows are the sessions: Gap of inactivity ends one.
+	Windows SessionWindows
+	// Store names the session store of the results; AddSessionAggregation
+	// adds it (retention gap + grace, at least a minute).
+	Store string
+	// KeySerde and AggSerde write the store's keys and results.
+	KeySerde serde.Serde[K]
+	AggSerde serde.Serde[A]
+	// Init returns a new session's result before its first record.
+	Init func() A
+	// Add returns the session's result with the record's value added.
+	Add func(key K, value V, agg A) A
+	// Merge returns the result of two sessions that a record joins into one.
+	Merge func(key K, a, b A) A
+	// Emit says when results are forwarded. Default EmitOnUpdate: the
+	// merged session's new result after every record (the sessions it
+	// replaced are not forwarded again). EmitOnWindowClose: each session
+	// once, when stream time passes its end + gap + grace.
+	Emit Emit
+}
+
+// AddSessionAggregation adds to b a processor named name that aggregates its
+// parents' records into sessions, its session store (and, for
+// EmitOnWindowClose, "<Store>-emitted"), and returns the node of its
+// results, keyed by session (both bounds inclusive). A record is late when
+// the session it would make or join ended more than gap + grace before the
+// stream time the processor has seen; it is dropped, logged and counted
+// (LateRecords).
+func AddSessionAggregation[K, V, A any](b *topology.Builder, name string, cfg SessionAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
+	if err := cfg.Windows.Validate(); err != nil {
+		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
+	}
+	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
+		return &sessionAggregator[K, V, A]{cfg: cfg, name: name}
+	}, parents...)
+	retention := max(cfg.Windows.Gap+cfg.Windows.Grace, time.Minute)
+	b.AddStateStore(state.NewSessionStoreBuilder(state.InMemorySessionStore(cfg.Store, retention), cfg.KeySerde, cfg.AggSerde), name)
+	if cfg.Emit == EmitOnWindowClose {
+		b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(cfg.Store+"-emitted"), serde.String(), serde.Int64()), name)
+	}
+	return n
+}
+
+type sessionAggregator[K, V, A any] struct {
+	cfg     SessionAggregation[K, V, A]
+	name    string
+	ctx     processor.Context[state.Windowed[K], A]
+	store   state.SessionStore[K, A]
+	emitted state.KeyValueStore[string, int64]
+	// observed is the largest record time seen, Unix ms; valid if seen.
+	observed int64
+	seen     bool
+	// emittedTo is the session end up to which sessions were emitted.
+	emittedTo          int64
+	hasEmitted, loaded bool
+}
+
+func (p *sessionAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
+	p.ctx = ctx
+	var err error
+	if p.store, err = processor.GetStore[state.SessionStore[K, A]](ctx, p.cfg.Store); err != nil {
+		return err
+	}
+	if p.cfg.Emit == EmitOnWindowClose {
+		p.emitted, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, p.cfg.Store+"-emitted")
+	}
+	return err
+}
+
+func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
+	t := rec.Timestamp
+	if !p.seen || t.UnixMilli() > p.observed {
+		p.observed, p.seen = t.UnixMilli(), true
+	}
+	if p.cfg.Emit == EmitOnWindowClose {
+		// Before the record is put, which may expire closed sessions.
+		if err := p.emitClosed(); err != nil {
+			return err
+		}
+	}
+	gap := p.cfg.Windows.Gap
+	// A session has closed when its end + gap + grace is at or before the
+	// stream time seen: no record joins it any more (under
+	// EmitOnWindowClose it has been emitted).
+	closeBound := p.observed - gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	merged := state.Windowed[K]{Key: rec.Key, Start: t, End: t}
+	agg := p.cfg.Init()
+	var old []state.Windowed[K]
+	for kv, err := range p.store.FindSessions(rec.Key, t.Add(-gap), t.Add(gap)) {
+		if err != nil {
+			return err
+		}
+		if kv.Key.End.UnixMilli() <= closeBound {
+			continue
+		}
+		old = append(old, kv.Key)
+		agg = p.cfg.Merge(rec.Key, agg, kv.Value)
+		if kv.Key.Start.Before(merged.Start) {
+			merged.Start = kv.Key.Start
+		}
+		if kv.Key.End.After(merged.End) {
+			merged.End = kv.Key.End
+		}
+	}
+	if merged.End.UnixMilli() <= closeBound {
+		countLate(p.name)
+		md, _ := p.ctx.RecordMetadata()
+		slog.Warn("window: dropping a late record: its session has closed",
+			"aggregation", p.name, "timestamp", t, "stream_time", time.UnixMilli(p.observed),
+			"gap", gap, "grace", p.cfg.Windows.Grace, "topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+		return nil
+	}
+	for _, s := range old {
+		if err := p.store.Remove(s); err != nil {
+			return err
+		}
+	}
+	agg = p.cfg.Add(rec.Key, rec.Value, agg)
+	if err := p.store.Put(merged, agg); err != nil {
+		return err
+	}
+	if p.cfg.Emit == EmitOnUpdate {
+		return p.ctx.Forward(processor.Derive(rec, merged, agg))
+	}
+	return nil
+}
+
+// emitClosed forwards, once, every session whose end + gap + grace is at or
+// before the stream time seen, oldest end first.
+func (p *sessionAggregator[K, V, A]) emitClosed() error {
+	if !p.loaded {
+		to, ok, err := p.emitted.Get("")
+		if err != nil {
+			return err
+		}
+		p.emittedTo, p.hasEmitted, p.loaded = to, ok, true
+	}
+	bound := p.observed - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	if p.hasEmitted && bound <= p.emittedTo {
+		return nil
+	}
+	var closed []state.KeyValue[state.Windowed[K], A]
+	for kv, err := range p.store.FetchRange(nil, nil) {
+		if err != nil {
+			return err
+		}
+		end := kv.Key.End.UnixMilli()
+		if end <= bound && (!p.hasEmitted || end > p.emittedTo) {
+			closed = append(closed, kv)
+		}
+	}
+	slices.SortStableFunc(closed, func(a, b state.KeyValue[state.Windowed[K], A]) int { return a.Key.End.Compare(b.Key.End) })
+	for _, kv := range closed {
+		if err := p.ctx.Forward(processor.NewRecord(kv.Key, kv.Value, kv.Key.End)); err != nil {
+			return err
+		}
+	}
+	if err := p.emitted.Put("", bound); err != nil {
+		return err
+	}
+	p.emittedTo, p.hasEmitted = bound, true
+	return nil
+}
+
+func (p *sessionAggregator[K, V, A]) Close() error { return nil }

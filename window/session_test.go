@@ -1,0 +1,82 @@
+package window_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/testdriver"
+	"github.com/gostreams/streams/topology"
+	"github.com/gostreams/streams/window"
+)
+
+// sessionTopology sums "in" (values as int64) per key in sessions with the
+// given gap and grace.
+func sessionTopology(t *testing.T, name string, w window.SessionWindows, emit window.Emit) (*testdriver.InputTopic[string, int64], *testdriver.OutputTopic[state.Windowed[string], int64]) {
+	t.Helper()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
+	sums := window.AddSessionAggregation(b, name, window.SessionAggregation[string, int64, int64]{
+		Windows: w, Store: name + "-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
+		Init:  func() int64 { return 0 },
+		Add:   func(_ string, v, agg int64) int64 { return agg + v },
+		Merge: func(_ string, a, b int64) int64 { return a + b },
+		Emit:  emit,
+	}, src)
+	ws := window.SessionWindowedSerde(serde.String())
+	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, sums)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	d, err := testdriver.New(topo, testdriver.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	return testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64()), testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
+}
+
+func sessions(t *testing.T, out *testdriver.OutputTopic[state.Windowed[string], int64]) []string {
+	t.Helper()
+	kvs, err := out.ReadKeyValues()
+	require.NoError(t, err)
+	got := []string{}
+	for _, kv := range kvs {
+		got = append(got, fmt.Sprintf("%s@%d-%d=%d", kv.Key.Key, kv.Key.Start.Unix(), kv.Key.End.Unix(), kv.Value))
+	}
+	return got
+}
+
+// Records within the gap join a session; a record that bridges two
+// sessions merges them; one beyond the gap starts a new session.
+func TestSessionMergingAndSplitting(t *testing.T) {
+	t.Parallel()
+	in, out := sessionTopology(t, "sessions", window.Session(10*time.Second).WithGrace(time.Minute), window.EmitOnUpdate)
+	require.NoError(t, in.Pipe("a", 1, sec(0)))
+	require.NoError(t, in.Pipe("a", 2, sec(5)))   // joins [0,0]
+	require.NoError(t, in.Pipe("a", 4, sec(25)))  // 20 s after: a new session
+	require.NoError(t, in.Pipe("a", 8, sec(15)))  // out of order, within 10 s of both: merges them
+	require.NoError(t, in.Pipe("a", 32, sec(36))) // 11 s after the merged session: a new one
+	require.NoError(t, in.Pipe("b", 16, sec(21))) // another key, its own session
+	require.Equal(t, []string{"a@0-0=1", "a@0-5=3", "a@25-25=4", "a@0-25=15", "a@36-36=32", "b@21-21=16"}, sessions(t, out))
+}
+
+// Final results: each session once, when stream time passes its end + gap
+// + grace; a record for a closed session is late.
+func TestSessionEmitOnClose(t *testing.T) {
+	t.Parallel()
+	const name = "session-final"
+	in, out := sessionTopology(t, name, window.Session(10*time.Second).WithGrace(5*time.Second), window.EmitOnWindowClose)
+	require.NoError(t, in.Pipe("a", 1, sec(0)))
+	require.NoError(t, in.Pipe("a", 2, sec(8)))
+	require.NoError(t, in.Pipe("b", 4, sec(22)))
+	require.Empty(t, sessions(t, out), "[0,8] closes at 8+10+5 = 23 s")
+	require.NoError(t, in.Pipe("b", 8, sec(23)))
+	require.Equal(t, []string{"a@0-8=3"}, sessions(t, out))
+	require.NoError(t, in.Pipe("a", 16, sec(5))) // its session would have closed at 20 s: late
+	require.Equal(t, int64(1), window.LateRecords(name))
+	require.NoError(t, in.Pipe("a", 64, sec(9))) // [0,8] has closed: a new session, still open
+	require.NoError(t, in.Pipe("c", 32, sec(60)))
+	require.Equal(t, []string{"a@9-9=64", "b@22-23=12"}, sessions(t, out), "oldest end first")
+}
