@@ -190,12 +190,15 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 
 // emitClosed forwards, once, every window that has closed at time now (Unix
 // ms) and was not emitted yet: the windows whose start lies after the last
-// emitted bound and at or before now - size - grace.
+// emitted bound and at or before now - size - grace. Window starts are
+// multiples of the advance, so the store is only read when that bound
+// passes one.
 func (p *timeAggregator[K, V, A]) emitClosed(now int64) error {
 	if err := p.loadEmitted(); err != nil {
 		return err
 	}
-	bound := now - p.cfg.Windows.Size.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	adv := p.cfg.Windows.Advance.Milliseconds()
+	bound := floorDiv(now-p.cfg.Windows.Size.Milliseconds()-p.cfg.Windows.Grace.Milliseconds(), adv) * adv
 	from := time.UnixMilli(p.emittedTo + 1)
 	if !p.hasEmitted {
 		from = time.UnixMilli(bound - p.cfg.Windows.Retention().Milliseconds())

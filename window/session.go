@@ -3,6 +3,7 @@ package window
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -69,6 +70,11 @@ type sessionAggregator[K, V, A any] struct {
 	// emittedTo is the session end up to which sessions were emitted.
 	emittedTo          int64
 	hasEmitted, loaded bool
+	// nextEnd is the earliest end of the sessions not emitted yet, if
+	// nextKnown: emitClosed reads the store only once the close bound
+	// reaches it.
+	nextEnd   int64
+	nextKnown bool
 }
 
 func (p *sessionAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -135,6 +141,9 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	if err := p.store.Put(merged, agg); err != nil {
 		return err
 	}
+	if end := merged.End.UnixMilli(); p.nextKnown && end < p.nextEnd {
+		p.nextEnd = end
+	}
 	if p.cfg.Emit == EmitOnUpdate {
 		return p.ctx.Forward(processor.Derive(rec, merged, agg))
 	}
@@ -152,16 +161,21 @@ func (p *sessionAggregator[K, V, A]) emitClosed() error {
 		p.emittedTo, p.hasEmitted, p.loaded = to, ok, true
 	}
 	bound := p.observed - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
-	if p.hasEmitted && bound <= p.emittedTo {
+	if p.hasEmitted && bound <= p.emittedTo || p.nextKnown && bound < p.nextEnd {
 		return nil
 	}
 	var closed []state.KeyValue[state.Windowed[K], A]
+	p.nextKnown, p.nextEnd = true, math.MaxInt64
 	for kv, err := range p.store.FetchRange(nil, nil) {
 		if err != nil {
+			p.nextKnown = false
 			return err
 		}
 		end := kv.Key.End.UnixMilli()
-		if end <= bound && (!p.hasEmitted || end > p.emittedTo) {
+		switch {
+		case end > bound:
+			p.nextEnd = min(p.nextEnd, end)
+		case !p.hasEmitted || end > p.emittedTo:
 			closed = append(closed, kv)
 		}
 	}

@@ -1,0 +1,87 @@
+package window_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/testdriver"
+	"github.com/gostreams/streams/topology"
+	"github.com/gostreams/streams/window"
+)
+
+// BenchmarkTumblingCount counts 1,000 keys in 1-minute tumbling windows
+// through the test driver, one record a millisecond of event time, beside
+// the same records counted per key in a plain key-value store (the
+// baseline: same driver, no windows).
+//
+//	go test -run '^$' -bench TumblingCount -benchmem ./window/
+func BenchmarkTumblingCount(b *testing.B) {
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%04d", i)
+	}
+	run := func(b *testing.B, topo *topology.Topology) {
+		d, err := testdriver.New(topo, testdriver.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer d.Close()
+		in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := in.Pipe(keys[i%len(keys)], "x", time.UnixMilli(int64(i))); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	}
+	for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
+		b.Run(fmt.Sprintf("windowed/emit=%d", emit), func(b *testing.B) {
+			tb := topology.NewBuilder()
+			src := topology.AddSource(tb, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+			initial, add := window.Count[string, string]()
+			w := window.Tumbling(time.Minute)
+			counts := window.AddTimeAggregation(tb, "count", window.TimeAggregation[string, string, int64]{
+				Windows: w, Store: "counts", KeySerde: serde.String(), AggSerde: serde.Int64(), Init: initial, Add: add, Emit: emit,
+			}, src)
+			topology.AddSink(tb, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
+				KeySerde: window.TimeWindowedSerde(serde.String(), w.Size), ValueSerde: serde.Int64()}, counts)
+			topo, err := tb.Build()
+			if err != nil {
+				b.Fatal(err)
+			}
+			run(b, topo)
+		})
+	}
+	b.Run("baseline/key-value", func(b *testing.B) {
+		tb := topology.NewBuilder()
+		src := topology.AddSource(tb, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+		counts := topology.AddProcessor(tb, "count", processor.Func(func(ctx processor.Context[string, int64], rec processor.Record[string, string]) error {
+			st, err := processor.GetStore[state.KeyValueStore[string, int64]](ctx, "counts")
+			if err != nil {
+				return err
+			}
+			n, _, err := st.Get(rec.Key)
+			if err != nil {
+				return err
+			}
+			if err := st.Put(rec.Key, n+1); err != nil {
+				return err
+			}
+			return ctx.Forward(processor.Derive(rec, rec.Key, n+1))
+		}), src)
+		tb.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("counts"), serde.String(), serde.Int64()), "count")
+		topology.AddSink(tb, "out", topology.Sink[string, int64]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.Int64()}, counts)
+		topo, err := tb.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, topo)
+	})
+}
