@@ -84,21 +84,25 @@ func Count[K, V any]() (func() int64, func(K, V, int64) int64) {
 	return func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 }
 }
 
-// lateRecords counts, per aggregation name, the records dropped as late.
-var lateRecords sync.Map // string -> *atomic.Int64
+// lateRecords counts, per application and aggregation, the records
+// dropped as late.
+var lateRecords sync.Map // lateKey -> *atomic.Int64
 
-// LateRecords returns how many records the aggregations named name (in
-// every task of this process) dropped because all their windows had
-// closed.
-func LateRecords(name string) int64 {
-	if c, ok := lateRecords.Load(name); ok {
+type lateKey struct{ app, name string }
+
+// LateRecords returns how many records the aggregations named name of the
+// application applicationID (in every task this process runs) dropped
+// because all their windows had closed. The test driver's application id
+// is "test-app" unless its Options say otherwise.
+func LateRecords(applicationID, name string) int64 {
+	if c, ok := lateRecords.Load(lateKey{applicationID, name}); ok {
 		return c.(*atomic.Int64).Load()
 	}
 	return 0
 }
 
-func countLate(name string) {
-	c, _ := lateRecords.LoadOrStore(name, new(atomic.Int64))
+func countLate(app, name string) {
+	c, _ := lateRecords.LoadOrStore(lateKey{app, name}, new(atomic.Int64))
 	c.(*atomic.Int64).Add(1)
 }
 
@@ -179,7 +183,7 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		}
 	}
 	if !added {
-		countLate(p.name)
+		countLate(p.ctx.ApplicationID(), p.name)
 		md, _ := p.ctx.RecordMetadata()
 		slog.Warn("window: dropping a late record: every window it falls into has closed",
 			"aggregation", p.name, "timestamp", rec.Timestamp, "stream_time", now,

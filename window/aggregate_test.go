@@ -63,7 +63,7 @@ func TestTumblingCountEmitsEveryUpdate(t *testing.T) {
 	// No grace: stream time 10 s closed [0,10), so this record is late.
 	require.NoError(t, in.Pipe("b", "x", sec(6)))
 	require.Empty(t, results(t, out))
-	require.Equal(t, int64(1), window.LateRecords("tumbling-updates"))
+	require.Equal(t, int64(1), window.LateRecords("test-app", "tumbling-updates"))
 }
 
 // A hopping window: a record counts in every window it falls into.
@@ -92,7 +92,7 @@ func TestEmitOnWindowCloseWithGrace(t *testing.T) {
 	require.NoError(t, in.Pipe("c", "x", sec(15)))
 	require.Equal(t, []string{"a@0-10=2", "b@0-10=1"}, results(t, out), "final results, once")
 	require.NoError(t, in.Pipe("a", "x", sec(3))) // late: [0,10) has closed
-	require.Equal(t, int64(1), window.LateRecords(name))
+	require.Equal(t, int64(1), window.LateRecords("test-app", name))
 	require.NoError(t, in.Pipe("z", "x", sec(40)))
 	require.Equal(t, []string{"a@10-20=2", "c@10-20=1"}, results(t, out))
 }
@@ -111,7 +111,7 @@ func TestWallClockClosesWindowsWhileIdle(t *testing.T) {
 	require.NoError(t, d.AdvanceWallClock(20*time.Second))
 	require.Equal(t, []string{"a@0-10=2"}, results(t, out), "the idle input's window closed by the wall clock")
 	require.NoError(t, in.Pipe("a", "x", sec(9)))
-	require.Equal(t, int64(1), window.LateRecords(name), "its window was emitted already")
+	require.Equal(t, int64(1), window.LateRecords("test-app", name), "its window was emitted already")
 	require.Empty(t, results(t, out))
 }
 

@@ -125,7 +125,7 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		}
 	}
 	if merged.End.UnixMilli() <= closeBound {
-		countLate(p.name)
+		countLate(p.ctx.ApplicationID(), p.name)
 		md, _ := p.ctx.RecordMetadata()
 		slog.Warn("window: dropping a late record: its session has closed",
 			"aggregation", p.name, "timestamp", t, "stream_time", time.UnixMilli(p.observed),

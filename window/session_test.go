@@ -75,7 +75,7 @@ func TestSessionEmitOnClose(t *testing.T) {
 	require.NoError(t, in.Pipe("b", 8, sec(23)))
 	require.Equal(t, []string{"a@0-8=3"}, sessions(t, out))
 	require.NoError(t, in.Pipe("a", 16, sec(5))) // its session would have closed at 20 s: late
-	require.Equal(t, int64(1), window.LateRecords(name))
+	require.Equal(t, int64(1), window.LateRecords("test-app", name))
 	require.NoError(t, in.Pipe("a", 64, sec(9))) // [0,8] has closed: a new session, still open
 	require.NoError(t, in.Pipe("c", 32, sec(60)))
 	require.Equal(t, []string{"a@9-9=64", "b@22-23=12"}, sessions(t, out), "oldest end first")

@@ -311,7 +311,7 @@ func TestRunOnEmbeddedKafka(t *testing.T) {
 		final[w.customer] = w
 	}
 	got := map[string]Metrics{}
-	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	lines := metricsLines(stdout.String())
 	require.Len(t, lines, len(orders), "one metrics record per order")
 	for _, line := range lines {
 		m := outputLine.FindStringSubmatch(line)
@@ -329,6 +329,18 @@ func TestRunOnEmbeddedKafka(t *testing.T) {
 		requireMetrics(t, w, got[c], "customer "+c)
 	}
 	require.Contains(t, stderr.String(), fmt.Sprintf("%d orders, %d customers, %d metrics records", len(orders), len(final), len(orders)))
+}
+
+// metricsLines returns the lines of stdout from the customer-metrics
+// topic, which come first.
+func metricsLines(stdout string) []string {
+	var out []string
+	for line := range strings.Lines(stdout) {
+		if strings.HasPrefix(line, `{"topic": "customer-metrics"`) {
+			out = append(out, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return out
 }
 
 // The built-in sample runs, and its final metrics are what its orders give.
@@ -351,8 +363,8 @@ func TestRunOnTheSample(t *testing.T) {
 		final[w.customer] = w
 	}
 	got := map[string]Metrics{}
-	for line := range strings.Lines(stdout.String()) {
-		m := outputLine.FindStringSubmatch(strings.TrimSuffix(line, "\n"))
+	for _, line := range metricsLines(stdout.String()) {
+		m := outputLine.FindStringSubmatch(line)
 		require.NotNil(t, m, "line %q", line)
 		var v Metrics
 		require.NoError(t, json.Unmarshal([]byte(m[2]), &v))

@@ -1,6 +1,7 @@
-// Command customermetrics keeps running metrics per customer over a stream
-// of order events with the customer-metrics topology (see Topology) on
-// Kafka, and prints every metrics update it produced.
+// Command customermetrics computes customer and category metrics over a
+// stream of order events with the customer-metrics topology (see Topology),
+// exactly once, on Kafka, by event time, and prints every record of its
+// four output topics.
 //
 // With no -brokers flag it starts an in-process Kafka (kfake) on 127.0.0.1,
 // so it runs on a fresh machine with nothing else installed:
@@ -13,7 +14,8 @@
 //
 //	-input FILE       orders as JSON lines; default: the built-in sample
 //	-brokers LIST     comma-separated host:port of an existing cluster; default: start one in-process
-//	-partitions N     partitions of the topics it creates (default 1)
+//	-partitions N     partitions of the topics it creates (default 1; see README.md before raising it)
+//	-grace D          how late an order may come for its windows and sessions (default 5s)
 //	-app-id ID        application id: consumer group and internal topic prefix (default "customermetrics")
 //	-timeout D        give up if processing takes longer (default 2m)
 //
@@ -28,35 +30,39 @@
 // skipped. Every line is checked before anything is produced; a bad one
 // stops the command with an error naming its line number.
 //
-// It creates the topics "orders" and "customer-metrics" (an existing topic
-// is kept as it is), writes the orders to "orders" keyed by customerId and
-// stamped with their eventTime, runs the app until every order is processed
-// and committed, then reads "customer-metrics" from the beginning.
+// It creates the topic "orders" and the four output topics (an existing
+// topic is kept as it is), writes the orders to "orders" keyed by
+// customerId, runs the app under exactly-once until every order is
+// processed and committed, then reads the output topics from the beginning,
+// read_committed.
 //
 // # Output
 //
-// Every record of "customer-metrics", one JSON line each, in partition
-// order and, within a partition, offset order (so a customer's updates are
-// in the order they were made):
+// Every record of the four topics, one JSON line each, topic by topic, in
+// partition order and, within a partition, offset order:
 //
 //	{"topic": "customer-metrics", "key": "alice", "value": {"customerId":"alice","totalOrders":1,"totalSpent":19.99,"lastOrderTime":"2024-05-01T09:30:00Z","averageOrderValue":19.99}}
+//	{"topic": "category-revenue-5m", "key": "books", "windowStart": "2024-05-01T09:30:00Z", "windowEnd": "2024-05-01T09:35:00Z", "value": {"orderCount":1,"totalRevenue":19.99,"avgOrderValue":19.99}}
 //
-// The topology emits a customer's metrics after each of their orders:
+//   - customer-metrics, after each order of a customer: totalOrders,
+//     totalSpent (exact to the cent), lastOrderTime (the latest eventTime,
+//     in UTC, even when orders arrive out of order), averageOrderValue.
+//   - category-revenue-5m, per category and 5-minute tumbling window, once
+//     the window has closed: orderCount, totalRevenue, avgOrderValue.
+//   - category-revenue-1h, per category and hour-long window starting every
+//     10 minutes, once closed: orderCount, movingAvgRevenue (the window's
+//     revenue per order).
+//   - customer-sessions, per customer and session (orders less than 30
+//     minutes apart), once closed: ordersInSession, sessionTotal,
+//     sessionDurationMinutes (whole minutes from the first order to the
+//     last).
 //
-//   - totalOrders: how many orders the customer placed;
-//   - totalSpent: the sum of their amounts, exact to the cent;
-//   - lastOrderTime: the latest eventTime of their orders, in UTC, even when
-//     orders arrive out of order;
-//   - averageOrderValue: totalSpent / totalOrders.
-//
-// The last record of each key is the customer's final metrics. Progress and
-// a summary of those final metrics go to stderr.
-//
-// On an existing cluster, records left in "customer-metrics" by earlier
-// runs are printed too, and the metrics cover every order in "orders".
-// Give each run there a new -app-id: the runtime does not yet restore state
-// stores from their changelogs, so a reused id resumes from its committed
-// offsets with empty stores and restarts every customer's totals at zero.
+// A window closes when the stream time (the latest eventTime seen) passes
+// its end plus the grace period; windows still open when the input ends are
+// not printed. An order that comes after its windows closed is late: the
+// windowed outputs leave it out (customer-metrics still counts it), and
+// stderr says how many were dropped, with progress and each customer's
+// final metrics.
 package main
 
 import (
@@ -78,7 +84,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/embedded"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/window"
 )
 
 // sampleOrders are four customers' orders. Some arrive after later ones
@@ -112,6 +121,7 @@ type options struct {
 	appID      string
 	partitions int
 	timeout    time.Duration
+	grace      time.Duration
 }
 
 func main() {
@@ -121,6 +131,7 @@ func main() {
 	flag.StringVar(&o.appID, "app-id", "customermetrics", "the application id (consumer group, internal topic prefix)")
 	flag.IntVar(&o.partitions, "partitions", 1, "partitions of the topics, if they are created")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
+	flag.DurationVar(&o.grace, "grace", DefaultGrace, "how late an order may come for its windows and sessions")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "customermetrics: unexpected arguments %q; pass a file with -input\n", flag.Args())
@@ -177,13 +188,23 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.partitions < 1 {
 		return fmt.Errorf("-partitions is %d; use 1 or more", o.partitions)
 	}
+	if o.grace < 0 {
+		return fmt.Errorf("-grace is %v; use 0 or more", o.grace)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	orders, err := readOrders(o.input)
 	if err != nil {
 		return err
 	}
-	topo, err := Topology()
+	topo, err := TopologyWithGrace(o.grace)
+	// The window package counts late records per process: this run's are
+	// the difference.
+	lateNodes := []string{Revenue5mNode, Revenue1hNode, SessionsNode}
+	lateBefore := make([]int64, len(lateNodes))
+	for i, n := range lateNodes {
+		lateBefore[i] = window.LateRecords(o.appID, n)
+	}
 	if err != nil {
 		return err
 	}
@@ -200,7 +221,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cluster.Close()
-	for _, topic := range []string{InputTopic, OutputTopic} {
+	for _, topic := range append([]string{InputTopic}, outputTopics...) {
 		if err := cluster.CreateTopic(ctx, topic, int32(o.partitions)); err != nil {
 			return err
 		}
@@ -223,19 +244,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		ApplicationID:  o.appID,
 		Brokers:        cluster.Addrs(),
 		StateDir:       stateDir,
-		CommitInterval: 100 * time.Millisecond,
+		Guarantee:      eos.ExactlyOnce,
 		Logger:         log,
 	})
 	if err != nil {
 		return err
 	}
-	// Orders are keyed by customer already: there is no repartition topic
-	// to wait for. A topology that re-keys must list its repartition topics
-	// here, after the input topic.
-	if err := cluster.RunUntilCaughtUp(ctx, app, o.appID, InputTopic); err != nil {
+	// The input topic first, then the repartition topic it feeds.
+	if err := cluster.RunUntilCaughtUp(ctx, app, o.appID, InputTopic, streams.RepartitionTopic(o.appID, ByCategory)); err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "customermetrics: every order processed and committed; reading", OutputTopic)
+	fmt.Fprintln(stderr, "customermetrics: every order processed and committed; reading the output topics")
 
 	out, err := cluster.ReadAll(ctx, OutputTopic)
 	if err != nil {
@@ -256,13 +275,61 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		final[string(r.Key)] = m // a customer's records are in order in its partition
 	}
-	fmt.Fprintf(stderr, "customermetrics: %d orders, %d customers, %d metrics records\n", len(orders), len(final), len(out))
+	windowed := 0
+	for _, topic := range outputTopics[1:] {
+		n, err := printWindowed(ctx, cluster, topic, stdout)
+		if err != nil {
+			return err
+		}
+		windowed += n
+	}
+	fmt.Fprintf(stderr, "customermetrics: %d orders, %d customers, %d metrics records, %d windowed records\n", len(orders), len(final), len(out), windowed)
+	fmt.Fprintf(stderr, "customermetrics: late orders dropped: %d from the 5-minute windows, %d from the hourly windows, %d from the sessions (grace %v)\n",
+		window.LateRecords(o.appID, lateNodes[0])-lateBefore[0], window.LateRecords(o.appID, lateNodes[1])-lateBefore[1],
+		window.LateRecords(o.appID, lateNodes[2])-lateBefore[2], o.grace)
 	for _, c := range slices.Sorted(maps.Keys(final)) {
 		m := final[c]
 		fmt.Fprintf(stderr, "  %-12s %4d orders  spent %12.2f  average %10.2f  last order %s\n",
 			c, m.TotalOrders, m.TotalSpent, m.AverageOrderValue, m.LastOrderTime.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// outputTopics are the topology's outputs, in the order they are printed.
+var outputTopics = []string{OutputTopic, CategoryRevenue5mTopic, CategoryRevenue1hTopic, CustomerSessionsTopic}
+
+// printWindowed prints every record of a windowed output topic, one line
+// each: {"topic": T, "key": K, "windowStart": S, "windowEnd": E, "value": V},
+// with the bounds in RFC 3339, UTC. It returns how many it printed.
+func printWindowed(ctx context.Context, c *embedded.Cluster, topic string, stdout io.Writer) (int, error) {
+	recs, err := c.ReadAll(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	keys := window.SessionWindowedSerde(serde.String())
+	switch topic {
+	case CategoryRevenue5mTopic:
+		keys = window.TimeWindowedSerde(serde.String(), Revenue5mWindows.Size)
+	case CategoryRevenue1hTopic:
+		keys = window.TimeWindowedSerde(serde.String(), Revenue1hWindows.Size)
+	}
+	for _, r := range recs {
+		w, err := keys.Deserialize(r.Key)
+		if err != nil {
+			return 0, fmt.Errorf("%s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		var v json.RawMessage
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			return 0, fmt.Errorf("%s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		t, _ := json.Marshal(topic)
+		k, _ := json.Marshal(w.Key)
+		if _, err := fmt.Fprintf(stdout, `{"topic": %s, "key": %s, "windowStart": "%s", "windowEnd": "%s", "value": %s}`+"\n",
+			t, k, w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339), v); err != nil {
+			return 0, err
+		}
+	}
+	return len(recs), nil
 }
 
 // formatRecord returns the output line of one record of the metrics topic:

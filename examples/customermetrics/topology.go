@@ -49,14 +49,20 @@ var MetricsSerde = serde.JSON[Metrics]()
 // Topology reads orders keyed by customer id from InputTopic, keeps each
 // customer's Metrics in the in-memory key-value store MetricsStore and
 // forwards the updated metrics of the customer to OutputTopic on every
-// order.
+// order. It also writes the windowed outputs of addWindows: per category
+// (repartitioned by category) 5-minute and hourly revenue, per customer
+// sessions, each window once it has closed, with DefaultGrace.
 //
 // An order's event time, which stream time follows, is its eventTime field,
 // whatever timestamp its record carries. Orders must be keyed by their
 // customerId: the store of a customer lives in the task of the partition
 // its key maps to, and an order keyed otherwise stops the app with an error
 // saying so.
-func Topology() (*topology.Topology, error) {
+func Topology() (*topology.Topology, error) { return TopologyWithGrace(DefaultGrace) }
+
+// TopologyWithGrace is Topology with the windowed aggregations' grace
+// period.
+func TopologyWithGrace(grace time.Duration) (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	orders := topology.AddSource(b, OrdersNode, topology.Source[string, Order]{
 		Topics:     []string{InputTopic},
@@ -74,6 +80,7 @@ func Topology() (*topology.Topology, error) {
 		KeySerde:   serde.String(),
 		ValueSerde: MetricsSerde,
 	}, metrics)
+	addWindows(b, orders, grace)
 	return b.Build()
 }
 
