@@ -41,21 +41,21 @@
 // Every record of the four topics, one JSON line each, topic by topic, in
 // partition order and, within a partition, offset order:
 //
-//	{"topic": "customer-metrics", "key": "alice", "value": {"customerId":"alice","totalOrders":1,"totalSpent":19.99,"lastOrderTime":"2024-05-01T09:30:00Z","averageOrderValue":19.99}}
-//	{"topic": "category-revenue-5m", "key": "books", "windowStart": "2024-05-01T09:30:00Z", "windowEnd": "2024-05-01T09:35:00Z", "value": {"orderCount":1,"totalRevenue":19.99,"avgOrderValue":19.99}}
+//		{"topic": "customer-metrics", "key": "alice", "value": {"customerId":"alice","totalOrders":1,"totalSpent":19.99,"lastOrderTime":"2024-05-01T09:30:00Z","averageOrderValue":19.99}}
+//		{"topic": "category-revenue-5m", "key": "books", "windowStart": "2024-05-01T09:30:00Z", "windowEnd": "2024-05-01T09:35:00Z", "value": {"orderCount":1,"totalRevenue":19.99,"avgOrderValue":19.99}}
 //
-//   - customer-metrics, after each order of a customer: totalOrders,
-//     totalSpent (exact to the cent), lastOrderTime (the latest eventTime,
-//     in UTC, even when orders arrive out of order), averageOrderValue.
-//   - category-revenue-5m, per category and 5-minute tumbling window, once
-//     the window has closed: orderCount, totalRevenue, avgOrderValue.
-//   - category-revenue-1h, per category and hour-long window starting every
-//     10 minutes, once closed: orderCount, movingAvgRevenue (the window's
-//     revenue per order).
-//   - customer-sessions, per customer and session (orders less than 30
-//     minutes apart), once closed: ordersInSession, sessionTotal,
-//     sessionDurationMinutes (whole minutes from the first order to the
-//     last).
+//	  - customer-metrics, after each order of a customer: totalOrders,
+//	    totalSpent (exact to the cent), lastOrderTime (the latest eventTime,
+//	    in UTC, even when orders arrive out of order), averageOrderValue.
+//	  - category-revenue-5m, per category and 5-minute tumbling window, once
+//	    the window has closed: orderCount, totalRevenue, avgOrderValue.
+//	  - category-revenue-1h, per category and hour-long window starting every
+//	    10 minutes, once closed: orderCount, movingAvgRevenue (the window's
+//	    revenue per order).
+//	  - customer-sessions, per customer and session (orders less than 30
+//	    minutes apart), once closed: ordersInSession, sessionTotal,
+//	    sessionDurationMinutes (whole minutes from the first order to the
+//	    last).
 //
 // A window closes when the stream time (the latest eventTime seen) passes
 // its end plus the grace period; windows still open when the input ends are
@@ -241,11 +241,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(stateDir)
 	app, err := streams.New(topo, streams.Config{
-		ApplicationID:  o.appID,
-		Brokers:        cluster.Addrs(),
-		StateDir:       stateDir,
-		Guarantee:      eos.ExactlyOnce,
-		Logger:         log,
+		ApplicationID: o.appID,
+		Brokers:       cluster.Addrs(),
+		StateDir:      stateDir,
+		Guarantee:     eos.ExactlyOnce,
+		Logger:        log,
 	})
 	if err != nil {
 		return err

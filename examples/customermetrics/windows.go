@@ -116,8 +116,10 @@ func addWindows(b *topology.Builder, orders topology.Node[string, Order], grace 
 	sessions := window.AddSessionAggregation(b, SessionsNode, window.SessionAggregation[string, Order, revenue]{
 		Windows: SessionWindows.WithGrace(grace), Store: SessionsNode, KeySerde: serde.String(), AggSerde: revenueSerde,
 		Init: initial, Add: add,
-		Merge: func(_ string, a, b revenue) revenue { return revenue{Orders: a.Orders + b.Orders, Cents: a.Cents + b.Cents} },
-		Emit:  window.EmitOnWindowClose,
+		Merge: func(_ string, a, b revenue) revenue {
+			return revenue{Orders: a.Orders + b.Orders, Cents: a.Cents + b.Cents}
+		},
+		Emit: window.EmitOnWindowClose,
 	}, orders)
 	outS := topology.AddProcessor(b, SessionsNode+"Values", processor.Func(func(ctx processor.Context[state.Windowed[string], CustomerSession], rec processor.Record[state.Windowed[string], revenue]) error {
 		r := rec.Value
