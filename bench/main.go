@@ -77,6 +77,7 @@ var allSystems = []system{
 	{name: "ours-rocksdb-cached", run: runOursRocksDBCached, outputs: []string{oursOutputTopic}},
 	{name: "ours-cached", run: runOursCached, outputs: []string{oursOutputTopic}},
 	{name: "ours-eos", run: runOursEOS, outputs: []string{oursOutputTopic}},
+	{name: "ours-window", run: runOursWindow, outputs: []string{oursOutputTopic}},
 }
 
 type restoreSystem struct{ name, backend string }
@@ -109,7 +110,7 @@ func main() {
 	flag.IntVar(&o.wordsPerLine, "words-per-line", 10, "words in each input record")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the pseudo-random input")
 	flag.StringVar(&partitions, "partitions", "1,4", "comma-separated partition counts of the input topic")
-	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
+	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-window,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
 	flag.IntVar(&o.runs, "runs", 3, "runs of each system and partition count; the table shows the median")
 	flag.DurationVar(&o.commitInterval, "commit-interval", 100*time.Millisecond, "commit interval of every system")
 	flag.IntVar(&o.maxPoll, "max-poll", 1000, "records per poll: ours (Config.MaxPollRecords), raw and raw2")
@@ -295,7 +296,9 @@ func groupDigits(n int64) string {
 // by ours; eos/alos is ours-eos (ExactlyOnce) divided by ours (AtLeastOnce,
 // the same commit interval), and on the ours-eos row eos/cached is ours-eos
 // divided by ours-cached (AtLeastOnce with the store's write cache, which
-// like ExactlyOnce logs one change per key per commit).
+// like ExactlyOnce logs one change per key per commit); window/plain is
+// ours-window (a count per word and 1-minute tumbling window) divided by
+// ours.
 func printTable(w io.Writer, o options, results []result) {
 	others := []string{"raw", "raw2", "goka"}
 	at := func(name string, partitions int) (result, bool) {
@@ -310,7 +313,7 @@ func printTable(w io.Writer, o options, results []result) {
 	for _, name := range others {
 		fmt.Fprintf(tw, "ours/%s\t", name)
 	}
-	fmt.Fprintln(tw, "rocksdb/memory\teos/alos\teos/cached\t")
+	fmt.Fprintln(tw, "rocksdb/memory\teos/alos\teos/cached\twindow/plain\t")
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%.2f\t", r.system, r.partitions, r.wall.Seconds(),
 			perSecond(o.words, r.wall), r.cpu.Seconds())
@@ -322,7 +325,7 @@ func printTable(w io.Writer, o options, results []result) {
 				fmt.Fprint(tw, "\t")
 			}
 		}
-		for _, col := range []struct{ prefix, base string }{{"ours-rocksdb", "ours"}, {"ours-eos", "ours"}, {"ours-eos", "ours-cached"}} {
+		for _, col := range []struct{ prefix, base string }{{"ours-rocksdb", "ours"}, {"ours-eos", "ours"}, {"ours-eos", "ours-cached"}, {"ours-window", "ours"}} {
 			if x, ok := at(col.base, r.partitions); strings.HasPrefix(r.system, col.prefix) && ok {
 				fmt.Fprintf(tw, "%.2f\t", x.wall.Seconds()/r.wall.Seconds())
 			} else {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/eos"
@@ -17,6 +18,7 @@ import (
 	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/state/rocksdb"
 	"github.com/gostreams/streams/topology"
+	"github.com/gostreams/streams/window"
 )
 
 // Names of the word-count topology, as in examples/wordcount.
@@ -40,6 +42,7 @@ var countSerde = serde.New("decimal-int64",
 const (
 	memoryBackend        = "memory"
 	memoryCachedBackend  = "cached"
+	windowedBackend      = "window" // a 1-minute tumbling-window count (window.AddTimeAggregation)
 	rocksdbBackend       = "rocksdb"
 	rocksdbCachedBackend = "rocksdb-cached"
 )
@@ -136,6 +139,37 @@ func runOursCached(ctx context.Context, o options, c *embedded.Cluster, wl *work
 	return runWordCount(ctx, o, c, wl, memoryCachedBackend, eos.AtLeastOnce)
 }
 
+// runOursWindow is runOurs counting each word per 1-minute tumbling window
+// (window.AddTimeAggregation, emit on update) instead of in a key-value
+// store.
+func runOursWindow(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
+	return runWordCount(ctx, o, c, wl, windowedBackend, eos.AtLeastOnce)
+}
+
+// windowedWordCountTopology is wordCountTopology with the Count processor
+// replaced by a count per word and 1-minute tumbling window, emitting every
+// update, keyed by window (window.TimeWindowedSerde).
+func windowedWordCountTopology() (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	lines := topology.AddSource(b, "Lines", topology.Source[string, string]{
+		Topics: []string{inputTopic}, KeySerde: serde.String(), ValueSerde: serde.String(),
+	})
+	words := topology.AddProcessor(b, "Split", processor.Func(splitWords), lines)
+	byWord := topology.AddRepartition(b, repartitionName, topology.Repartition[string, string]{
+		KeySerde: serde.String(), ValueSerde: serde.String(),
+	}, words)
+	w := window.Tumbling(time.Minute)
+	initial, add := window.Count[string, string]()
+	counts := window.AddTimeAggregation(b, "Count", window.TimeAggregation[string, string, int64]{
+		Windows: w, Store: countsStore, KeySerde: serde.String(), AggSerde: serde.Int64(),
+		Init: initial, Add: add, Emit: window.EmitOnUpdate,
+	}, byWord)
+	topology.AddSink(b, "Output", topology.Sink[state.Windowed[string], int64]{
+		Topic: oursOutputTopic, KeySerde: window.TimeWindowedSerde(serde.String(), w.Size), ValueSerde: countSerde,
+	}, counts)
+	return b.Build()
+}
+
 // runOursEOS is runOurs under eos.ExactlyOnce: the output, the changelog
 // records and the offsets of each commit in one transaction, at the same
 // commit interval.
@@ -163,6 +197,9 @@ func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workl
 		name += "-eos"
 	}
 	topo, err := wordCountTopology(backend)
+	if backend == windowedBackend {
+		topo, err = windowedWordCountTopology()
+	}
 	if err != nil {
 		return measurement{}, err
 	}
@@ -211,6 +248,15 @@ func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workl
 	got, n, err := lastValues(ctx, c, oursOutputTopic, countSerde.Deserialize)
 	if err != nil {
 		return measurement{}, err
+	}
+	if backend == windowedBackend {
+		// Keyed by word and window: a word's count is the sum of its
+		// windows' last counts.
+		perWord := map[string]int64{}
+		for k, v := range got {
+			perWord[k[:len(k)-8]] += v
+		}
+		got = perWord
 	}
 	if n != wl.words {
 		return measurement{}, fmt.Errorf("%s: %d records in %s, want one per word: %d", name, n, oursOutputTopic, wl.words)
