@@ -2,7 +2,6 @@ package window
 
 import (
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -74,7 +73,7 @@ func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeA
 	b.AddStateStore(state.NewWindowStoreBuilder(
 		state.InMemoryWindowStore(cfg.Store, cfg.Windows.Retention(), cfg.Windows.Size, false), cfg.KeySerde, cfg.AggSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
-		b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(cfg.Store+"-emitted"), serde.String(), serde.Int64()), name)
+		addEmitMarkStore(b, cfg.Store, name)
 	}
 	return n
 }
@@ -111,15 +110,12 @@ type timeAggregator[K, V, A any] struct {
 	name    string
 	ctx     processor.Context[state.Windowed[K], A]
 	store   state.WindowStore[K, A]
-	emitted state.KeyValueStore[string, int64] // EmitOnWindowClose
+	// emitted is the window start up to which windows were emitted
+	// (EmitOnWindowClose).
+	emitted emitMark
 	// observed is the largest record time seen, Unix ms; valid if seen.
 	observed int64
 	seen     bool
-	// emittedTo is the start bound up to which windows were emitted
-	// (EmitOnWindowClose), valid if hasEmitted; loaded from the emitted
-	// store on first use, after the task's stores are restored.
-	emittedTo          int64
-	hasEmitted, loaded bool
 }
 
 func (p *timeAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -129,7 +125,7 @@ func (p *timeAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], 
 		return err
 	}
 	if p.cfg.Emit == EmitOnWindowClose {
-		if p.emitted, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, p.cfg.Store+"-emitted"); err != nil {
+		if err = p.emitted.open(ctx, p.cfg.Store); err != nil {
 			return err
 		}
 		if p.cfg.WallClockClose > 0 {
@@ -147,7 +143,7 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		p.observed, p.seen = t, true
 	}
 	now := time.UnixMilli(p.observed)
-	if err := p.loadEmitted(); err != nil {
+	if err := p.emitted.load(); err != nil {
 		return err
 	}
 	if p.cfg.Emit == EmitOnWindowClose {
@@ -160,7 +156,7 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	}
 	added := false
 	for _, w := range p.cfg.Windows.WindowsFor(rec.Timestamp) {
-		if p.cfg.Windows.Closed(w, now) || p.hasEmitted && w.Start.UnixMilli() <= p.emittedTo {
+		if p.cfg.Windows.Closed(w, now) || p.emitted.covers(w.Start.UnixMilli()) {
 			continue // late for this window: closed, or emitted already (by the wall clock)
 		}
 		agg, ok, err := p.store.FetchOne(rec.Key, w.Start)
@@ -183,11 +179,7 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		}
 	}
 	if !added {
-		countLate(p.ctx.ApplicationID(), p.name)
-		md, _ := p.ctx.RecordMetadata()
-		slog.Warn("window: dropping a late record: every window it falls into has closed",
-			"aggregation", p.name, "timestamp", rec.Timestamp, "stream_time", now,
-			"grace", p.cfg.Windows.Grace, "topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+		dropLate(p.ctx, p.name, "every window it falls into has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 	}
 	return nil
 }
@@ -198,15 +190,15 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 // multiples of the advance, so the store is only read when that bound
 // passes one.
 func (p *timeAggregator[K, V, A]) emitClosed(now int64) error {
-	if err := p.loadEmitted(); err != nil {
+	if err := p.emitted.load(); err != nil {
 		return err
 	}
 	adv := p.cfg.Windows.Advance.Milliseconds()
 	bound := floorDiv(now-p.cfg.Windows.Size.Milliseconds()-p.cfg.Windows.Grace.Milliseconds(), adv) * adv
-	from := time.UnixMilli(p.emittedTo + 1)
-	if !p.hasEmitted {
+	from := time.UnixMilli(p.emitted.to + 1)
+	if !p.emitted.has {
 		from = time.UnixMilli(bound - p.cfg.Windows.Retention().Milliseconds())
-	} else if bound <= p.emittedTo {
+	} else if bound <= p.emitted.to {
 		return nil
 	}
 	to := time.UnixMilli(bound)
@@ -225,24 +217,7 @@ func (p *timeAggregator[K, V, A]) emitClosed(now int64) error {
 			return err
 		}
 	}
-	if err := p.emitted.Put("", bound); err != nil {
-		return err
-	}
-	p.emittedTo, p.hasEmitted = bound, true
-	return nil
-}
-
-// loadEmitted reads how far windows were emitted, once.
-func (p *timeAggregator[K, V, A]) loadEmitted() error {
-	if p.loaded || p.emitted == nil {
-		return nil
-	}
-	to, ok, err := p.emitted.Get("")
-	if err != nil {
-		return err
-	}
-	p.emittedTo, p.hasEmitted, p.loaded = to, ok, true
-	return nil
+	return p.emitted.advance(bound)
 }
 
 func (p *timeAggregator[K, V, A]) Close() error { return nil }

@@ -2,7 +2,6 @@ package window
 
 import (
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
 	"time"
@@ -53,7 +52,7 @@ func AddSessionAggregation[K, V, A any](b *topology.Builder, name string, cfg Se
 	retention := max(cfg.Windows.Gap+cfg.Windows.Grace, time.Minute)
 	b.AddStateStore(state.NewSessionStoreBuilder(state.InMemorySessionStore(cfg.Store, retention), cfg.KeySerde, cfg.AggSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
-		b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(cfg.Store+"-emitted"), serde.String(), serde.Int64()), name)
+		addEmitMarkStore(b, cfg.Store, name)
 	}
 	return n
 }
@@ -63,13 +62,10 @@ type sessionAggregator[K, V, A any] struct {
 	name    string
 	ctx     processor.Context[state.Windowed[K], A]
 	store   state.SessionStore[K, A]
-	emitted state.KeyValueStore[string, int64]
+	emitted  emitMark
 	// observed is the largest record time seen, Unix ms; valid if seen.
 	observed int64
 	seen     bool
-	// emittedTo is the session end up to which sessions were emitted.
-	emittedTo          int64
-	hasEmitted, loaded bool
 	// nextEnd is the earliest end of the sessions not emitted yet, if
 	// nextKnown: emitClosed reads the store only once the close bound
 	// reaches it.
@@ -84,7 +80,7 @@ func (p *sessionAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 		return err
 	}
 	if p.cfg.Emit == EmitOnWindowClose {
-		p.emitted, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, p.cfg.Store+"-emitted")
+		err = p.emitted.open(ctx, p.cfg.Store)
 	}
 	return err
 }
@@ -125,11 +121,7 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		}
 	}
 	if merged.End.UnixMilli() <= closeBound {
-		countLate(p.ctx.ApplicationID(), p.name)
-		md, _ := p.ctx.RecordMetadata()
-		slog.Warn("window: dropping a late record: its session has closed",
-			"aggregation", p.name, "timestamp", t, "stream_time", time.UnixMilli(p.observed),
-			"gap", gap, "grace", p.cfg.Windows.Grace, "topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+		dropLate(p.ctx, p.name, "its session has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 		return nil
 	}
 	for _, s := range old {
@@ -153,15 +145,11 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 // emitClosed forwards, once, every session whose end + gap + grace is at or
 // before the stream time seen, oldest end first.
 func (p *sessionAggregator[K, V, A]) emitClosed() error {
-	if !p.loaded {
-		to, ok, err := p.emitted.Get("")
-		if err != nil {
-			return err
-		}
-		p.emittedTo, p.hasEmitted, p.loaded = to, ok, true
+	if err := p.emitted.load(); err != nil {
+		return err
 	}
 	bound := p.observed - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
-	if p.hasEmitted && bound <= p.emittedTo || p.nextKnown && bound < p.nextEnd {
+	if p.emitted.covers(bound) || p.nextKnown && bound < p.nextEnd {
 		return nil
 	}
 	var closed []state.KeyValue[state.Windowed[K], A]
@@ -175,7 +163,7 @@ func (p *sessionAggregator[K, V, A]) emitClosed() error {
 		switch {
 		case end > bound:
 			p.nextEnd = min(p.nextEnd, end)
-		case !p.hasEmitted || end > p.emittedTo:
+		case !p.emitted.covers(end):
 			closed = append(closed, kv)
 		}
 	}
@@ -185,11 +173,7 @@ func (p *sessionAggregator[K, V, A]) emitClosed() error {
 			return err
 		}
 	}
-	if err := p.emitted.Put("", bound); err != nil {
-		return err
-	}
-	p.emittedTo, p.hasEmitted = bound, true
-	return nil
+	return p.emitted.advance(bound)
 }
 
 func (p *sessionAggregator[K, V, A]) Close() error { return nil }

@@ -2,7 +2,6 @@ package window
 
 import (
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -53,7 +52,7 @@ func AddSlidingAggregation[K, V, A any](b *topology.Builder, name string, cfg Sl
 	b.AddStateStore(state.NewWindowStoreBuilder(
 		state.InMemoryWindowStore(cfg.Store, retention, time.Millisecond, true), cfg.KeySerde, cfg.ValueSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
-		b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(cfg.Store+"-emitted"), serde.String(), serde.Int64()), name)
+		addEmitMarkStore(b, cfg.Store, name)
 	}
 	return n
 }
@@ -63,12 +62,9 @@ type slidingAggregator[K, V, A any] struct {
 	name     string
 	ctx      processor.Context[state.Windowed[K], A]
 	records  state.WindowStore[K, V]
-	emitted  state.KeyValueStore[string, int64]
+	emitted  emitMark
 	observed int64
 	seen     bool
-	// emittedTo is the window end up to which windows were emitted.
-	emittedTo          int64
-	hasEmitted, loaded bool
 }
 
 func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -78,7 +74,7 @@ func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 		return err
 	}
 	if p.cfg.Emit == EmitOnWindowClose {
-		p.emitted, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, p.cfg.Store+"-emitted")
+		err = p.emitted.open(ctx, p.cfg.Store)
 	}
 	return err
 }
@@ -110,11 +106,7 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	// closed once stream time is past t + grace.
 	grace := p.cfg.Windows.Grace.Milliseconds()
 	if t+grace < p.observed {
-		countLate(p.ctx.ApplicationID(), p.name)
-		md, _ := p.ctx.RecordMetadata()
-		slog.Warn("window: dropping a late record: its sliding window has closed",
-			"aggregation", p.name, "timestamp", rec.Timestamp, "stream_time", time.UnixMilli(p.observed),
-			"grace", p.cfg.Windows.Grace, "topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+		dropLate(p.ctx, p.name, "its sliding window has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 		return nil
 	}
 	// The windows of later records that this one falls into, before it is
@@ -153,19 +145,15 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 // emitClosed forwards, once, the window of every record time at or before
 // stream time - grace not emitted yet, oldest first.
 func (p *slidingAggregator[K, V, A]) emitClosed() error {
-	if !p.loaded {
-		to, ok, err := p.emitted.Get("")
-		if err != nil {
-			return err
-		}
-		p.emittedTo, p.hasEmitted, p.loaded = to, ok, true
+	if err := p.emitted.load(); err != nil {
+		return err
 	}
 	bound := p.observed - p.cfg.Windows.Grace.Milliseconds() - 1
-	if p.hasEmitted && bound <= p.emittedTo {
+	if p.emitted.covers(bound) {
 		return nil
 	}
-	from := time.UnixMilli(p.emittedTo + 1)
-	if !p.hasEmitted {
+	from := time.UnixMilli(p.emitted.to + 1)
+	if !p.emitted.has {
 		from = time.UnixMilli(bound - p.cfg.Windows.MaxTimeDifference.Milliseconds() - p.cfg.Windows.Grace.Milliseconds() - 1)
 	}
 	type end struct {
@@ -199,11 +187,7 @@ func (p *slidingAggregator[K, V, A]) emitClosed() error {
 			return err
 		}
 	}
-	if err := p.emitted.Put("", bound); err != nil {
-		return err
-	}
-	p.emittedTo, p.hasEmitted = bound, true
-	return nil
+	return p.emitted.advance(bound)
 }
 
 func (p *slidingAggregator[K, V, A]) Close() error { return nil }

@@ -1,0 +1,71 @@
+package window
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
+)
+
+// emitMark is how far an aggregation has emitted its closed windows
+// (EmitOnWindowClose): a bound on window start or end, kept in the store
+// "<Store>-emitted" so that a restart never emits a window twice. It is
+// read on first use, once the task's stores are restored.
+type emitMark struct {
+	store       state.KeyValueStore[string, int64]
+	to          int64
+	has, loaded bool
+}
+
+// addEmitMarkStore adds the store of an emitMark of the aggregation name.
+func addEmitMarkStore(b *topology.Builder, store, name string) {
+	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(store+"-emitted"), serde.String(), serde.Int64()), name)
+}
+
+// open finds the store of the mark of store.
+func (m *emitMark) open(ctx processor.StoreGetter, store string) error {
+	var err error
+	m.store, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, store+"-emitted")
+	return err
+}
+
+// load reads the mark, once.
+func (m *emitMark) load() error {
+	if m.loaded || m.store == nil {
+		return nil
+	}
+	to, ok, err := m.store.Get("")
+	if err != nil {
+		return err
+	}
+	m.to, m.has, m.loaded = to, ok, true
+	return nil
+}
+
+// covers reports whether bound t was emitted already.
+func (m *emitMark) covers(t int64) bool { return m.has && t <= m.to }
+
+// advance records that everything up to bound was emitted.
+func (m *emitMark) advance(bound int64) error {
+	if err := m.store.Put("", bound); err != nil {
+		return err
+	}
+	m.to, m.has = bound, true
+	return nil
+}
+
+// dropLate counts a late record of the aggregation name and logs why it was
+// dropped.
+func dropLate(ctx interface {
+	ApplicationID() string
+	RecordMetadata() (processor.RecordMetadata, bool)
+}, name, why string, ts time.Time, streamTime int64, grace time.Duration) {
+	countLate(ctx.ApplicationID(), name)
+	md, _ := ctx.RecordMetadata()
+	slog.Warn("window: dropping a late record: "+why,
+		"aggregation", name, "timestamp", ts, "stream_time", time.UnixMilli(streamTime), "grace", grace,
+		"topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+}
