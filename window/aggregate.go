@@ -106,10 +106,10 @@ func countLate(app, name string) {
 }
 
 type timeAggregator[K, V, A any] struct {
-	cfg     TimeAggregation[K, V, A]
-	name    string
-	ctx     processor.Context[state.Windowed[K], A]
-	store   state.WindowStore[K, A]
+	cfg   TimeAggregation[K, V, A]
+	name  string
+	ctx   processor.Context[state.Windowed[K], A]
+	store state.WindowStore[K, A]
 	// emitted is the window start up to which windows were emitted
 	// (EmitOnWindowClose).
 	emitted emitMark

@@ -62,7 +62,7 @@ type sessionAggregator[K, V, A any] struct {
 	name    string
 	ctx     processor.Context[state.Windowed[K], A]
 	store   state.SessionStore[K, A]
-	emitted  emitMark
+	emitted emitMark
 	// observed is the largest record time seen, Unix ms; valid if seen.
 	observed int64
 	seen     bool
