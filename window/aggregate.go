@@ -41,6 +41,10 @@ type TimeAggregation[K, V, A any] struct {
 	AggSerde serde.Serde[A]
 	// Init returns a window's result before its first record.
 	Init func() A
+	// First, if set, gives a window's result from its first record
+	// instead of Add(key, value, Init()): a reduction has no initial
+	// result (see Reduce). Init or First is required.
+	First func(key K, value V) A
 	// Add returns the window's result with the record's value added.
 	Add func(key K, value V, agg A) A
 	// Emit says when results are forwarded. Default EmitOnUpdate.
@@ -64,12 +68,13 @@ type TimeAggregation[K, V, A any] struct {
 // late for every window it falls into is dropped, logged and counted
 // (LateRecords).
 func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
-	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
-		return &timeAggregator[K, V, A]{cfg: cfg, name: name}
-	}, parents...)
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
 	}
+	mustFold(name, cfg.Init == nil && cfg.First == nil, cfg.Add == nil)
+	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
+		return &timeAggregator[K, V, A]{cfg: cfg, name: name}
+	}, parents...)
 	b.AddStateStore(state.NewWindowStoreBuilder(
 		state.InMemoryWindowStore(cfg.Store, cfg.Windows.Retention(), cfg.Windows.Size, false), cfg.KeySerde, cfg.AggSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
@@ -81,6 +86,32 @@ func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeA
 // Count is the Init and Add of a count.
 func Count[K, V any]() (func() int64, func(K, V, int64) int64) {
 	return func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 }
+}
+
+// Reduce is the First and Add of a reduction with f: a window's result is
+// its first value, then f(result, value) for each next one, as Kafka
+// Streams' reduce.
+func Reduce[K, V any](f func(agg, value V) V) (func(K, V) V, func(K, V, V) V) {
+	return func(_ K, v V) V { return v }, func(_ K, v V, agg V) V { return f(agg, v) }
+}
+
+// begin returns a window's result from its first record.
+func begin[K, V, A any](init func() A, first func(K, V) A, add func(K, V, A) A, key K, value V) A {
+	if first != nil {
+		return first(key, value)
+	}
+	return add(key, value, init())
+}
+
+// mustFold panics, naming the aggregation, when it lacks a way to start or
+// to add to a result: a wiring mistake, caught when the topology is built.
+func mustFold(name string, noStart, noAdd bool) {
+	switch {
+	case noStart:
+		panic(fmt.Sprintf("window: aggregation %q: set Init (or First, for a reduction)", name))
+	case noAdd:
+		panic(fmt.Sprintf("window: aggregation %q: set Add", name))
+	}
 }
 
 // lateRecords counts, per application and aggregation, the records
@@ -163,10 +194,11 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			agg = p.cfg.Init()
+		if ok {
+			agg = p.cfg.Add(rec.Key, rec.Value, agg)
+		} else {
+			agg = begin(p.cfg.Init, p.cfg.First, p.cfg.Add, rec.Key, rec.Value)
 		}
-		agg = p.cfg.Add(rec.Key, rec.Value, agg)
 		if err := p.store.Put(rec.Key, agg, w.Start); err != nil {
 			return err
 		}

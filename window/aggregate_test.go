@@ -127,3 +127,37 @@ window: Advance is 0s; it must be at least 1ms and at most Size (0s)`, func() {
 		}, src)
 	})
 }
+
+// Reduce: a window's result is its first value, then f of the result and
+// each next value (here the largest value seen), with no initial result.
+func TestReduceKeepsTheLargestValue(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
+	first, add := window.Reduce[string](func(agg, v int64) int64 { return max(agg, v) })
+	w := window.Tumbling(10 * time.Second)
+	maxes := window.AddTimeAggregation(b, "max", window.TimeAggregation[string, int64, int64]{
+		Windows: w, Store: "max-store", KeySerde: serde.String(), AggSerde: serde.Int64(), First: first, Add: add,
+	}, src)
+	ws := window.TimeWindowedSerde(serde.String(), w.Size)
+	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, maxes)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	d, err := testdriver.New(topo, testdriver.Options{})
+	require.NoError(t, err)
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+	out := testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
+	for i, v := range []int64{-5, -9, -2, -7} { // all negative: an initial 0 would win
+		require.NoError(t, in.Pipe("a", v, sec(int64(i))))
+	}
+	got, err := out.ReadValues()
+	require.NoError(t, err)
+	require.Equal(t, []int64{-5, -5, -2, -2}, got)
+
+	require.PanicsWithValue(t, `window: aggregation "no-start": set Init (or First, for a reduction)`, func() {
+		window.AddTimeAggregation(b, "no-start", window.TimeAggregation[string, int64, int64]{
+			Windows: w, Store: "s2", KeySerde: serde.String(), AggSerde: serde.Int64(), Add: add,
+		}, src)
+	})
+}

@@ -24,6 +24,10 @@ type SessionAggregation[K, V, A any] struct {
 	AggSerde serde.Serde[A]
 	// Init returns a new session's result before its first record.
 	Init func() A
+	// First, if set, gives a new session's result from its first record
+	// instead of Add(key, value, Init()), and sessions merge from the first
+	// one's result rather than from Init() (see Reduce).
+	First func(key K, value V) A
 	// Add returns the session's result with the record's value added.
 	Add func(key K, value V, agg A) A
 	// Merge returns the result of two sessions that a record joins into one.
@@ -46,6 +50,7 @@ func AddSessionAggregation[K, V, A any](b *topology.Builder, name string, cfg Se
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
 	}
+	mustFold(name, cfg.Init == nil && cfg.First == nil, cfg.Add == nil || cfg.Merge == nil)
 	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
 		return &sessionAggregator[K, V, A]{cfg: cfg, name: name}
 	}, parents...)
@@ -102,7 +107,10 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	// EmitOnWindowClose it has been emitted).
 	closeBound := p.observed - gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
 	merged := state.Windowed[K]{Key: rec.Key, Start: t, End: t}
-	agg := p.cfg.Init()
+	var agg A
+	if p.cfg.First == nil {
+		agg = p.cfg.Init()
+	}
 	var old []state.Windowed[K]
 	for kv, err := range p.store.FindSessions(rec.Key, t.Add(-gap), t.Add(gap)) {
 		if err != nil {
@@ -111,8 +119,12 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		if kv.Key.End.UnixMilli() <= closeBound {
 			continue
 		}
+		if len(old) == 0 && p.cfg.First != nil {
+			agg = kv.Value
+		} else {
+			agg = p.cfg.Merge(rec.Key, agg, kv.Value)
+		}
 		old = append(old, kv.Key)
-		agg = p.cfg.Merge(rec.Key, agg, kv.Value)
 		if kv.Key.Start.Before(merged.Start) {
 			merged.Start = kv.Key.Start
 		}
@@ -129,7 +141,11 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 			return err
 		}
 	}
-	agg = p.cfg.Add(rec.Key, rec.Value, agg)
+	if len(old) == 0 && p.cfg.First != nil {
+		agg = p.cfg.First(rec.Key, rec.Value)
+	} else {
+		agg = p.cfg.Add(rec.Key, rec.Value, agg)
+	}
 	if err := p.store.Put(merged, agg); err != nil {
 		return err
 	}

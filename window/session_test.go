@@ -80,3 +80,30 @@ func TestSessionEmitOnClose(t *testing.T) {
 	require.NoError(t, in.Pipe("c", 32, sec(60)))
 	require.Equal(t, []string{"a@9-9=64", "b@22-23=12"}, sessions(t, out), "oldest end first")
 }
+
+// A session reduction: the smallest value of each session, merges
+// included, with no initial result.
+func TestSessionReduce(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
+	first, add := window.Reduce[string](func(agg, v int64) int64 { return min(agg, v) })
+	mins := window.AddSessionAggregation(b, "min", window.SessionAggregation[string, int64, int64]{
+		Windows: window.Session(10 * time.Second).WithGrace(time.Minute), Store: "min-store",
+		KeySerde: serde.String(), AggSerde: serde.Int64(), First: first, Add: add,
+		Merge: func(_ string, a, b int64) int64 { return min(a, b) },
+	}, src)
+	ws := window.SessionWindowedSerde(serde.String())
+	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, mins)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	d, err := testdriver.New(topo, testdriver.Options{})
+	require.NoError(t, err)
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+	out := testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
+	require.NoError(t, in.Pipe("a", 7, sec(0)))
+	require.NoError(t, in.Pipe("a", 9, sec(18)))
+	require.NoError(t, in.Pipe("a", 8, sec(9))) // within 10 s of both: bridges them
+	require.Equal(t, []string{"a@0-0=7", "a@18-18=9", "a@0-18=7"}, sessions(t, out))
+}

@@ -27,7 +27,10 @@ type SlidingAggregation[K, V, A any] struct {
 	KeySerde   serde.Serde[K]
 	ValueSerde serde.Serde[V]
 	Init       func() A
-	Add        func(key K, value V, agg A) A
+	// First, if set, gives a window's result from its first record
+	// instead of Add(key, value, Init()) (see Reduce).
+	First func(key K, value V) A
+	Add   func(key K, value V, agg A) A
 	// Emit says when results are forwarded. Default EmitOnUpdate: every
 	// window a record changes (its own, and those of later records that it
 	// falls into, when it comes out of order). EmitOnWindowClose: each
@@ -45,6 +48,7 @@ func AddSlidingAggregation[K, V, A any](b *topology.Builder, name string, cfg Sl
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
 	}
+	mustFold(name, cfg.Init == nil && cfg.First == nil, cfg.Add == nil)
 	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
 		return &slidingAggregator[K, V, A]{cfg: cfg, name: name}
 	}, parents...)
@@ -81,12 +85,17 @@ func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 
 // window folds the key's records in [end - d, end].
 func (p *slidingAggregator[K, V, A]) window(key K, end time.Time) (A, error) {
-	agg := p.cfg.Init()
+	var agg A
+	started := false
 	for kv, err := range p.records.Fetch(key, end.Add(-p.cfg.Windows.MaxTimeDifference), end) {
 		if err != nil {
 			return agg, err
 		}
-		agg = p.cfg.Add(key, kv.Value, agg)
+		if started {
+			agg = p.cfg.Add(key, kv.Value, agg)
+		} else {
+			agg, started = begin(p.cfg.Init, p.cfg.First, p.cfg.Add, key, kv.Value), true
+		}
 	}
 	return agg, nil
 }
