@@ -269,6 +269,10 @@ type Metrics struct {
 	DeadLetters int64
 	// Commits counts successful commits.
 	Commits int64
+	// DroppedRecords counts the records processors dropped on purpose
+	// (processor.Context.DroppedRecord), such as late records of windowed
+	// aggregations.
+	DroppedRecords int64
 	// Aborts counts transactions that aborted (ExactlyOnce): their work was
 	// dropped and redone.
 	Aborts int64
@@ -279,7 +283,7 @@ type Metrics struct {
 }
 
 type metrics struct {
-	processed, deserErrors, procErrors, prodErrors, deadLetters, commits, aborts, restarts atomic.Int64
+	processed, deserErrors, procErrors, prodErrors, deadLetters, commits, aborts, restarts, dropped atomic.Int64
 }
 
 // Metrics returns the app's counters. It is safe to call from any
@@ -294,6 +298,7 @@ func (a *App) Metrics() Metrics {
 		DeadLetters:           m.deadLetters.Load(),
 		Commits:               m.commits.Load(),
 		Aborts:                m.aborts.Load(),
+		DroppedRecords:        m.dropped.Load(),
 		ThreadRestarts:        m.restarts.Load(),
 	}
 }

@@ -665,6 +665,7 @@ func (th *thread) newTask(id processor.TaskID) (*task.Task, error) {
 		ID: id, ApplicationID: a.cfg.ApplicationID, StateDir: dir, Program: a.prog, Collector: th.coll,
 		CacheMaxBytes: a.cfg.StoreCacheMaxBytes,
 		Transactional: a.cfg.Guarantee == eos.ExactlyOnce,
+		Dropped:       func() { a.metrics.dropped.Add(1) },
 	})
 	if err != nil {
 		return nil, err

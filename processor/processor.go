@@ -169,6 +169,11 @@ type Context[KOut, VOut any] interface {
 	// StateStore returns the named store, if it is connected to this
 	// processor. Prefer the typed GetStore.
 	StateStore(name string) (state.Store, error)
+	// DroppedRecord counts a record the processor chose not to process, a
+	// late record of a window that has closed for example, in the app's
+	// metrics (Metrics.DroppedRecords; the test driver's DroppedRecords).
+	// Log why, too.
+	DroppedRecord()
 }
 
 // ErrStoreNotConnected is returned by Context.StateStore (and GetStore) for a

@@ -63,6 +63,7 @@ type Driver struct {
 	raw      graph.RawRecord   // the piped record
 	fed      graph.RawRecord   // a sent record on its way back in
 	closed   bool
+	dropped  int64 // records processors dropped on purpose
 }
 
 // topic is the driver's view of one topic: its log and who reads it.
@@ -117,6 +118,7 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 			Program:       d.prog,
 			Collector:     d,
 			Clock:         func() time.Time { return d.clock },
+			Dropped:       func() { d.dropped++ },
 		})
 		if err != nil {
 			return nil, errors.Join(err, d.Close())
@@ -268,6 +270,11 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 
 // WallClockTime returns the mock wall clock's time.
 func (d *Driver) WallClockTime() time.Time { return d.clock }
+
+// DroppedRecords counts the records the topology's processors dropped on
+// purpose (processor.Context.DroppedRecord), such as late records of
+// windowed aggregations.
+func (d *Driver) DroppedRecords() int64 { return d.dropped }
 
 // StateDir returns the root state directory; task directories are
 // <StateDir>/<application id>/<task id>.

@@ -81,7 +81,7 @@ func TestHoppingCountUpdatesOverlappingWindows(t *testing.T) {
 func TestEmitOnWindowCloseWithGrace(t *testing.T) {
 	t.Parallel()
 	const name = "final-results"
-	_, in, out := countTopology(t, name, window.Tumbling(10*time.Second).WithGrace(5*time.Second), window.EmitOnWindowClose, 0)
+	d, in, out := countTopology(t, name, window.Tumbling(10*time.Second).WithGrace(5*time.Second), window.EmitOnWindowClose, 0)
 	require.NoError(t, in.Pipe("a", "x", sec(1)))
 	require.NoError(t, in.Pipe("b", "x", sec(8)))
 	require.NoError(t, in.Pipe("a", "x", sec(12)))
@@ -93,6 +93,7 @@ func TestEmitOnWindowCloseWithGrace(t *testing.T) {
 	require.Equal(t, []string{"a@0-10=2", "b@0-10=1"}, results(t, out), "final results, once")
 	require.NoError(t, in.Pipe("a", "x", sec(3))) // late: [0,10) has closed
 	require.Equal(t, int64(1), window.LateRecords("test-app", name))
+	require.Equal(t, int64(1), d.DroppedRecords(), "counted in the task's metrics too")
 	require.NoError(t, in.Pipe("z", "x", sec(40)))
 	require.Equal(t, []string{"a@10-20=2", "c@10-20=1"}, results(t, out))
 }

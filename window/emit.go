@@ -62,8 +62,10 @@ func (m *emitMark) advance(bound int64) error {
 func dropLate(ctx interface {
 	ApplicationID() string
 	RecordMetadata() (processor.RecordMetadata, bool)
+	DroppedRecord()
 }, name, why string, ts time.Time, streamTime int64, grace time.Duration) {
 	countLate(ctx.ApplicationID(), name)
+	ctx.DroppedRecord()
 	md, _ := ctx.RecordMetadata()
 	slog.Warn("window: dropping a late record: "+why,
 		"aggregation", name, "timestamp", ts, "stream_time", time.UnixMilli(streamTime), "grace", grace,

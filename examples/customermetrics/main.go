@@ -284,6 +284,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		windowed += n
 	}
 	fmt.Fprintf(stderr, "customermetrics: %d orders, %d customers, %d metrics records, %d windowed records\n", len(orders), len(final), len(out), windowed)
+	fmt.Fprintf(stderr, "customermetrics: %d records dropped by the app's processors (Metrics.DroppedRecords)\n", app.Metrics().DroppedRecords)
 	fmt.Fprintf(stderr, "customermetrics: late orders dropped: %d from the 5-minute windows, %d from the hourly windows, %d from the sessions (grace %v)\n",
 		window.LateRecords(o.appID, lateNodes[0])-lateBefore[0], window.LateRecords(o.appID, lateNodes[1])-lateBefore[1],
 		window.LateRecords(o.appID, lateNodes[2])-lateBefore[2], o.grace)

@@ -38,6 +38,7 @@ func TestSampleOutputGolden(t *testing.T) {
 	// The sample has late orders, and they are reported: o-1005 for its
 	// 5-minute window; o-1011, o-1013 and o-1017 for every window and session.
 	require.Contains(t, stderr.String(), "late orders dropped: 4 from the 5-minute windows, 3 from the hourly windows, 3 from the sessions")
+	require.Contains(t, stderr.String(), "10 records dropped by the app's processors (Metrics.DroppedRecords)")
 }
 
 // windowedLine is a line of a windowed topic, parsed.

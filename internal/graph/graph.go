@@ -25,6 +25,8 @@ type Env interface {
 	RecordMetadata() (processor.RecordMetadata, bool)
 	Schedule(node string, interval time.Duration, typ processor.PunctuationType, p processor.Punctuator) (processor.Cancellable, error)
 	RequestCommit()
+	// DroppedRecord counts a record a processor dropped.
+	DroppedRecord()
 	// Store returns the task's instance of the named store.
 	Store(name string) (state.Store, bool)
 	// KnowsStore reports whether the topology has a store of that name,

@@ -47,6 +47,9 @@ type Config struct {
 	// Transactional opens the stores transactional (ExactlyOnce): their
 	// writes wait for Prepare and Apply.
 	Transactional bool
+	// Dropped, if set, counts the records processors drop
+	// (processor.Context.DroppedRecord).
+	Dropped func()
 }
 
 // TopicPartition names one input partition.
@@ -503,6 +506,13 @@ func (t *Task) TaskID() processor.TaskID { return t.cfg.ID }
 func (t *Task) ApplicationID() string    { return t.cfg.ApplicationID }
 func (t *Task) StateDir() string         { return t.cfg.StateDir }
 func (t *Task) WallClockTime() time.Time { return t.cfg.Clock() }
+
+// DroppedRecord implements graph.Env.
+func (t *Task) DroppedRecord() {
+	if t.cfg.Dropped != nil {
+		t.cfg.Dropped()
+	}
+}
 func (t *Task) RequestCommit()           { t.commitRequested = true }
 
 // StreamTime is the largest timestamp processed so far; the zero Time
