@@ -513,7 +513,7 @@ func (t *Task) DroppedRecord() {
 		t.cfg.Dropped()
 	}
 }
-func (t *Task) RequestCommit()           { t.commitRequested = true }
+func (t *Task) RequestCommit() { t.commitRequested = true }
 
 // StreamTime is the largest timestamp processed so far; the zero Time
 // before the first record.
