@@ -513,6 +513,7 @@ func (t *Task) DroppedRecord() {
 		t.cfg.Dropped()
 	}
 }
+
 func (t *Task) RequestCommit() { t.commitRequested = true }
 
 // StreamTime is the largest timestamp processed so far; the zero Time
