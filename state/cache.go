@@ -335,6 +335,25 @@ func (c *writeCache) set(key []byte, value []byte) {
 	}
 }
 
+// setEntries caches entries as writes, atomically with respect to readers:
+// with nilDeletes a nil Value deletes its key, otherwise it stores an empty
+// value. Then it fits the cache, writing down with write.
+func (c *writeCache) setEntries(entries []KeyValue[[]byte, []byte], nilDeletes bool, write func([]KeyValue[[]byte, []byte]) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		var v []byte
+		if e.Value != nil || !nilDeletes {
+			v = ownedValue(e.Value)
+		}
+		c.set(e.Key, v)
+	}
+	return c.fit(write)
+}
+
 // fit writes the dirty entries down with write if the cache is over its
 // size, then evicts. In cacheTxn mode it only evicts, and marks the cache
 // full. The caller holds c.mu and owns the store.
@@ -480,6 +499,9 @@ func mergeScan(cached []*cacheEntry, below iter.Seq2[KeyValue[[]byte, []byte], e
 type cachedStore struct {
 	inner   KeyValueBytesStore
 	caching bool
+	// below is the backend's sharedReader, nil if it has none: found once,
+	// not on every read.
+	below sharedReader
 	*writeCache
 }
 
@@ -492,7 +514,8 @@ var (
 // transactions when its StoreContext asks for them, and otherwise passes
 // every call through.
 func newCachedStore(inner KeyValueBytesStore, caching bool) *cachedStore {
-	return &cachedStore{inner: inner, caching: caching, writeCache: newWriteCache()}
+	below, _ := backend(inner).(sharedReader)
+	return &cachedStore{inner: inner, caching: caching, below: below, writeCache: newWriteCache()}
 }
 
 // off reports whether the layer passes calls through.
@@ -538,8 +561,8 @@ func (s *cachedStore) Close() error {
 // getShared returns the cached value itself, which is never changed.
 func (s *cachedStore) getShared(key []byte) ([]byte, bool, error) {
 	if s.off() {
-		if sr, ok := backend(s.inner).(sharedReader); ok {
-			return sr.getShared(key)
+		if s.below != nil {
+			return s.below.getShared(key)
 		}
 		return s.inner.Get(key)
 	}
@@ -589,34 +612,14 @@ func (s *cachedStore) PutAll(entries []KeyValue[[]byte, []byte]) error {
 	if s.off() {
 		return s.inner.PutAll(entries)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.writable(); err != nil {
-		return err
-	}
-	for _, e := range entries {
-		s.set(e.Key, ownedValue(e.Value))
-	}
-	return s.fit(s.inner.Write)
+	return s.setEntries(entries, false, s.inner.Write)
 }
 
 func (s *cachedStore) Write(batch []KeyValue[[]byte, []byte]) error {
 	if s.off() {
 		return s.inner.Write(batch)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.writable(); err != nil {
-		return err
-	}
-	for _, e := range batch {
-		var v []byte
-		if e.Value != nil {
-			v = ownedValue(e.Value)
-		}
-		s.set(e.Key, v)
-	}
-	return s.fit(s.inner.Write)
+	return s.setEntries(batch, true, s.inner.Write)
 }
 
 func (s *cachedStore) Delete(key []byte) ([]byte, bool, error) {
@@ -655,16 +658,16 @@ func (s *cachedStore) scanShared(r KeyRange, reverse bool) iter.Seq2[KeyValue[[]
 
 func (s *cachedStore) scan(r KeyRange, reverse, shared bool) iter.Seq2[KeyValue[[]byte, []byte], error] {
 	if s.off() {
-		if sr, ok := backend(s.inner).(sharedReader); ok && shared {
-			return sr.scanShared(r, reverse)
+		if s.below != nil && shared {
+			return s.below.scanShared(r, reverse)
 		}
 		return s.inner.Scan(r, reverse)
 	}
 	return func(yield func(KeyValue[[]byte, []byte], error) bool) {
 		cached := s.dirtyIn(r, reverse, nil)
 		below := s.inner.Scan
-		if sr, ok := backend(s.inner).(sharedReader); ok && shared {
-			below = sr.scanShared
+		if s.below != nil && shared {
+			below = s.below.scanShared
 		}
 		mergeScan(cached, below(r, reverse), reverse, shared, yield)
 	}
