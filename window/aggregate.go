@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,7 @@ func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeA
 	}
 	mustFold(name, cfg.Init == nil && cfg.First == nil, cfg.Add == nil)
 	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
-		return &timeAggregator[K, V, A]{cfg: cfg, name: name}
+		return &timeAggregator[K, V, A]{cfg: cfg, name: name, observed: math.MinInt64}
 	}, parents...)
 	b.AddStateStore(state.NewWindowStoreBuilder(
 		state.InMemoryWindowStore(cfg.Store, cfg.Windows.Retention(), cfg.Windows.Size, false), cfg.KeySerde, cfg.AggSerde), name)
@@ -144,9 +145,9 @@ type timeAggregator[K, V, A any] struct {
 	// emitted is the window start up to which windows were emitted
 	// (EmitOnWindowClose).
 	emitted emitMark
-	// observed is the largest record time seen, Unix ms; valid if seen.
+	// observed is the largest record time seen, Unix ms; math.MinInt64
+	// before the first.
 	observed int64
-	seen     bool
 }
 
 func (p *timeAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -170,9 +171,7 @@ func (p *timeAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], 
 
 func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	t := rec.Timestamp.UnixMilli()
-	if !p.seen || t > p.observed {
-		p.observed, p.seen = t, true
-	}
+	p.observed = max(p.observed, t)
 	now := time.UnixMilli(p.observed)
 	if err := p.emitted.load(); err != nil {
 		return err

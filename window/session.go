@@ -52,7 +52,7 @@ func AddSessionAggregation[K, V, A any](b *topology.Builder, name string, cfg Se
 	}
 	mustFold(name, cfg.Init == nil && cfg.First == nil, cfg.Add == nil || cfg.Merge == nil)
 	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
-		return &sessionAggregator[K, V, A]{cfg: cfg, name: name}
+		return &sessionAggregator[K, V, A]{cfg: cfg, name: name, observed: math.MinInt64}
 	}, parents...)
 	retention := max(cfg.Windows.Gap+cfg.Windows.Grace, time.Minute)
 	b.AddStateStore(state.NewSessionStoreBuilder(state.InMemorySessionStore(cfg.Store, retention), cfg.KeySerde, cfg.AggSerde), name)
@@ -68,9 +68,9 @@ type sessionAggregator[K, V, A any] struct {
 	ctx     processor.Context[state.Windowed[K], A]
 	store   state.SessionStore[K, A]
 	emitted emitMark
-	// observed is the largest record time seen, Unix ms; valid if seen.
+	// observed is the largest record time seen, Unix ms; math.MinInt64
+	// before the first.
 	observed int64
-	seen     bool
 	// nextEnd is the earliest end of the sessions not emitted yet, if
 	// nextKnown: emitClosed reads the store only once the close bound
 	// reaches it.
@@ -92,9 +92,7 @@ func (p *sessionAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 
 func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	t := rec.Timestamp
-	if !p.seen || t.UnixMilli() > p.observed {
-		p.observed, p.seen = t.UnixMilli(), true
-	}
+	p.observed = max(p.observed, t.UnixMilli())
 	if p.cfg.Emit == EmitOnWindowClose {
 		// Before the record is put, which may expire closed sessions.
 		if err := p.emitClosed(); err != nil {

@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -50,7 +51,7 @@ func AddSlidingAggregation[K, V, A any](b *topology.Builder, name string, cfg Sl
 	}
 	mustFold(name, cfg.Init == nil && cfg.First == nil, cfg.Add == nil)
 	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
-		return &slidingAggregator[K, V, A]{cfg: cfg, name: name}
+		return &slidingAggregator[K, V, A]{cfg: cfg, name: name, observed: math.MinInt64}
 	}, parents...)
 	retention := cfg.Windows.MaxTimeDifference + cfg.Windows.Grace + time.Millisecond
 	b.AddStateStore(state.NewWindowStoreBuilder(
@@ -62,13 +63,14 @@ func AddSlidingAggregation[K, V, A any](b *topology.Builder, name string, cfg Sl
 }
 
 type slidingAggregator[K, V, A any] struct {
-	cfg      SlidingAggregation[K, V, A]
-	name     string
-	ctx      processor.Context[state.Windowed[K], A]
-	records  state.WindowStore[K, V]
-	emitted  emitMark
+	cfg     SlidingAggregation[K, V, A]
+	name    string
+	ctx     processor.Context[state.Windowed[K], A]
+	records state.WindowStore[K, V]
+	emitted emitMark
+	// observed is the largest record time seen, Unix ms; math.MinInt64
+	// before the first.
 	observed int64
-	seen     bool
 }
 
 func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -102,9 +104,7 @@ func (p *slidingAggregator[K, V, A]) window(key K, end time.Time) (A, error) {
 
 func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	t := rec.Timestamp.UnixMilli()
-	if !p.seen || t > p.observed {
-		p.observed, p.seen = t, true
-	}
+	p.observed = max(p.observed, t)
 	if p.cfg.Emit == EmitOnWindowClose {
 		// Before the record is put, which may expire what is due.
 		if err := p.emitClosed(); err != nil {
