@@ -71,6 +71,11 @@ type slidingAggregator[K, V, A any] struct {
 	// observed is the largest record time seen, Unix ms; math.MinInt64
 	// before the first.
 	observed int64
+	// nextDue is the earliest time of a record whose window was not
+	// emitted yet, if nextKnown (EmitOnWindowClose): emitClosed reads the
+	// store only once the close bound reaches it.
+	nextDue   int64
+	nextKnown bool
 }
 
 func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -136,6 +141,7 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		return err
 	}
 	if p.cfg.Emit != EmitOnUpdate {
+		p.nextDue = min(p.nextDue, t)
 		return nil
 	}
 	for _, end := range append([]time.Time{rec.Timestamp}, later...) {
@@ -158,7 +164,7 @@ func (p *slidingAggregator[K, V, A]) emitClosed() error {
 		return err
 	}
 	bound := p.observed - p.cfg.Windows.Grace.Milliseconds() - 1
-	if p.emitted.covers(bound) {
+	if p.emitted.covers(bound) || p.nextKnown && bound < p.nextDue {
 		return nil
 	}
 	from := time.UnixMilli(p.emitted.to + 1)
@@ -171,9 +177,17 @@ func (p *slidingAggregator[K, V, A]) emitClosed() error {
 		at  time.Time
 	}
 	var ends []end
-	for kv, err := range p.records.FetchAll(from, time.UnixMilli(bound)) {
+	// Every record not emitted yet: those due now, and the earliest of the
+	// others, when the next scan is due.
+	p.nextKnown, p.nextDue = true, math.MaxInt64
+	for kv, err := range p.records.FetchAll(from, time.UnixMilli(p.observed)) {
 		if err != nil {
+			p.nextKnown = false
 			return err
+		}
+		if at := kv.Key.Start.UnixMilli(); at > bound {
+			p.nextDue = min(p.nextDue, at)
+			continue
 		}
 		raw, err := p.cfg.KeySerde.Serialize(kv.Key.Key)
 		if err != nil {
