@@ -67,6 +67,7 @@ func TestSessionMergingAndSplitting(t *testing.T) {
 func TestSessionEmitOnClose(t *testing.T) {
 	t.Parallel()
 	const name = "session-final"
+	late := lateSince(name)
 	in, out := sessionTopology(t, name, window.Session(10*time.Second).WithGrace(5*time.Second), window.EmitOnWindowClose)
 	require.NoError(t, in.Pipe("a", 1, sec(0)))
 	require.NoError(t, in.Pipe("a", 2, sec(8)))
@@ -75,7 +76,7 @@ func TestSessionEmitOnClose(t *testing.T) {
 	require.NoError(t, in.Pipe("b", 8, sec(23)))
 	require.Equal(t, []string{"a@0-8=3"}, sessions(t, out))
 	require.NoError(t, in.Pipe("a", 16, sec(5))) // its session would have closed at 20 s: late
-	require.Equal(t, int64(1), window.LateRecords("test-app", name))
+	require.Equal(t, int64(1), late())
 	require.NoError(t, in.Pipe("a", 64, sec(9))) // [0,8] has closed: a new session, still open
 	require.NoError(t, in.Pipe("c", 32, sec(60)))
 	require.Equal(t, []string{"a@9-9=64", "b@22-23=12"}, sessions(t, out), "oldest end first")

@@ -62,6 +62,7 @@ func TestSlidingWindowContents(t *testing.T) {
 func TestSlidingEmitOnClose(t *testing.T) {
 	t.Parallel()
 	const name = "sliding-final"
+	late := lateSince(name)
 	in, out := slidingTopology(t, name, window.Sliding(10*time.Second).WithGrace(5*time.Second), window.EmitOnWindowClose)
 	require.NoError(t, in.Pipe("a", 1, sec(100)))
 	require.NoError(t, in.Pipe("a", 2, sec(104)))
@@ -70,7 +71,7 @@ func TestSlidingEmitOnClose(t *testing.T) {
 	require.NoError(t, in.Pipe("a", 8, sec(106)))
 	require.Equal(t, []string{"a@90..100=1"}, slides(t, out))
 	require.NoError(t, in.Pipe("a", 16, sec(100))) // its window closed: late
-	require.Equal(t, int64(1), window.LateRecords("test-app", name))
+	require.Equal(t, int64(1), late())
 	require.NoError(t, in.Pipe("a", 32, sec(200)))
 	require.Equal(t, []string{"a@94..104=3", "a@95..105=7", "a@96..106=15"}, slides(t, out), "each window once, oldest first")
 }
