@@ -269,12 +269,23 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 			return nil
 		}
 	}
+	// Partition by partition: the lookups below are per partition, not per
+	// record.
 	var rewind map[task.TopicPartition]int64
-	for it := fetches.RecordIter(); !it.Done(); {
-		r := it.Next()
+	var addErr error
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if addErr != nil || len(p.Records) == 0 {
+			return
+		}
+		tp := task.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+		tk := th.mu.byTP[tp]
+		if tk == nil {
+			// Not ours (any more): its new owner reads it from the
+			// committed offset.
+			return
+		}
 		if th.sess != nil {
-			tp := task.TopicPartition{Topic: r.Topic, Partition: r.Partition}
-			if tk := th.mu.byTP[tp]; tk != nil && th.mu.restoring[tk.ID()] != nil {
+			if th.mu.restoring[tk.ID()] != nil {
 				// A restoring task's records are not kept: the transaction
 				// would commit their offsets with the next records. The
 				// partition is rewound and paused; it is read again once
@@ -283,17 +294,22 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 					if rewind == nil {
 						rewind = map[task.TopicPartition]int64{}
 					}
-					rewind[tp] = r.Offset
+					rewind[tp] = p.Records[0].Offset
 				}
-				continue
+				return
 			}
 			if _, ok := th.mu.txnStart[tp]; !ok {
-				th.mu.txnStart[tp] = r.Offset
+				th.mu.txnStart[tp] = p.Records[0].Offset
 			}
 		}
-		if err := th.add(ctx, r); err != nil {
-			return err
+		for _, r := range p.Records {
+			if addErr = th.add(ctx, tk, r); addErr != nil {
+				return
+			}
 		}
+	})
+	if addErr != nil {
+		return addErr
 	}
 	th.pauseRestoring()
 	th.rewind(rewind)
@@ -338,13 +354,7 @@ func (th *thread) step(ctx context.Context, fetches kgo.Fetches) error {
 }
 
 // add hands a consumed record to its task.
-func (th *thread) add(ctx context.Context, r *kgo.Record) error {
-	tk := th.mu.byTP[task.TopicPartition{Topic: r.Topic, Partition: r.Partition}]
-	if tk == nil {
-		// Not ours (any more): its new owner reads it from the committed
-		// offset.
-		return nil
-	}
+func (th *thread) add(ctx context.Context, tk *task.Task, r *kgo.Record) error {
 	th.raw = graph.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
 		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
 	if len(r.Headers) > 0 {
