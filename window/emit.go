@@ -20,9 +20,11 @@ type emitMark struct {
 	has, loaded bool
 }
 
-// addEmitMarkStore adds the store of an emitMark of the aggregation name.
+// addEmitMarkStore adds the store of an emitMark of the aggregation name,
+// cached: however often the mark moves, its changelog gets one record per
+// commit.
 func addEmitMarkStore(b *topology.Builder, store, name string) {
-	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(store+"-emitted"), serde.String(), serde.Int64()), name)
+	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(store+"-emitted"), serde.String(), serde.Int64()).WithCaching(), name)
 }
 
 // open finds the store of the mark of store.

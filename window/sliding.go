@@ -1,6 +1,7 @@
 package window
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -12,17 +13,18 @@ import (
 	"github.com/gostreams/streams/topology"
 )
 
-// SlidingAggregation configures a sliding-window aggregation: for each
-// record of a key at time t, the window [t - MaxTimeDifference, t], both
-// bounds inclusive, holds the key's records of those times. (Kafka Streams
-// also emits the windows that start just after each record, when records
-// leave a window; these aggregations only have the windows that end at a
-// record, when one enters.)
+// SlidingAggregation configures a sliding-window aggregation, with Kafka
+// Streams' window set: for each record time t of a key, the window
+// [t - d, t] that ends at the record and, when another record of the key
+// follows within d + 1, the window [t + 1, t + 1 + d] that starts just after
+// it (d is MaxTimeDifference, both bounds inclusive). Each distinct
+// combination of records that fall within d of each other is a window, so
+// every window's result reflects a record entering or leaving it.
 type SlidingAggregation[K, V, A any] struct {
 	Windows SlidingWindows
 	// Store names the store of the records the windows are computed from
 	// (a window store keeping duplicates, retention MaxTimeDifference +
-	// Grace); AddSlidingAggregation adds it.
+	// Grace + 2ms); AddSlidingAggregation adds it.
 	Store string
 	// KeySerde and ValueSerde write the store's keys and record values.
 	KeySerde   serde.Serde[K]
@@ -33,27 +35,38 @@ type SlidingAggregation[K, V, A any] struct {
 	First func(key K, value V) A
 	Add   func(key K, value V, agg A) A
 	// Emit says when results are forwarded. Default EmitOnUpdate: every
-	// window a record changes (its own, and those of later records that it
-	// falls into, when it comes out of order). EmitOnWindowClose: each
-	// window once, when stream time passes its end + grace.
+	// open window a record changes or creates, oldest start first.
+	// EmitOnWindowClose: each window once, when stream time passes its end
+	// + grace, oldest end first. A result's timestamp is its window's
+	// latest record time.
 	Emit Emit
 }
 
 // AddSlidingAggregation adds to b a processor named name that aggregates its
 // parents' records into sliding windows, its record store (and, for
 // EmitOnWindowClose, "<Store>-emitted"), and returns the node of its
-// results, keyed by window. A record whose own window has closed (its time
-// + grace at or before the stream time seen) is dropped, logged and counted
-// (LateRecords).
+// results, keyed by window.
+//
+// A window has closed once stream time is past its end + grace; a record is
+// not added to closed windows. As in Kafka Streams, a record is dropped,
+// logged and counted (LateRecords) only when even the window that would
+// start just after it has closed (its time + 1 + d + grace at or before the
+// stream time seen): until then it may still be in, or start, an open
+// window.
 func AddSlidingAggregation[K, V, A any](b *topology.Builder, name string, cfg SlidingAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
 	}
 	mustFold(name, cfg.Init == nil && cfg.First == nil, cfg.Add == nil)
 	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
-		return &slidingAggregator[K, V, A]{cfg: cfg, name: name, observed: math.MinInt64}
+		return &slidingAggregator[K, V, A]{
+			cfg: cfg, name: name, observed: math.MinInt64,
+			d: cfg.Windows.MaxTimeDifference.Milliseconds(), grace: cfg.Windows.Grace.Milliseconds(),
+		}
 	}, parents...)
-	retention := cfg.Windows.MaxTimeDifference + cfg.Windows.Grace + time.Millisecond
+	// An open window [s, s+d] needs the record at s - 1 too, to know that it
+	// exists: records stay while time + d + grace + 1 >= stream time.
+	retention := cfg.Windows.MaxTimeDifference + cfg.Windows.Grace + 2*time.Millisecond
 	b.AddStateStore(state.NewWindowStoreBuilder(
 		state.InMemoryWindowStore(cfg.Store, retention, time.Millisecond, true), cfg.KeySerde, cfg.ValueSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
@@ -68,12 +81,14 @@ type slidingAggregator[K, V, A any] struct {
 	ctx     processor.Context[state.Windowed[K], A]
 	records state.WindowStore[K, V]
 	emitted emitMark
+	// d and grace are the windows' MaxTimeDifference and Grace, in ms.
+	d, grace int64
 	// observed is the largest record time seen, Unix ms; math.MinInt64
 	// before the first.
 	observed int64
-	// nextDue is the earliest time of a record whose window was not
-	// emitted yet, if nextKnown (EmitOnWindowClose): emitClosed reads the
-	// store only once the close bound reaches it.
+	// nextDue is a lower bound on the end of the windows not emitted yet,
+	// if nextKnown (EmitOnWindowClose): emitClosed reads the store only
+	// once the close bound reaches it.
 	nextDue   int64
 	nextKnown bool
 }
@@ -90,21 +105,59 @@ func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 	return err
 }
 
-// window folds the key's records in [end - d, end].
-func (p *slidingAggregator[K, V, A]) window(key K, end time.Time) (A, error) {
-	var agg A
-	started := false
-	for kv, err := range p.records.Fetch(key, end.Add(-p.cfg.Windows.MaxTimeDifference), end) {
+// slidingEnds returns the ends of the sliding windows that the record times
+// ts (ascending, Unix ms) define, ascending and distinct: each time t ends
+// the window [t-d, t], and a time followed by another within d + 1 ends the
+// window [t+1, t+1+d] that starts just after it.
+func slidingEnds(ts []int64, d int64) []int64 {
+	ends := make([]int64, 0, 2*len(ts))
+	for i, t := range ts {
+		ends = append(ends, t)
+		if i+1 < len(ts) && ts[i+1] > t && ts[i+1] <= t+1+d {
+			ends = append(ends, t+1+d)
+		}
+	}
+	slices.Sort(ends)
+	return slices.Compact(ends)
+}
+
+// times returns the distinct times of key's records in [from, to], Unix
+// ms, ascending.
+func (p *slidingAggregator[K, V, A]) times(key K, from, to int64) ([]int64, error) {
+	var ts []int64
+	for kv, err := range p.records.Fetch(key, time.UnixMilli(from), time.UnixMilli(to)) {
 		if err != nil {
-			return agg, err
+			return nil, err
+		}
+		if t := kv.Key.UnixMilli(); len(ts) == 0 || ts[len(ts)-1] != t {
+			ts = append(ts, t)
+		}
+	}
+	return ts, nil
+}
+
+// forward forwards the result of key's window ending at end: its records
+// folded, stamped with the latest of their times. An empty window is not
+// forwarded.
+func (p *slidingAggregator[K, V, A]) forward(key K, end int64) error {
+	var agg A
+	latest, started := int64(0), false
+	for kv, err := range p.records.Fetch(key, time.UnixMilli(end-p.d), time.UnixMilli(end)) {
+		if err != nil {
+			return err
 		}
 		if started {
 			agg = p.cfg.Add(key, kv.Value, agg)
 		} else {
 			agg, started = begin(p.cfg.Init, p.cfg.First, p.cfg.Add, key, kv.Value), true
 		}
+		latest = max(latest, kv.Key.UnixMilli())
 	}
-	return agg, nil
+	if !started {
+		return nil
+	}
+	w := state.Windowed[K]{Key: key, Start: time.UnixMilli(end - p.d), End: time.UnixMilli(end)}
+	return p.ctx.Forward(processor.NewRecord(w, agg, time.UnixMilli(latest)))
 }
 
 func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
@@ -116,97 +169,108 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 			return err
 		}
 	}
-	// A sliding window's bounds are inclusive: the window ending at t has
-	// closed once stream time is past t + grace.
-	grace := p.cfg.Windows.Grace.Milliseconds()
-	if t+grace < p.observed {
-		dropLate(p.ctx, p.name, "its sliding window has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
+	d := p.d
+	if t+1+d+p.grace <= p.observed {
+		dropLate(p.ctx, p.name, "every sliding window it falls into or starts has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 		return nil
 	}
-	// The windows of later records that this one falls into, before it is
-	// put (a record at the same time as this one shares its window).
-	var later []time.Time
-	if p.cfg.Emit == EmitOnUpdate {
-		d := p.cfg.Windows.MaxTimeDifference
-		for kv, err := range p.records.Fetch(rec.Key, rec.Timestamp.Add(time.Millisecond), rec.Timestamp.Add(d)) {
-			if err != nil {
-				return err
-			}
-			if n := len(later); n == 0 || !later[n-1].Equal(kv.Key) {
-				later = append(later, kv.Key)
-			}
-		}
+	if p.cfg.Emit != EmitOnUpdate {
+		p.nextDue = min(p.nextDue, t) // every window the record makes or joins ends at t or later
+		return p.records.Put(rec.Key, rec.Value, rec.Timestamp)
 	}
+	// The record times around t, before the put: the windows the record
+	// falls into end in [t, t+d], and the one starting after it needs a
+	// record in (t, t+1+d].
+	ts, err := p.times(rec.Key, t-1-d, t+1+d)
+	if err != nil {
+		return err
+	}
+	i, seen := slices.BinarySearch(ts, t)
 	if err := p.records.Put(rec.Key, rec.Value, rec.Timestamp); err != nil {
 		return err
 	}
-	if p.cfg.Emit != EmitOnUpdate {
-		p.nextDue = min(p.nextDue, t)
-		return nil
+	if !seen {
+		ts = slices.Insert(ts, i, t)
 	}
-	for _, end := range append([]time.Time{rec.Timestamp}, later...) {
-		agg, err := p.window(rec.Key, end)
-		if err != nil {
-			return err
-		}
-		w := state.Windowed[K]{Key: rec.Key, Start: end.Add(-p.cfg.Windows.MaxTimeDifference), End: end}
-		if err := p.ctx.Forward(processor.NewRecord(w, agg, end)); err != nil {
-			return err
+	open := p.observed - p.grace // the earliest end of an open window
+	for _, end := range slidingEnds(ts, d) {
+		// The windows holding t, and the one starting just after it, if
+		// new: it existed already if a record ends it.
+		changed := end >= t && end-d <= t || !seen && end == t+1+d && !slices.Contains(ts, end)
+		if changed && end >= open {
+			if err := p.forward(rec.Key, end); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// emitClosed forwards, once, the window of every record time at or before
-// stream time - grace not emitted yet, oldest first.
+// emitClosed forwards, once, every window whose end is at or before stream
+// time - grace - 1 and was not emitted yet, oldest end first.
 func (p *slidingAggregator[K, V, A]) emitClosed() error {
 	if err := p.emitted.load(); err != nil {
 		return err
 	}
-	bound := p.observed - p.cfg.Windows.Grace.Milliseconds() - 1
-	if p.emitted.covers(bound) || p.nextKnown && bound < p.nextDue {
+	bound := p.observed - p.grace - 1
+	if p.emitted.covers(bound) {
 		return nil
 	}
-	from := time.UnixMilli(p.emitted.to + 1)
-	if !p.emitted.has {
-		from = time.UnixMilli(bound - p.cfg.Windows.MaxTimeDifference.Milliseconds() - p.cfg.Windows.Grace.Milliseconds() - 1)
+	if p.nextKnown && bound < p.nextDue {
+		// Nothing is due, but the mark moves on: a record kept though its
+		// own window has closed (see AddSlidingAggregation) must not make
+		// that window due later.
+		return p.emitted.advance(bound)
 	}
-	type end struct {
+	// The windows ending after the mark start at or after mark - d + 1 and
+	// may need the record just before that start to exist.
+	after := int64(math.MinInt64)
+	from := bound - 2*p.d - p.grace - 2 // older records have expired
+	if p.emitted.has {
+		after, from = p.emitted.to, p.emitted.to-p.d
+	}
+	type keyTimes struct {
 		key K
-		raw string // the serialized key, to tell keys apart
-		at  time.Time
+		ts  []int64
 	}
-	var ends []end
-	// Every record not emitted yet: those due now, and the earliest of the
-	// others, when the next scan is due.
-	p.nextKnown, p.nextDue = true, math.MaxInt64
-	for kv, err := range p.records.FetchAll(from, time.UnixMilli(p.observed)) {
+	var keys []*keyTimes
+	byRaw := map[string]*keyTimes{}
+	for kv, err := range p.records.FetchAll(time.UnixMilli(from), time.UnixMilli(p.observed)) {
 		if err != nil {
-			p.nextKnown = false
 			return err
-		}
-		if at := kv.Key.Start.UnixMilli(); at > bound {
-			p.nextDue = min(p.nextDue, at)
-			continue
 		}
 		raw, err := p.cfg.KeySerde.Serialize(kv.Key.Key)
 		if err != nil {
 			return err
 		}
-		// Records of one key and time are adjacent: one window.
-		if n := len(ends); n > 0 && ends[n-1].at.Equal(kv.Key.Start) && ends[n-1].raw == string(raw) {
-			continue
+		k := byRaw[string(raw)]
+		if k == nil {
+			k = &keyTimes{key: kv.Key.Key}
+			byRaw[string(raw)] = k
+			keys = append(keys, k)
 		}
-		ends = append(ends, end{kv.Key.Key, string(raw), kv.Key.Start})
+		k.ts = append(k.ts, kv.Key.Start.UnixMilli())
 	}
-	slices.SortStableFunc(ends, func(a, b end) int { return a.at.Compare(b.at) })
-	for _, e := range ends {
-		agg, err := p.window(e.key, e.at)
-		if err != nil {
-			return err
+	type due struct {
+		key K
+		end int64
+	}
+	var closed []due
+	p.nextKnown, p.nextDue = true, math.MaxInt64
+	for _, k := range keys {
+		slices.Sort(k.ts)
+		for _, end := range slidingEnds(slices.Compact(k.ts), p.d) {
+			switch {
+			case end > bound:
+				p.nextDue = min(p.nextDue, end)
+			case end > after:
+				closed = append(closed, due{k.key, end})
+			}
 		}
-		w := state.Windowed[K]{Key: e.key, Start: e.at.Add(-p.cfg.Windows.MaxTimeDifference), End: e.at}
-		if err := p.ctx.Forward(processor.NewRecord(w, agg, e.at)); err != nil {
+	}
+	slices.SortStableFunc(closed, func(a, b due) int { return cmp.Compare(a.end, b.end) })
+	for _, c := range closed {
+		if err := p.forward(c.key, c.end); err != nil {
 			return err
 		}
 	}

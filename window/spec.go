@@ -96,10 +96,13 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// SlidingWindows are the windows of a sliding aggregation: two records are
-// in a common window when their timestamps differ by at most
-// MaxTimeDifference; a window spans [t - MaxTimeDifference, t] for a record
-// at t, both bounds inclusive, as in Kafka Streams' SlidingWindows.
+// SlidingWindows are the windows of a sliding aggregation, as in Kafka
+// Streams' SlidingWindows: two records are in a common window when their
+// timestamps differ by at most MaxTimeDifference (d). Windows are made by
+// records, both bounds inclusive: [t - d, t] ends at each record time t, and
+// [t + 1ms, t + 1ms + d] starts just after it when another record follows
+// within d + 1ms. A sliding window closes once stream time is past its end
+// + grace.
 type SlidingWindows struct {
 	MaxTimeDifference time.Duration
 	Grace             time.Duration
