@@ -32,10 +32,15 @@ type SessionAggregation[K, V, A any] struct {
 	Add func(key K, value V, agg A) A
 	// Merge returns the result of two sessions that a record joins into one.
 	Merge func(key K, a, b A) A
-	// Emit says when results are forwarded. Default EmitOnUpdate: the
-	// merged session's new result after every record (the sessions it
-	// replaced are not forwarded again). EmitOnWindowClose: each session
-	// once, when stream time passes its end + gap + grace.
+	// Emit says when results are forwarded. Default EmitOnUpdate: after
+	// every record, its session's new result, preceded by a retraction of
+	// each session the record's session replaced (merged or extended):
+	// that session's key with the zero value of A, where Kafka Streams
+	// forwards a null. With a pointer result type and serde.Nullable at the
+	// sink, a retraction is a Kafka tombstone, so a compacted topic or a
+	// table downstream forgets the replaced session. EmitOnWindowClose:
+	// each session once, when stream time reaches its end + gap + grace,
+	// and never one that was replaced.
 	Emit Emit
 }
 
@@ -150,10 +155,19 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	if end := merged.End.UnixMilli(); p.nextKnown && end < p.nextEnd {
 		p.nextEnd = end
 	}
-	if p.cfg.Emit == EmitOnUpdate {
-		return p.ctx.Forward(processor.Derive(rec, merged, agg))
+	if p.cfg.Emit != EmitOnUpdate {
+		return nil
 	}
-	return nil
+	var retracted A
+	for _, s := range old {
+		if s.Start.Equal(merged.Start) && s.End.Equal(merged.End) {
+			continue // the new result replaces it under the same key
+		}
+		if err := p.ctx.Forward(processor.Derive(rec, s, retracted)); err != nil {
+			return err
+		}
+	}
+	return p.ctx.Forward(processor.Derive(rec, merged, agg))
 }
 
 // emitClosed forwards, once, every session whose end + gap + grace is at or

@@ -2,6 +2,7 @@ package window_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -59,7 +60,16 @@ func TestSessionMergingAndSplitting(t *testing.T) {
 	require.NoError(t, in.Pipe("a", 8, sec(15)))  // out of order, within 10 s of both: merges them
 	require.NoError(t, in.Pipe("a", 32, sec(36))) // 11 s after the merged session: a new one
 	require.NoError(t, in.Pipe("b", 16, sec(21))) // another key, its own session
-	require.Equal(t, []string{"a@0-0=1", "a@0-5=3", "a@25-25=4", "a@0-25=15", "a@36-36=32", "b@21-21=16"}, sessions(t, out))
+	require.Equal(t, []string{
+		"a@0-0=1",
+		"a@0-0=0", "a@0-5=3", // [0,0] is retracted: [0,5] replaces it
+		"a@25-25=4",
+		"a@0-5=0", "a@25-25=0", "a@0-25=15", // both retracted, then the merged session
+		"a@36-36=32",
+		"b@21-21=16",
+	}, sessions(t, out))
+	require.NoError(t, in.Pipe("a", 64, sec(10))) // inside [0,25]: same session, nothing to retract
+	require.Equal(t, []string{"a@0-25=79"}, sessions(t, out))
 }
 
 // Final results: each session once, when stream time passes its end + gap
@@ -106,5 +116,100 @@ func TestSessionReduce(t *testing.T) {
 	require.NoError(t, in.Pipe("a", 7, sec(0)))
 	require.NoError(t, in.Pipe("a", 9, sec(18)))
 	require.NoError(t, in.Pipe("a", 8, sec(9))) // within 10 s of both: bridges them
-	require.Equal(t, []string{"a@0-0=7", "a@18-18=9", "a@0-18=7"}, sessions(t, out))
+	require.Equal(t, []string{"a@0-0=7", "a@18-18=9", "a@0-0=0", "a@18-18=0", "a@0-18=7"}, sessions(t, out),
+		"the bridged sessions are retracted with the zero value")
+}
+
+// With a pointer result and serde.Nullable at the sink, the retraction of a
+// replaced session is a Kafka tombstone: a null value under its key.
+func TestSessionRetractionIsATombstone(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
+	counts := window.AddSessionAggregation(b, "count", window.SessionAggregation[string, int64, *int64]{
+		Windows: window.Session(10 * time.Second).WithGrace(time.Minute), Store: "count-store",
+		KeySerde: serde.String(), AggSerde: serde.Nullable(serde.Int64()),
+		Init:  func() *int64 { return new(int64) },
+		Add:   func(_ string, _ int64, n *int64) *int64 { c := *n + 1; return &c },
+		Merge: func(_ string, a, b *int64) *int64 { c := *a + *b; return &c },
+	}, src)
+	ws := window.SessionWindowedSerde(serde.String())
+	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], *int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Nullable(serde.Int64())}, counts)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	d, err := testdriver.New(topo, testdriver.Options{})
+	require.NoError(t, err)
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+	raw := testdriver.CreateOutputTopic(d, "out", ws, serde.Bytes())
+	require.NoError(t, in.Pipe("a", 0, sec(0)))
+	require.NoError(t, in.Pipe("a", 0, sec(20)))
+	require.NoError(t, in.Pipe("a", 0, sec(10))) // bridges [0,0] and [20,20]
+	kvs, err := raw.ReadKeyValues()
+	require.NoError(t, err)
+	var got []string
+	for _, kv := range kvs {
+		v := "null"
+		if kv.Value != nil {
+			n, err := serde.Int64().Deserialize(kv.Value)
+			require.NoError(t, err)
+			v = fmt.Sprint(n)
+		}
+		got = append(got, fmt.Sprintf("%s@%d-%d=%s", kv.Key.Key, kv.Key.Start.Unix(), kv.Key.End.Unix(), v))
+	}
+	require.Equal(t, []string{"a@0-0=1", "a@20-20=1", "a@0-0=null", "a@20-20=null", "a@0-20=3"}, got)
+}
+
+// A table kept from the EmitOnUpdate results, where a retraction (a sum of
+// 0: every value is at least 1) deletes its session, ends up holding
+// exactly the final sessions EmitOnWindowClose emits for the same random
+// input, out of order, some of it late.
+func TestSessionUpdatesAndRetractionsMatchFinalResults(t *testing.T) {
+	t.Parallel()
+	const gap, grace = 1000, 400
+	for seed := range int64(10) {
+		rng := rand.New(rand.NewPCG(uint64(seed), 11))
+		type rec struct {
+			key  string
+			t, v int64
+		}
+		var recs []rec
+		now := int64(1_000_000)
+		for range 200 {
+			now += rng.Int64N(500)
+			recs = append(recs, rec{fmt.Sprint("k", rng.IntN(3)), now - rng.Int64N(1800), 1 + rng.Int64N(100)})
+		}
+		recs = append(recs, rec{"flush", now + 100*gap, 1}) // closes every other session
+		results := map[window.Emit]map[string]int64{}
+		for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
+			in, out := sessionTopology(t, fmt.Sprintf("session-table-%d-%d", seed, emit),
+				window.Session(gap*time.Millisecond).WithGrace(grace*time.Millisecond), emit)
+			for _, r := range recs {
+				require.NoError(t, in.Pipe(r.key, r.v, time.UnixMilli(r.t)))
+			}
+			kvs, err := out.ReadKeyValues()
+			require.NoError(t, err)
+			table := map[string]int64{}
+			for _, kv := range kvs {
+				if kv.Key.Key == "flush" {
+					continue
+				}
+				k := fmt.Sprintf("%s@%d-%d", kv.Key.Key, kv.Key.Start.UnixMilli(), kv.Key.End.UnixMilli())
+				if kv.Value == 0 {
+					_, ok := table[k]
+					require.True(t, ok, "seed %d: %s retracted but never emitted", seed, k)
+					delete(table, k)
+					continue
+				}
+				if emit == window.EmitOnWindowClose {
+					_, again := table[k]
+					require.False(t, again, "seed %d: %s emitted twice", seed, k)
+				}
+				table[k] = kv.Value
+			}
+			results[emit] = table
+		}
+		require.Greater(t, len(results[window.EmitOnWindowClose]), 20, "seed %d", seed)
+		require.Equal(t, results[window.EmitOnWindowClose], results[window.EmitOnUpdate], "seed %d", seed)
+	}
 }
