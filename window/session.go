@@ -42,6 +42,13 @@ type SessionAggregation[K, V, A any] struct {
 	// each session once, when stream time reaches its end + gap + grace,
 	// and never one that was replaced.
 	Emit Emit
+	// WallClockClose, with EmitOnWindowClose, also closes sessions by
+	// wall-clock time, checked at this interval: a session whose end + gap
+	// + grace has passed on the wall clock is emitted even if no record
+	// moved stream time there, so an idle key's (or input's) last session
+	// comes out. A record that comes for it later is late. Default 0:
+	// stream time only.
+	WallClockClose time.Duration
 }
 
 // AddSessionAggregation adds to b a processor named name that aggregates its
@@ -91,6 +98,11 @@ func (p *sessionAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 	}
 	if p.cfg.Emit == EmitOnWindowClose {
 		err = p.emitted.open(ctx, p.cfg.Store)
+		if err == nil && p.cfg.WallClockClose > 0 {
+			_, err = ctx.Schedule(p.cfg.WallClockClose, processor.WallClockTime, processor.PunctuatorFunc(func(now time.Time) error {
+				return p.emitClosed(now.UnixMilli())
+			}))
+		}
 	}
 	return err
 }
@@ -100,15 +112,18 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	p.observed = max(p.observed, t.UnixMilli())
 	if p.cfg.Emit == EmitOnWindowClose {
 		// Before the record is put, which may expire closed sessions.
-		if err := p.emitClosed(); err != nil {
+		if err := p.emitClosed(p.observed); err != nil {
 			return err
 		}
 	}
 	gap := p.cfg.Windows.Gap
 	// A session has closed when its end + gap + grace is at or before the
-	// stream time seen: no record joins it any more (under
-	// EmitOnWindowClose it has been emitted).
+	// stream time seen, or it was emitted (by the wall clock): no record
+	// joins it any more.
 	closeBound := p.observed - gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	if p.emitted.has {
+		closeBound = max(closeBound, p.emitted.to)
+	}
 	merged := state.Windowed[K]{Key: rec.Key, Start: t, End: t}
 	var agg A
 	if p.cfg.First == nil {
@@ -171,12 +186,13 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 }
 
 // emitClosed forwards, once, every session whose end + gap + grace is at or
-// before the stream time seen, oldest end first.
-func (p *sessionAggregator[K, V, A]) emitClosed() error {
+// before now (Unix ms: the stream time seen, or the wall clock), oldest end
+// first.
+func (p *sessionAggregator[K, V, A]) emitClosed(now int64) error {
 	if err := p.emitted.load(); err != nil {
 		return err
 	}
-	bound := p.observed - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	bound := now - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
 	if p.emitted.covers(bound) || p.nextKnown && bound < p.nextEnd {
 		return nil
 	}

@@ -40,6 +40,12 @@ type SlidingAggregation[K, V, A any] struct {
 	// + grace, oldest end first. A result's timestamp is its window's
 	// latest record time.
 	Emit Emit
+	// WallClockClose, with EmitOnWindowClose, also closes windows by
+	// wall-clock time, checked at this interval: a window whose end + grace
+	// has passed on the wall clock is emitted even if no record moved
+	// stream time there. A record all of whose windows were emitted is
+	// late. Default 0: stream time only.
+	WallClockClose time.Duration
 }
 
 // AddSlidingAggregation adds to b a processor named name that aggregates its
@@ -101,6 +107,11 @@ func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 	}
 	if p.cfg.Emit == EmitOnWindowClose {
 		err = p.emitted.open(ctx, p.cfg.Store)
+		if err == nil && p.cfg.WallClockClose > 0 {
+			_, err = ctx.Schedule(p.cfg.WallClockClose, processor.WallClockTime, processor.PunctuatorFunc(func(now time.Time) error {
+				return p.emitClosed(now.UnixMilli())
+			}))
+		}
 	}
 	return err
 }
@@ -165,12 +176,14 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	p.observed = max(p.observed, t)
 	if p.cfg.Emit == EmitOnWindowClose {
 		// Before the record is put, which may expire what is due.
-		if err := p.emitClosed(); err != nil {
+		if err := p.emitClosed(p.observed); err != nil {
 			return err
 		}
 	}
 	d := p.d
-	if t+1+d+p.grace <= p.observed {
+	// The last window the record touches, the one starting just after it,
+	// ends at t+1+d.
+	if t+1+d+p.grace <= p.observed || p.emitted.covers(t+1+d) {
 		dropLate(p.ctx, p.name, "every sliding window it falls into or starts has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 		return nil
 	}
@@ -206,13 +219,14 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	return nil
 }
 
-// emitClosed forwards, once, every window whose end is at or before stream
-// time - grace - 1 and was not emitted yet, oldest end first.
-func (p *slidingAggregator[K, V, A]) emitClosed() error {
+// emitClosed forwards, once, every window whose end is at or before now -
+// grace - 1 (now in Unix ms: the stream time seen, or the wall clock) and
+// was not emitted yet, oldest end first.
+func (p *slidingAggregator[K, V, A]) emitClosed(now int64) error {
 	if err := p.emitted.load(); err != nil {
 		return err
 	}
-	bound := p.observed - p.grace - 1
+	bound := now - p.grace - 1
 	if p.emitted.covers(bound) {
 		return nil
 	}
@@ -235,7 +249,7 @@ func (p *slidingAggregator[K, V, A]) emitClosed() error {
 	}
 	var keys []*keyTimes
 	byRaw := map[string]*keyTimes{}
-	for kv, err := range p.records.FetchAll(time.UnixMilli(from), time.UnixMilli(p.observed)) {
+	for kv, err := range p.records.FetchAll(time.UnixMilli(from), time.UnixMilli(max(now, p.observed))) {
 		if err != nil {
 			return err
 		}
