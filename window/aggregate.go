@@ -30,6 +30,17 @@ const (
 	EmitOnWindowClose
 )
 
+// String returns the strategy's name, as its constant spells it.
+func (e Emit) String() string {
+	switch e {
+	case EmitOnUpdate:
+		return "EmitOnUpdate"
+	case EmitOnWindowClose:
+		return "EmitOnWindowClose"
+	}
+	return fmt.Sprintf("Emit(%d)", int(e))
+}
+
 // TimeAggregation configures a windowed aggregation over time windows.
 type TimeAggregation[K, V, A any] struct {
 	// Windows are the windows each record is aggregated into.

@@ -42,7 +42,7 @@ func BenchmarkTumblingCount(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	}
 	for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
-		b.Run(fmt.Sprintf("windowed/emit=%d", emit), func(b *testing.B) {
+		b.Run(fmt.Sprintf("windowed/%v", emit), func(b *testing.B) {
 			tb := topology.NewBuilder()
 			src := topology.AddSource(tb, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
 			initial, add := window.Count[string, string]()
@@ -84,4 +84,50 @@ func BenchmarkTumblingCount(b *testing.B) {
 		}
 		run(b, topo)
 	})
+}
+
+// BenchmarkSlidingSum sums 100 keys in sliding windows through the test
+// driver, one record a millisecond of event time, in order: each key has a
+// record every 100 ms, and the windows are sized to hold 10 or 100 of them.
+//
+//	go test -run '^$' -bench SlidingSum -benchmem ./window/
+func BenchmarkSlidingSum(b *testing.B) {
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%03d", i)
+	}
+	for _, perWindow := range []int{10, 100} {
+		for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
+			b.Run(fmt.Sprintf("records-per-window=%d/%v", perWindow, emit), func(b *testing.B) {
+				tb := topology.NewBuilder()
+				src := topology.AddSource(tb, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
+				sums := window.AddSlidingAggregation(tb, "sum", window.SlidingAggregation[string, int64, int64]{
+					Windows: window.Sliding(time.Duration(perWindow) * 100 * time.Millisecond), Store: "records",
+					KeySerde: serde.String(), ValueSerde: serde.Int64(),
+					Init: func() int64 { return 0 }, Add: func(_ string, v, agg int64) int64 { return agg + v }, Emit: emit,
+				}, src)
+				topology.AddSink(tb, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
+					KeySerde: window.SessionWindowedSerde(serde.String()), ValueSerde: serde.Int64()}, sums)
+				topo, err := tb.Build()
+				if err != nil {
+					b.Fatal(err)
+				}
+				d, err := testdriver.New(topo, testdriver.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer d.Close()
+				in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if err := in.Pipe(keys[i%len(keys)], 1, time.UnixMilli(int64(i))); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			})
+		}
+	}
 }

@@ -193,8 +193,13 @@ func (p *sessionAggregator[K, V, A]) emitClosed(now int64) error {
 		return err
 	}
 	bound := now - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
-	if p.emitted.covers(bound) || p.nextKnown && bound < p.nextEnd {
+	if p.emitted.covers(bound) {
 		return nil
+	}
+	if p.nextKnown && bound < p.nextEnd {
+		// Nothing is due, but the mark moves on: after a restart, whose
+		// stream time starts over, it still tells which sessions closed.
+		return p.emitted.advance(bound)
 	}
 	var closed []state.KeyValue[state.Windowed[K], A]
 	p.nextKnown, p.nextEnd = true, math.MaxInt64

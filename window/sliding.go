@@ -92,11 +92,63 @@ type slidingAggregator[K, V, A any] struct {
 	// observed is the largest record time seen, Unix ms; math.MinInt64
 	// before the first.
 	observed int64
-	// nextDue is a lower bound on the end of the windows not emitted yet,
-	// if nextKnown (EmitOnWindowClose): emitClosed reads the store only
-	// once the close bound reaches it.
-	nextDue   int64
-	nextKnown bool
+	// pending holds the windows not emitted yet (EmitOnWindowClose), by
+	// end; a window may be in it more than once. It is rebuilt from the
+	// record store on first use (pendingLoaded), after a restart too.
+	pending       endHeap[K]
+	pendingLoaded bool
+}
+
+// due is a window of a key that closes: the key, serialized (keys are
+// compared by it), and the window's end, Unix ms.
+type due[K any] struct {
+	key K
+	raw string
+	end int64
+}
+
+func (a due[K]) compare(b due[K]) int {
+	return cmp.Or(cmp.Compare(a.end, b.end), cmp.Compare(a.raw, b.raw))
+}
+
+// endHeap is a min-heap of windows by end, then serialized key.
+type endHeap[K any] []due[K]
+
+func (h *endHeap[K]) push(d due[K]) {
+	*h = append(*h, d)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if s[parent].compare(s[i]) <= 0 {
+			break
+		}
+		s[parent], s[i] = s[i], s[parent]
+		i = parent
+	}
+}
+
+func (h *endHeap[K]) pop() due[K] {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < len(s) && s[l].compare(s[small]) < 0 {
+			small = l
+		}
+		if r < len(s) && s[r].compare(s[small]) < 0 {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		s[i], s[small] = s[small], s[i]
+		i = small
+	}
+	*h = s
+	return top
 }
 
 func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -132,37 +184,39 @@ func slidingEnds(ts []int64, d int64) []int64 {
 	return slices.Compact(ends)
 }
 
-// times returns the distinct times of key's records in [from, to], Unix
-// ms, ascending.
-func (p *slidingAggregator[K, V, A]) times(key K, from, to int64) ([]int64, error) {
-	var ts []int64
+// timedValue is a record of the store: its time (Unix ms) and value.
+type timedValue[V any] struct {
+	at    int64
+	value V
+}
+
+// fetch returns key's records in [from, to], in store order: by time, then
+// as they were put.
+func (p *slidingAggregator[K, V, A]) fetch(key K, from, to int64) ([]timedValue[V], error) {
+	var recs []timedValue[V]
 	for kv, err := range p.records.Fetch(key, time.UnixMilli(from), time.UnixMilli(to)) {
 		if err != nil {
 			return nil, err
 		}
-		if t := kv.Key.UnixMilli(); len(ts) == 0 || ts[len(ts)-1] != t {
-			ts = append(ts, t)
-		}
+		recs = append(recs, timedValue[V]{kv.Key.UnixMilli(), kv.Value})
 	}
-	return ts, nil
+	return recs, nil
 }
 
-// forward forwards the result of key's window ending at end: its records
-// folded, stamped with the latest of their times. An empty window is not
-// forwarded.
-func (p *slidingAggregator[K, V, A]) forward(key K, end int64) error {
+// forward forwards the result of key's window ending at end, folded from
+// recs (key's records in store order, covering the window), stamped with
+// its latest record time. An empty window is not forwarded.
+func (p *slidingAggregator[K, V, A]) forward(key K, end int64, recs []timedValue[V]) error {
+	i, _ := slices.BinarySearchFunc(recs, end-p.d, func(r timedValue[V], at int64) int { return cmp.Compare(r.at, at) })
 	var agg A
 	latest, started := int64(0), false
-	for kv, err := range p.records.Fetch(key, time.UnixMilli(end-p.d), time.UnixMilli(end)) {
-		if err != nil {
-			return err
-		}
+	for ; i < len(recs) && recs[i].at <= end; i++ {
 		if started {
-			agg = p.cfg.Add(key, kv.Value, agg)
+			agg = p.cfg.Add(key, recs[i].value, agg)
 		} else {
-			agg, started = begin(p.cfg.Init, p.cfg.First, p.cfg.Add, key, kv.Value), true
+			agg, started = begin(p.cfg.Init, p.cfg.First, p.cfg.Add, key, recs[i].value), true
 		}
-		latest = max(latest, kv.Key.UnixMilli())
+		latest = recs[i].at
 	}
 	if !started {
 		return nil
@@ -182,28 +236,37 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	}
 	d := p.d
 	// The last window the record touches, the one starting just after it,
-	// ends at t+1+d.
-	if t+1+d+p.grace <= p.observed || p.emitted.covers(t+1+d) {
+	// ends at t+1+d. (The mark says the same after a restart, or when the
+	// wall clock closed windows: it is stream time - grace - 1.)
+	if t+1+d+p.grace <= p.observed || p.emitted.covers(t+d) {
 		dropLate(p.ctx, p.name, "every sliding window it falls into or starts has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 		return nil
 	}
 	if p.cfg.Emit != EmitOnUpdate {
-		p.nextDue = min(p.nextDue, t) // every window the record makes or joins ends at t or later
-		return p.records.Put(rec.Key, rec.Value, rec.Timestamp)
+		if err := p.records.Put(rec.Key, rec.Value, rec.Timestamp); err != nil {
+			return err
+		}
+		return p.addPending(rec.Key, t)
 	}
-	// The record times around t, before the put: the windows the record
-	// falls into end in [t, t+d], and the one starting after it needs a
-	// record in (t, t+1+d].
-	ts, err := p.times(rec.Key, t-1-d, t+1+d)
+	// The records around t, before the put: the windows the record falls
+	// into start at t-d or later and end at t+d or earlier, the one
+	// starting after it needs a record in (t, t+1+d], and the one starting
+	// at t-d exists if a record is at t-d-1.
+	recs, err := p.fetch(rec.Key, t-1-d, t+1+d)
 	if err != nil {
 		return err
 	}
-	i, seen := slices.BinarySearch(ts, t)
+	i, _ := slices.BinarySearchFunc(recs, t+1, func(r timedValue[V], at int64) int { return cmp.Compare(r.at, at) })
+	seen := i > 0 && recs[i-1].at == t
 	if err := p.records.Put(rec.Key, rec.Value, rec.Timestamp); err != nil {
 		return err
 	}
-	if !seen {
-		ts = slices.Insert(ts, i, t)
+	recs = slices.Insert(recs, i, timedValue[V]{t, rec.Value}) // after its time's earlier records, as the store keeps it
+	ts := make([]int64, 0, len(recs))
+	for _, r := range recs {
+		if len(ts) == 0 || ts[len(ts)-1] != r.at {
+			ts = append(ts, r.at)
+		}
 	}
 	open := p.observed - p.grace // the earliest end of an open window
 	for _, end := range slidingEnds(ts, d) {
@@ -211,11 +274,89 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		// new: it existed already if a record ends it.
 		changed := end >= t && end-d <= t || !seen && end == t+1+d && !slices.Contains(ts, end)
 		if changed && end >= open {
-			if err := p.forward(rec.Key, end); err != nil {
+			if err := p.forward(rec.Key, end, recs); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
+}
+
+// addPending adds to pending the windows a record of key at t may have
+// made: the one ending at t, the one starting just after t if a record
+// follows within d + 1, and the one starting just after the record before t
+// (the records before that one already had a record after them).
+func (p *slidingAggregator[K, V, A]) addPending(key K, t int64) error {
+	if !p.pendingLoaded {
+		return nil // loadPending will find them in the store
+	}
+	raw, err := p.cfg.KeySerde.Serialize(key)
+	if err != nil {
+		return err
+	}
+	push := func(end int64) {
+		if !p.emitted.covers(end) {
+			p.pending.push(due[K]{key, string(raw), end})
+		}
+	}
+	push(t)
+	for _, err := range p.records.Fetch(key, time.UnixMilli(t+1), time.UnixMilli(t+1+p.d)) {
+		if err != nil {
+			return err
+		}
+		push(t + 1 + p.d)
+		break
+	}
+	for kv, err := range p.records.BackwardFetch(key, time.UnixMilli(t-1-p.d), time.UnixMilli(t-1)) {
+		if err != nil {
+			return err
+		}
+		push(kv.Key.UnixMilli() + 1 + p.d)
+		break
+	}
+	return nil
+}
+
+// loadPending fills pending with every window of the record store not
+// emitted yet.
+func (p *slidingAggregator[K, V, A]) loadPending() error {
+	after := int64(math.MinInt64 / 2) // before any record
+	if p.emitted.has {
+		after = p.emitted.to
+	}
+	type keyTimes struct {
+		key K
+		raw string
+		ts  []int64
+	}
+	var keys []*keyTimes
+	byRaw := map[string]*keyTimes{}
+	for kv, err := range p.records.FetchAll(time.UnixMilli(after-p.d), time.UnixMilli(math.MaxInt64/2)) {
+		if err != nil {
+			return err
+		}
+		raw, err := p.cfg.KeySerde.Serialize(kv.Key.Key)
+		if err != nil {
+			return err
+		}
+		k := byRaw[string(raw)]
+		if k == nil {
+			k = &keyTimes{key: kv.Key.Key, raw: string(raw)}
+			byRaw[string(raw)] = k
+			keys = append(keys, k)
+		}
+		k.ts = append(k.ts, kv.Key.Start.UnixMilli())
+	}
+	p.pending = nil
+	for _, k := range keys {
+		slices.Sort(k.ts)
+		for _, end := range slidingEnds(slices.Compact(k.ts), p.d) {
+			if end > after {
+				p.pending.push(due[K]{k.key, k.raw, end})
+			}
+		}
+	}
+	p.pendingLoaded = true
 	return nil
 }
 
@@ -226,68 +367,33 @@ func (p *slidingAggregator[K, V, A]) emitClosed(now int64) error {
 	if err := p.emitted.load(); err != nil {
 		return err
 	}
+	if !p.pendingLoaded {
+		if err := p.loadPending(); err != nil {
+			return err
+		}
+	}
 	bound := now - p.grace - 1
 	if p.emitted.covers(bound) {
 		return nil
 	}
-	if p.nextKnown && bound < p.nextDue {
-		// Nothing is due, but the mark moves on: a record kept though its
-		// own window has closed (see AddSlidingAggregation) must not make
-		// that window due later.
-		return p.emitted.advance(bound)
-	}
-	// The windows ending after the mark start at or after mark - d + 1 and
-	// may need the record just before that start to exist.
-	after := int64(math.MinInt64)
-	from := bound - 2*p.d - p.grace - 2 // older records have expired
-	if p.emitted.has {
-		after, from = p.emitted.to, p.emitted.to-p.d
-	}
-	type keyTimes struct {
-		key K
-		ts  []int64
-	}
-	var keys []*keyTimes
-	byRaw := map[string]*keyTimes{}
-	for kv, err := range p.records.FetchAll(time.UnixMilli(from), time.UnixMilli(max(now, p.observed))) {
+	var last due[K]
+	for i := 0; len(p.pending) > 0 && p.pending[0].end <= bound; i++ {
+		c := p.pending.pop()
+		if i > 0 && c.compare(last) == 0 {
+			continue // the same window again
+		}
+		last = c
+		recs, err := p.fetch(c.key, c.end-p.d, c.end)
 		if err != nil {
 			return err
 		}
-		raw, err := p.cfg.KeySerde.Serialize(kv.Key.Key)
-		if err != nil {
-			return err
-		}
-		k := byRaw[string(raw)]
-		if k == nil {
-			k = &keyTimes{key: kv.Key.Key}
-			byRaw[string(raw)] = k
-			keys = append(keys, k)
-		}
-		k.ts = append(k.ts, kv.Key.Start.UnixMilli())
-	}
-	type due struct {
-		key K
-		end int64
-	}
-	var closed []due
-	p.nextKnown, p.nextDue = true, math.MaxInt64
-	for _, k := range keys {
-		slices.Sort(k.ts)
-		for _, end := range slidingEnds(slices.Compact(k.ts), p.d) {
-			switch {
-			case end > bound:
-				p.nextDue = min(p.nextDue, end)
-			case end > after:
-				closed = append(closed, due{k.key, end})
-			}
-		}
-	}
-	slices.SortStableFunc(closed, func(a, b due) int { return cmp.Compare(a.end, b.end) })
-	for _, c := range closed {
-		if err := p.forward(c.key, c.end); err != nil {
+		if err := p.forward(c.key, c.end, recs); err != nil {
 			return err
 		}
 	}
+	// The mark moves on even when nothing was due: a record kept though its
+	// own window has closed (see AddSlidingAggregation) must not make that
+	// window due later.
 	return p.emitted.advance(bound)
 }
 

@@ -190,7 +190,7 @@ func TestSlidingMatchesDefinition(t *testing.T) {
 		for range 150 {
 			now += rng.Int64N(400)
 			at := now - rng.Int64N(1600) // within grace, or late
-			switch rng.IntN(4) { // shared times, and times just past a window's bound
+			switch rng.IntN(4) {         // shared times, and times just past a window's bound
 			case 0:
 				at -= at % 250
 			case 1:
