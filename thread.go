@@ -676,6 +676,7 @@ func (th *thread) newTask(id processor.TaskID) (*task.Task, error) {
 		CacheMaxBytes: a.cfg.StoreCacheMaxBytes,
 		Transactional: a.cfg.Guarantee == eos.ExactlyOnce,
 		Dropped:       func() { a.metrics.dropped.Add(1) },
+		Logger:        th.log,
 	})
 	if err != nil {
 		return nil, err

@@ -116,7 +116,7 @@ func TestWindowedLatenessAcrossARestart(t *testing.T) {
 // least minResults.
 func testWindowsAcrossARestart(t *testing.T, name string, input []*kgo.Record, split, minResults int) {
 	// One uninterrupted run, through the test driver.
-	d, err := testdriver.New(windowedSums(t), testdriver.Options{})
+	d, err := testdriver.New(windowedSums(t), testdriver.Options{Logger: quiet})
 	require.NoError(t, err)
 	defer d.Close()
 	in := testdriver.CreateInputTopic(d, "in", serde.Bytes(), serde.Bytes())

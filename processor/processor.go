@@ -3,6 +3,7 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"strings"
@@ -174,6 +175,9 @@ type Context[KOut, VOut any] interface {
 	// metrics (Metrics.DroppedRecords; the test driver's DroppedRecords).
 	// Log why, too.
 	DroppedRecord()
+	// Logger is the app's logger (Config.Logger; the test driver's
+	// Options.Logger) with the task and the processor as attributes.
+	Logger() *slog.Logger
 }
 
 // ErrStoreNotConnected is returned by Context.StateStore (and GetStore) for a

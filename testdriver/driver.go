@@ -3,6 +3,7 @@ package testdriver
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,9 @@ type Options struct {
 	// WallClockStart is the mock wall clock's initial time. Default: the
 	// Unix epoch, so that runs are deterministic.
 	WallClockStart time.Time
+	// Logger is what processors log with (processor.Context.Logger).
+	// Default slog.Default().
+	Logger *slog.Logger
 }
 
 // ErrClosed is returned by every Driver method called after Close, and by
@@ -119,6 +123,7 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 			Collector:     d,
 			Clock:         func() time.Time { return d.clock },
 			Dropped:       func() { d.dropped++ },
+			Logger:        opts.Logger,
 		})
 		if err != nil {
 			return nil, errors.Join(err, d.Close())

@@ -2,7 +2,6 @@ package topology
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/gostreams/streams/processor"
@@ -19,8 +18,9 @@ const (
 	// the app's deserialization handler decides on (by default the app
 	// stops). The default.
 	FailOnInvalidTimestamp InvalidTimestamp = iota
-	// SkipOnInvalidTimestamp logs the record (topic-less: the extractor
-	// only sees the record) and drops it.
+	// SkipOnInvalidTimestamp drops the record: the task logs it, with its
+	// topic, partition and offset, and counts it as dropped
+	// (processor.Context.DroppedRecord).
 	SkipOnInvalidTimestamp
 	// UsePartitionTimeOnInvalidTimestamp gives the record its partition's
 	// time, the largest timestamp seen on the partition so far; a record
@@ -52,7 +52,6 @@ func ValueTimestamp[K, V any](get func(V) (time.Time, error), onInvalid InvalidT
 		}
 		switch onInvalid {
 		case SkipOnInvalidTimestamp:
-			slog.Warn("skipping a record with an invalid event time", "error", err)
 			return time.Time{}, fmt.Errorf("%w: %w", processor.ErrSkipRecord, err)
 		case UsePartitionTimeOnInvalidTimestamp:
 			if !partitionTime.IsZero() {

@@ -1,7 +1,9 @@
 package topology_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -21,6 +23,13 @@ type order struct {
 // eventTimes runs orders through a source whose extractor takes eventTime
 // from the value, and returns the timestamps the records carry past it.
 func eventTimes(t *testing.T, onInvalid topology.InvalidTimestamp, orders ...order) ([]string, error) {
+	got, _, _, err := eventTimesLogged(t, onInvalid, orders...)
+	return got, err
+}
+
+// eventTimesLogged is eventTimes that also returns what the driver logged
+// and how many records it dropped.
+func eventTimesLogged(t *testing.T, onInvalid topology.InvalidTimestamp, orders ...order) ([]string, string, int64, error) {
 	t.Helper()
 	b := topology.NewBuilder()
 	src := topology.AddSource(b, "orders", topology.Source[string, order]{
@@ -33,7 +42,8 @@ func eventTimes(t *testing.T, onInvalid topology.InvalidTimestamp, orders ...ord
 	topology.AddSink(b, "out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.String()}, stamp)
 	topo, err := b.Build()
 	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{})
+	var logs bytes.Buffer
+	d, err := testdriver.New(topo, testdriver.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	defer d.Close()
 	in := testdriver.CreateInputTopic(d, "orders", serde.String(), serde.JSON[order]())
@@ -47,7 +57,7 @@ func eventTimes(t *testing.T, onInvalid topology.InvalidTimestamp, orders ...ord
 	}
 	got, err := out.ReadValues()
 	require.NoError(t, err)
-	return got, pipeErr
+	return got, logs.String(), d.DroppedRecords(), pipeErr
 }
 
 func TestValueTimestampExtractor(t *testing.T) {
@@ -55,9 +65,13 @@ func TestValueTimestampExtractor(t *testing.T) {
 	at := func(h, m int) time.Time { return time.Date(2026, 11, 22, h, m, 0, 0, time.UTC) }
 	orders := []order{{"o1", at(10, 0)}, {"o2", time.Time{}}, {"o3", at(9, 30)}}
 
-	got, err := eventTimes(t, topology.SkipOnInvalidTimestamp, orders...)
+	got, logs, dropped, err := eventTimesLogged(t, topology.SkipOnInvalidTimestamp, orders...)
 	require.NoError(t, err)
 	require.Equal(t, []string{"o1@10:00:00", "o3@09:30:00"}, got, "the event time, not the record's; the invalid one skipped")
+	require.Contains(t, logs, "skipping a record")
+	require.Contains(t, logs, "topic=orders partition=0 offset=1", "the log names the record")
+	require.Contains(t, logs, "task=0_0")
+	require.Equal(t, int64(1), dropped, "counted as dropped")
 
 	got, err = eventTimes(t, topology.UsePartitionTimeOnInvalidTimestamp, orders...)
 	require.NoError(t, err)

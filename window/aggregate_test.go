@@ -1,7 +1,9 @@
 package window_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ func countTopology(t *testing.T, name string, w window.TimeWindows, emit window.
 	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, counts)
 	topo, err := b.Build()
 	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{})
+	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	return d, testdriver.CreateInputTopic(d, "in", serde.String(), serde.String()),
@@ -155,7 +157,7 @@ func TestReduceKeepsTheLargestValue(t *testing.T) {
 	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, maxes)
 	topo, err := b.Build()
 	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{})
+	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
 	require.NoError(t, err)
 	defer d.Close()
 	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
@@ -172,4 +174,34 @@ func TestReduceKeepsTheLargestValue(t *testing.T) {
 			Windows: w, Store: "s2", KeySerde: serde.String(), AggSerde: serde.Int64(), Add: add,
 		}, src)
 	})
+}
+
+// quiet is the tests' logger: late records are expected.
+var quiet = slog.New(slog.DiscardHandler)
+
+// A late record is logged with the app's logger, naming the aggregation
+// and the record.
+func TestLateRecordIsLoggedThroughTheAppLogger(t *testing.T) {
+	t.Parallel()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	initial, add := window.Count[string, string]()
+	counts := window.AddTimeAggregation(b, "per-minute", window.TimeAggregation[string, string, int64]{
+		Windows: window.Tumbling(time.Minute), Store: "per-minute-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
+		Init: initial, Add: add,
+	}, src)
+	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
+		KeySerde: window.TimeWindowedSerde(serde.String(), time.Minute), ValueSerde: serde.Int64()}, counts)
+	topo, err := b.Build()
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	d, err := testdriver.New(topo, testdriver.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
+	require.NoError(t, in.Pipe("a", "x", sec(120)))
+	require.NoError(t, in.Pipe("a", "x", sec(30))) // [0,60) closed at 60 s
+	require.Contains(t, logs.String(), "window: dropping a late record")
+	require.Contains(t, logs.String(), "task=0_0 processor=per-minute")
+	require.Contains(t, logs.String(), "topic=in partition=0 offset=1")
 }

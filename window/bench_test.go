@@ -25,7 +25,7 @@ func BenchmarkTumblingCount(b *testing.B) {
 		keys[i] = fmt.Sprintf("k%04d", i)
 	}
 	run := func(b *testing.B, topo *topology.Topology) {
-		d, err := testdriver.New(topo, testdriver.Options{})
+		d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func BenchmarkSlidingSum(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				d, err := testdriver.New(topo, testdriver.Options{})
+				d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
 				if err != nil {
 					b.Fatal(err)
 				}

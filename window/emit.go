@@ -65,11 +65,12 @@ func dropLate(ctx interface {
 	ApplicationID() string
 	RecordMetadata() (processor.RecordMetadata, bool)
 	DroppedRecord()
+	Logger() *slog.Logger
 }, name, why string, ts time.Time, streamTime int64, grace time.Duration) {
 	countLate(ctx.ApplicationID(), name)
 	ctx.DroppedRecord()
 	md, _ := ctx.RecordMetadata()
-	slog.Warn("window: dropping a late record: "+why,
-		"aggregation", name, "timestamp", ts, "stream_time", time.UnixMilli(streamTime), "grace", grace,
+	ctx.Logger().Warn("window: dropping a late record: "+why,
+		"timestamp", ts, "stream_time", time.UnixMilli(streamTime), "grace", grace,
 		"topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
 }

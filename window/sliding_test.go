@@ -30,7 +30,7 @@ func slidingTopology(t *testing.T, name string, w window.SlidingWindows, emit wi
 	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, sums)
 	topo, err := b.Build()
 	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{})
+	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	return testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64()), testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())

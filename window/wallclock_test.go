@@ -23,7 +23,7 @@ func wallClockDriver(t *testing.T, add func(*topology.Builder, topology.Node[str
 	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, add(b, src))
 	topo, err := b.Build()
 	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{})
+	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	return d, testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64()), testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())

@@ -8,6 +8,7 @@ package graph
 
 import (
 	"fmt"
+	"log/slog"
 	"regexp"
 	"time"
 
@@ -27,6 +28,8 @@ type Env interface {
 	RequestCommit()
 	// DroppedRecord counts a record a processor dropped.
 	DroppedRecord()
+	// Logger is the task's logger.
+	Logger() *slog.Logger
 	// Store returns the task's instance of the named store.
 	Store(name string) (state.Store, bool)
 	// KnowsStore reports whether the topology has a store of that name,

@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -18,6 +19,7 @@ type ProcessorNode[KIn, VIn, KOut, VOut any] struct {
 	children []Receiver[KOut, VOut]
 	byName   map[string]Receiver[KOut, VOut]
 	env      Env
+	log      *slog.Logger
 }
 
 // NewProcessorNode wraps proc, which may use the named stores.
@@ -33,6 +35,7 @@ func (n *ProcessorNode[KIn, VIn, KOut, VOut]) AddChild(child Node) error {
 
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) Init(env Env) error {
 	n.env = env
+	n.log = env.Logger().With("processor", n.name)
 	if err := n.proc.Init(n); err != nil {
 		return fmt.Errorf("task %s: processor %q: init: %w", env.TaskID(), n.name, err)
 	}
@@ -93,6 +96,7 @@ func (n *ProcessorNode[KIn, VIn, KOut, VOut]) Commit()                  { n.env.
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) StreamTime() time.Time    { return n.env.StreamTime() }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) WallClockTime() time.Time { return n.env.WallClockTime() }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) DroppedRecord()           { n.env.DroppedRecord() }
+func (n *ProcessorNode[KIn, VIn, KOut, VOut]) Logger() *slog.Logger     { return n.log }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) TaskID() processor.TaskID { return n.env.TaskID() }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) ApplicationID() string    { return n.env.ApplicationID() }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) StateDir() string         { return n.env.StateDir() }

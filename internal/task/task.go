@@ -12,6 +12,7 @@ package task
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"time"
@@ -50,6 +51,9 @@ type Config struct {
 	// Dropped, if set, counts the records processors drop
 	// (processor.Context.DroppedRecord).
 	Dropped func()
+	// Logger is what processors log with, with the task as an attribute.
+	// Default slog.Default().
+	Logger *slog.Logger
 }
 
 // TopicPartition names one input partition.
@@ -116,6 +120,10 @@ func New(cfg Config) (*Task, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Logger = cfg.Logger.With("task", cfg.ID.String())
 	if cfg.ID.Subtopology < 0 || cfg.ID.Subtopology >= len(cfg.Program.Subtopologies) {
 		return nil, fmt.Errorf("task %s: the topology has no sub-topology %d", cfg.ID, cfg.ID.Subtopology)
 	}
@@ -228,7 +236,9 @@ func (t *Task) AddRecord(raw *graph.RawRecord) error {
 	}
 	if err := in.q.Add(raw); err != nil {
 		if errors.Is(err, processor.ErrSkipRecord) {
-			// The extractor dropped it (and logged why).
+			// The timestamp extractor dropped it.
+			t.cfg.Logger.Warn("skipping a record", "topic", raw.Topic, "partition", raw.Partition, "offset", raw.Offset, "error", err)
+			t.DroppedRecord()
 			return t.Skip(raw.Topic, raw.Partition, raw.Offset)
 		}
 		return err
@@ -506,6 +516,7 @@ func (t *Task) TaskID() processor.TaskID { return t.cfg.ID }
 func (t *Task) ApplicationID() string    { return t.cfg.ApplicationID }
 func (t *Task) StateDir() string         { return t.cfg.StateDir }
 func (t *Task) WallClockTime() time.Time { return t.cfg.Clock() }
+func (t *Task) Logger() *slog.Logger     { return t.cfg.Logger }
 
 // DroppedRecord implements graph.Env.
 func (t *Task) DroppedRecord() {
