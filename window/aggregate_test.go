@@ -146,22 +146,12 @@ window: Advance is 0s; it must be at least 1ms and at most Size (0s)`, func() {
 // each next value (here the largest value seen), with no initial result.
 func TestReduceKeepsTheLargestValue(t *testing.T) {
 	t.Parallel()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-	first, add := window.Reduce[string](func(agg, v int64) int64 { return max(agg, v) })
-	w := window.Tumbling(10 * time.Second)
-	maxes := window.AddTimeAggregation(b, "max", window.TimeAggregation[string, int64, int64]{
-		Windows: w, Store: "max-store", KeySerde: serde.String(), AggSerde: serde.Int64(), First: first, Add: add,
-	}, src)
-	ws := window.TimeWindowedSerde(serde.String(), w.Size)
-	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, maxes)
-	topo, err := b.Build()
-	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-	require.NoError(t, err)
-	defer d.Close()
-	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
-	out := testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
+	_, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+		first, add := window.Reduce[string](func(agg, v int64) int64 { return max(agg, v) })
+		return window.AddTimeAggregation(b, "max", window.TimeAggregation[string, int64, int64]{
+			Windows: window.Tumbling(10 * time.Second), Store: "max-store", KeySerde: serde.String(), AggSerde: serde.Int64(), First: first, Add: add,
+		}, src)
+	})
 	for i, v := range []int64{-5, -9, -2, -7} { // all negative: an initial 0 would win
 		require.NoError(t, in.Pipe("a", v, sec(int64(i))))
 	}
@@ -170,37 +160,27 @@ func TestReduceKeepsTheLargestValue(t *testing.T) {
 	require.Equal(t, []int64{-5, -5, -2, -2}, got)
 
 	require.PanicsWithValue(t, `window: aggregation "no-start": set Init (or First, for a reduction)`, func() {
+		b := topology.NewBuilder()
+		src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
 		window.AddTimeAggregation(b, "no-start", window.TimeAggregation[string, int64, int64]{
-			Windows: w, Store: "s2", KeySerde: serde.String(), AggSerde: serde.Int64(), Add: add,
+			Windows: window.Tumbling(10 * time.Second), Store: "s2", KeySerde: serde.String(), AggSerde: serde.Int64(), Add: sum,
 		}, src)
 	})
 }
-
-// quiet is the tests' logger: late records are expected.
-var quiet = slog.New(slog.DiscardHandler)
 
 // A late record is logged with the app's logger, naming the aggregation
 // and the record.
 func TestLateRecordIsLoggedThroughTheAppLogger(t *testing.T) {
 	t.Parallel()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-	initial, add := window.Count[string, string]()
-	counts := window.AddTimeAggregation(b, "per-minute", window.TimeAggregation[string, string, int64]{
-		Windows: window.Tumbling(time.Minute), Store: "per-minute-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
-		Init: initial, Add: add,
-	}, src)
-	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
-		KeySerde: window.TimeWindowedSerde(serde.String(), time.Minute), ValueSerde: serde.Int64()}, counts)
-	topo, err := b.Build()
-	require.NoError(t, err)
 	var logs bytes.Buffer
-	d, err := testdriver.New(topo, testdriver.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	require.NoError(t, err)
-	defer d.Close()
-	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
-	require.NoError(t, in.Pipe("a", "x", sec(120)))
-	require.NoError(t, in.Pipe("a", "x", sec(30))) // [0,60) closed at 60 s
+	_, in, _ := windowDriver(t, slog.New(slog.NewTextHandler(&logs, nil)), serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+		return window.AddTimeAggregation(b, "per-minute", window.TimeAggregation[string, int64, int64]{
+			Windows: window.Tumbling(time.Minute), Store: "per-minute-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
+			Init: func() int64 { return 0 }, Add: sum,
+		}, src)
+	})
+	require.NoError(t, in.Pipe("a", 1, sec(120)))
+	require.NoError(t, in.Pipe("a", 1, sec(30))) // [0,60) closed at 60 s
 	require.Contains(t, logs.String(), "window: dropping a late record")
 	require.Contains(t, logs.String(), "task=0_0 processor=per-minute")
 	require.Contains(t, logs.String(), "topic=in partition=0 offset=1")

@@ -19,23 +19,13 @@ import (
 // given gap and grace.
 func sessionTopology(t *testing.T, name string, w window.SessionWindows, emit window.Emit) (*testdriver.InputTopic[string, int64], *testdriver.OutputTopic[state.Windowed[string], int64]) {
 	t.Helper()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-	sums := window.AddSessionAggregation(b, name, window.SessionAggregation[string, int64, int64]{
-		Windows: w, Store: name + "-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
-		Init:  func() int64 { return 0 },
-		Add:   func(_ string, v, agg int64) int64 { return agg + v },
-		Merge: func(_ string, a, b int64) int64 { return a + b },
-		Emit:  emit,
-	}, src)
-	ws := window.SessionWindowedSerde(serde.String())
-	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, sums)
-	topo, err := b.Build()
-	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
-	return testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64()), testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
+	_, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+		return window.AddSessionAggregation(b, name, window.SessionAggregation[string, int64, int64]{
+			Windows: w, Store: name + "-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
+			Init: func() int64 { return 0 }, Add: sum, Merge: func(_ string, a, b int64) int64 { return a + b }, Emit: emit,
+		}, src)
+	})
+	return in, out
 }
 
 func sessions(t *testing.T, out *testdriver.OutputTopic[state.Windowed[string], int64]) []string {
@@ -96,23 +86,14 @@ func TestSessionEmitOnClose(t *testing.T) {
 // included, with no initial result.
 func TestSessionReduce(t *testing.T) {
 	t.Parallel()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-	first, add := window.Reduce[string](func(agg, v int64) int64 { return min(agg, v) })
-	mins := window.AddSessionAggregation(b, "min", window.SessionAggregation[string, int64, int64]{
-		Windows: window.Session(10 * time.Second).WithGrace(time.Minute), Store: "min-store",
-		KeySerde: serde.String(), AggSerde: serde.Int64(), First: first, Add: add,
-		Merge: func(_ string, a, b int64) int64 { return min(a, b) },
-	}, src)
-	ws := window.SessionWindowedSerde(serde.String())
-	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, mins)
-	topo, err := b.Build()
-	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-	require.NoError(t, err)
-	defer d.Close()
-	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
-	out := testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
+	_, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+		first, add := window.Reduce[string](func(agg, v int64) int64 { return min(agg, v) })
+		return window.AddSessionAggregation(b, "min", window.SessionAggregation[string, int64, int64]{
+			Windows: window.Session(10 * time.Second).WithGrace(time.Minute), Store: "min-store",
+			KeySerde: serde.String(), AggSerde: serde.Int64(), First: first, Add: add,
+			Merge: func(_ string, a, b int64) int64 { return min(a, b) },
+		}, src)
+	})
 	require.NoError(t, in.Pipe("a", 7, sec(0)))
 	require.NoError(t, in.Pipe("a", 9, sec(18)))
 	require.NoError(t, in.Pipe("a", 8, sec(9))) // within 10 s of both: bridges them
@@ -124,24 +105,16 @@ func TestSessionReduce(t *testing.T) {
 // replaced session is a Kafka tombstone: a null value under its key.
 func TestSessionRetractionIsATombstone(t *testing.T) {
 	t.Parallel()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-	counts := window.AddSessionAggregation(b, "count", window.SessionAggregation[string, int64, *int64]{
-		Windows: window.Session(10 * time.Second).WithGrace(time.Minute), Store: "count-store",
-		KeySerde: serde.String(), AggSerde: serde.Nullable(serde.Int64()),
-		Init:  func() *int64 { return new(int64) },
-		Add:   func(_ string, _ int64, n *int64) *int64 { c := *n + 1; return &c },
-		Merge: func(_ string, a, b *int64) *int64 { c := *a + *b; return &c },
-	}, src)
-	ws := window.SessionWindowedSerde(serde.String())
-	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], *int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Nullable(serde.Int64())}, counts)
-	topo, err := b.Build()
-	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-	require.NoError(t, err)
-	defer d.Close()
-	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
-	raw := testdriver.CreateOutputTopic(d, "out", ws, serde.Bytes())
+	d, in, _ := windowDriver(t, quiet, serde.Nullable(serde.Int64()), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], *int64] {
+		return window.AddSessionAggregation(b, "count", window.SessionAggregation[string, int64, *int64]{
+			Windows: window.Session(10 * time.Second).WithGrace(time.Minute), Store: "count-store",
+			KeySerde: serde.String(), AggSerde: serde.Nullable(serde.Int64()),
+			Init:  func() *int64 { return new(int64) },
+			Add:   func(_ string, _ int64, n *int64) *int64 { c := *n + 1; return &c },
+			Merge: func(_ string, a, b *int64) *int64 { c := *a + *b; return &c },
+		}, src)
+	})
+	raw := testdriver.CreateOutputTopic(d, "out", window.SessionWindowedSerde(serde.String()), serde.Bytes())
 	require.NoError(t, in.Pipe("a", 0, sec(0)))
 	require.NoError(t, in.Pipe("a", 0, sec(20)))
 	require.NoError(t, in.Pipe("a", 0, sec(10))) // bridges [0,0] and [20,20]

@@ -20,20 +20,13 @@ import (
 // slidingTopology sums "in" per key in sliding windows.
 func slidingTopology(t *testing.T, name string, w window.SlidingWindows, emit window.Emit) (*testdriver.InputTopic[string, int64], *testdriver.OutputTopic[state.Windowed[string], int64]) {
 	t.Helper()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-	sums := window.AddSlidingAggregation(b, name, window.SlidingAggregation[string, int64, int64]{
-		Windows: w, Store: name + "-store", KeySerde: serde.String(), ValueSerde: serde.Int64(),
-		Init: func() int64 { return 0 }, Add: func(_ string, v, agg int64) int64 { return agg + v }, Emit: emit,
-	}, src)
-	ws := window.SessionWindowedSerde(serde.String()) // start and end both written
-	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, sums)
-	topo, err := b.Build()
-	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
-	return testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64()), testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
+	_, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+		return window.AddSlidingAggregation(b, name, window.SlidingAggregation[string, int64, int64]{
+			Windows: w, Store: name + "-store", KeySerde: serde.String(), ValueSerde: serde.Int64(),
+			Init: func() int64 { return 0 }, Add: sum, Emit: emit,
+		}, src)
+	})
+	return in, out
 }
 
 func slides(t *testing.T, out *testdriver.OutputTopic[state.Windowed[string], int64]) []string {

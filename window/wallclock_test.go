@@ -8,26 +8,9 @@ import (
 
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
-	"github.com/gostreams/streams/testdriver"
 	"github.com/gostreams/streams/topology"
 	"github.com/gostreams/streams/window"
 )
-
-// wallClockDriver builds a topology with add, which wires an aggregation of
-// "in" into the sink "out", and returns its driver and topics.
-func wallClockDriver(t *testing.T, add func(*topology.Builder, topology.Node[string, int64]) topology.Node[state.Windowed[string], int64]) (*testdriver.Driver, *testdriver.InputTopic[string, int64], *testdriver.OutputTopic[state.Windowed[string], int64]) {
-	t.Helper()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-	ws := window.SessionWindowedSerde(serde.String())
-	topology.AddSink(b, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out", KeySerde: ws, ValueSerde: serde.Int64()}, add(b, src))
-	topo, err := b.Build()
-	require.NoError(t, err)
-	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
-	return d, testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64()), testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
-}
 
 func sum(_ string, v, agg int64) int64 { return agg + v }
 
@@ -37,7 +20,7 @@ func TestWallClockClosesSessionsWhileIdle(t *testing.T) {
 	t.Parallel()
 	const name = "session-wall-clock"
 	late := lateSince(name)
-	d, in, out := wallClockDriver(t, func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+	d, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
 		return window.AddSessionAggregation(b, name, window.SessionAggregation[string, int64, int64]{
 			Windows: window.Session(10 * time.Second), Store: name, KeySerde: serde.String(), AggSerde: serde.Int64(),
 			Init: func() int64 { return 0 }, Add: sum, Merge: func(_ string, a, b int64) int64 { return a + b },
@@ -63,7 +46,7 @@ func TestWallClockClosesSlidingWindowsWhileIdle(t *testing.T) {
 	t.Parallel()
 	const name = "sliding-wall-clock"
 	late := lateSince(name)
-	d, in, out := wallClockDriver(t, func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+	d, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
 		return window.AddSlidingAggregation(b, name, window.SlidingAggregation[string, int64, int64]{
 			Windows: window.Sliding(10 * time.Second).WithGrace(5 * time.Second), Store: name, KeySerde: serde.String(), ValueSerde: serde.Int64(),
 			Init: func() int64 { return 0 }, Add: sum, Emit: window.EmitOnWindowClose, WallClockClose: time.Second,
