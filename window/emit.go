@@ -27,10 +27,20 @@ func addEmitMarkStore(b *topology.Builder, store, name string) {
 	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(store+"-emitted"), serde.String(), serde.Int64()).WithCaching(), name)
 }
 
-// open finds the store of the mark of store.
-func (m *emitMark) open(ctx processor.StoreGetter, store string) error {
+// open finds the store of the mark of store and, if wallClock > 0,
+// schedules emitClosed every wallClock of wall-clock time, given the time
+// in Unix ms (WallClockClose).
+func (m *emitMark) open(ctx interface {
+	processor.StoreGetter
+	Schedule(time.Duration, processor.PunctuationType, processor.Punctuator) (processor.Cancellable, error)
+}, store string, wallClock time.Duration, emitClosed func(now int64) error) error {
 	var err error
-	m.store, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, store+"-emitted")
+	if m.store, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, store+"-emitted"); err != nil || wallClock <= 0 {
+		return err
+	}
+	_, err = ctx.Schedule(wallClock, processor.WallClockTime, processor.PunctuatorFunc(func(now time.Time) error {
+		return emitClosed(now.UnixMilli())
+	}))
 	return err
 }
 

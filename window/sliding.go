@@ -158,12 +158,7 @@ func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K
 		return err
 	}
 	if p.cfg.Emit == EmitOnWindowClose {
-		err = p.emitted.open(ctx, p.cfg.Store)
-		if err == nil && p.cfg.WallClockClose > 0 {
-			_, err = ctx.Schedule(p.cfg.WallClockClose, processor.WallClockTime, processor.PunctuatorFunc(func(now time.Time) error {
-				return p.emitClosed(now.UnixMilli())
-			}))
-		}
+		err = p.emitted.open(ctx, p.cfg.Store, p.cfg.WallClockClose, p.emitClosed)
 	}
 	return err
 }
