@@ -131,3 +131,48 @@ func BenchmarkSlidingSum(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSessionCount counts sessions (gap 1 s) of 10,000 keys through
+// the test driver, one record a millisecond of event time, in order: each
+// key comes back every 10 s, so every session holds one record and one
+// closes every millisecond.
+//
+//	go test -run '^$' -bench SessionCount -benchmem ./window/
+func BenchmarkSessionCount(b *testing.B) {
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%05d", i)
+	}
+	for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
+		b.Run(emit.String(), func(b *testing.B) {
+			tb := topology.NewBuilder()
+			src := topology.AddSource(tb, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
+			counts := window.AddSessionAggregation(tb, "count", window.SessionAggregation[string, int64, int64]{
+				Windows: window.Session(time.Second), Store: "sessions", KeySerde: serde.String(), AggSerde: serde.Int64(),
+				Init: func() int64 { return 0 }, Add: func(_ string, _, n int64) int64 { return n + 1 },
+				Merge: func(_ string, a, b int64) int64 { return a + b }, Emit: emit,
+			}, src)
+			topology.AddSink(tb, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
+				KeySerde: window.SessionWindowedSerde(serde.String()), ValueSerde: serde.Int64()}, counts)
+			topo, err := tb.Build()
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, err := testdriver.New(topo, testdriver.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := in.Pipe(keys[i%len(keys)], 1, time.UnixMilli(int64(i))); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package window
 
 import (
+	"cmp"
 	"log/slog"
 	"time"
 
@@ -83,4 +84,72 @@ func dropLate(ctx interface {
 	ctx.Logger().Warn("window: dropping a late record: "+why,
 		"timestamp", ts, "stream_time", time.UnixMilli(streamTime), "grace", grace,
 		"topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+}
+
+// due is a window of a key not emitted yet (EmitOnWindowClose): the key,
+// serialized (keys are compared by it), and the window's bounds, Unix ms.
+type due[K any] struct {
+	key        K
+	raw        string
+	start, end int64
+}
+
+func (a due[K]) compare(b due[K]) int {
+	return cmp.Or(cmp.Compare(a.end, b.end), cmp.Compare(a.raw, b.raw), cmp.Compare(a.start, b.start))
+}
+
+// endHeap is a min-heap of windows by end, then serialized key, then start:
+// the windows an aggregation has yet to emit, so that closing them never
+// scans the store. A window may be in it more than once; popDue drops the
+// copies.
+type endHeap[K any] []due[K]
+
+func (h *endHeap[K]) push(d due[K]) {
+	*h = append(*h, d)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if s[parent].compare(s[i]) <= 0 {
+			break
+		}
+		s[parent], s[i] = s[i], s[parent]
+		i = parent
+	}
+}
+
+func (h *endHeap[K]) pop() due[K] {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < len(s) && s[l].compare(s[small]) < 0 {
+			small = l
+		}
+		if r < len(s) && s[r].compare(s[small]) < 0 {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		s[i], s[small] = s[small], s[i]
+		i = small
+	}
+	*h = s
+	return top
+}
+
+// popDue pops, oldest end first and each once, the windows that end at or
+// before bound.
+func (h *endHeap[K]) popDue(bound int64) []due[K] {
+	var out []due[K]
+	for len(*h) > 0 && (*h)[0].end <= bound {
+		d := h.pop()
+		if n := len(out); n == 0 || out[n-1].compare(d) != 0 {
+			out = append(out, d)
+		}
+	}
+	return out
 }

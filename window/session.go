@@ -3,7 +3,6 @@ package window
 import (
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/gostreams/streams/processor"
@@ -83,11 +82,11 @@ type sessionAggregator[K, V, A any] struct {
 	// observed is the largest record time seen, Unix ms; math.MinInt64
 	// before the first.
 	observed int64
-	// nextEnd is the earliest end of the sessions not emitted yet, if
-	// nextKnown: emitClosed reads the store only once the close bound
-	// reaches it.
-	nextEnd   int64
-	nextKnown bool
+	// pending holds the sessions not emitted yet (EmitOnWindowClose),
+	// including some a merge has replaced since. It is rebuilt from the
+	// store on first use (pendingLoaded), after a restart too.
+	pending       endHeap[K]
+	pendingLoaded bool
 }
 
 func (p *sessionAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
@@ -162,10 +161,12 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	if err := p.store.Put(merged, agg); err != nil {
 		return err
 	}
-	if end := merged.End.UnixMilli(); p.nextKnown && end < p.nextEnd {
-		p.nextEnd = end
-	}
 	if p.cfg.Emit != EmitOnUpdate {
+		raw, err := p.cfg.KeySerde.Serialize(rec.Key)
+		if err != nil {
+			return err
+		}
+		p.pending.push(due[K]{rec.Key, string(raw), merged.Start.UnixMilli(), merged.End.UnixMilli()})
 		return nil
 	}
 	var retracted A
@@ -187,37 +188,51 @@ func (p *sessionAggregator[K, V, A]) emitClosed(now int64) error {
 	if err := p.emitted.load(); err != nil {
 		return err
 	}
+	if !p.pendingLoaded {
+		if err := p.loadPending(); err != nil {
+			return err
+		}
+	}
 	bound := now - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
 	if p.emitted.covers(bound) {
 		return nil
 	}
-	if p.nextKnown && bound < p.nextEnd {
-		// Nothing is due, but the mark moves on: after a restart, whose
-		// stream time starts over, it still tells which sessions closed.
-		return p.emitted.advance(bound)
+	for _, c := range p.pending.popDue(bound) {
+		s := state.Windowed[K]{Key: c.key, Start: time.UnixMilli(c.start), End: time.UnixMilli(c.end)}
+		agg, ok, err := p.store.FetchSession(c.key, s.Start, s.End)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // a merge replaced it
+		}
+		if err := p.ctx.Forward(processor.NewRecord(s, agg, s.End)); err != nil {
+			return err
+		}
 	}
-	var closed []state.KeyValue[state.Windowed[K], A]
-	p.nextKnown, p.nextEnd = true, math.MaxInt64
+	// The mark moves on even when nothing was due: after a restart, whose
+	// stream time starts over, it still tells which sessions closed.
+	return p.emitted.advance(bound)
+}
+
+// loadPending fills pending with every session of the store not emitted
+// yet.
+func (p *sessionAggregator[K, V, A]) loadPending() error {
+	p.pending = nil
 	for kv, err := range p.store.FetchRange(nil, nil) {
 		if err != nil {
-			p.nextKnown = false
 			return err
 		}
-		end := kv.Key.End.UnixMilli()
-		switch {
-		case end > bound:
-			p.nextEnd = min(p.nextEnd, end)
-		case !p.emitted.covers(end):
-			closed = append(closed, kv)
+		if end := kv.Key.End.UnixMilli(); !p.emitted.covers(end) {
+			raw, err := p.cfg.KeySerde.Serialize(kv.Key.Key)
+			if err != nil {
+				return err
+			}
+			p.pending.push(due[K]{kv.Key.Key, string(raw), kv.Key.Start.UnixMilli(), end})
 		}
 	}
-	slices.SortStableFunc(closed, func(a, b state.KeyValue[state.Windowed[K], A]) int { return a.Key.End.Compare(b.Key.End) })
-	for _, kv := range closed {
-		if err := p.ctx.Forward(processor.NewRecord(kv.Key, kv.Value, kv.Key.End)); err != nil {
-			return err
-		}
-	}
-	return p.emitted.advance(bound)
+	p.pendingLoaded = true
+	return nil
 }
 
 func (p *sessionAggregator[K, V, A]) Close() error { return nil }

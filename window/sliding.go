@@ -99,58 +99,6 @@ type slidingAggregator[K, V, A any] struct {
 	pendingLoaded bool
 }
 
-// due is a window of a key that closes: the key, serialized (keys are
-// compared by it), and the window's end, Unix ms.
-type due[K any] struct {
-	key K
-	raw string
-	end int64
-}
-
-func (a due[K]) compare(b due[K]) int {
-	return cmp.Or(cmp.Compare(a.end, b.end), cmp.Compare(a.raw, b.raw))
-}
-
-// endHeap is a min-heap of windows by end, then serialized key.
-type endHeap[K any] []due[K]
-
-func (h *endHeap[K]) push(d due[K]) {
-	*h = append(*h, d)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if s[parent].compare(s[i]) <= 0 {
-			break
-		}
-		s[parent], s[i] = s[i], s[parent]
-		i = parent
-	}
-}
-
-func (h *endHeap[K]) pop() due[K] {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		small, l, r := i, 2*i+1, 2*i+2
-		if l < len(s) && s[l].compare(s[small]) < 0 {
-			small = l
-		}
-		if r < len(s) && s[r].compare(s[small]) < 0 {
-			small = r
-		}
-		if small == i {
-			break
-		}
-		s[i], s[small] = s[small], s[i]
-		i = small
-	}
-	*h = s
-	return top
-}
-
 func (p *slidingAggregator[K, V, A]) Init(ctx processor.Context[state.Windowed[K], A]) error {
 	p.ctx = ctx
 	var err error
@@ -291,7 +239,7 @@ func (p *slidingAggregator[K, V, A]) addPending(key K, t int64) error {
 	}
 	push := func(end int64) {
 		if !p.emitted.covers(end) {
-			p.pending.push(due[K]{key, string(raw), end})
+			p.pending.push(due[K]{key, string(raw), end - p.d, end})
 		}
 	}
 	push(t)
@@ -347,7 +295,7 @@ func (p *slidingAggregator[K, V, A]) loadPending() error {
 		slices.Sort(k.ts)
 		for _, end := range slidingEnds(slices.Compact(k.ts), p.d) {
 			if end > after {
-				p.pending.push(due[K]{k.key, k.raw, end})
+				p.pending.push(due[K]{k.key, k.raw, end - p.d, end})
 			}
 		}
 	}
@@ -371,14 +319,8 @@ func (p *slidingAggregator[K, V, A]) emitClosed(now int64) error {
 	if p.emitted.covers(bound) {
 		return nil
 	}
-	var last due[K]
-	for i := 0; len(p.pending) > 0 && p.pending[0].end <= bound; i++ {
-		c := p.pending.pop()
-		if i > 0 && c.compare(last) == 0 {
-			continue // the same window again
-		}
-		last = c
-		recs, err := p.fetch(c.key, c.end-p.d, c.end)
+	for _, c := range p.pending.popDue(bound) {
+		recs, err := p.fetch(c.key, c.start, c.end)
 		if err != nil {
 			return err
 		}
