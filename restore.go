@@ -239,11 +239,15 @@ func (th *thread) restoreStep(ctx context.Context, wait time.Duration) error {
 	return nil
 }
 
-// pauseRestoring pauses the input of tasks that started restoring, so their
-// records wait in Kafka, not in memory. The caller holds mu.
+// pauseRestoring pauses the input of restoring tasks, so that their
+// records wait in Kafka, not in memory: under exactly-once at once (their
+// records are not kept but rewound), else once a task has MaxPollRecords
+// buffered. A short restore then never pauses its input: resuming costs up
+// to the client's fetch wait (FetchMaxWait), which a fetch already waiting
+// without the resumed partitions sits out. The caller holds mu.
 func (th *thread) pauseRestoring() {
 	for _, rs := range th.mu.restoring {
-		if !rs.paused {
+		if !rs.paused && (th.sess != nil || rs.tk.Buffered() >= th.app.cfg.MaxPollRecords) {
 			th.cl.PauseFetchPartitions(rs.inputs)
 			rs.paused = true
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/internal/embedded"
@@ -183,4 +184,50 @@ func TestMovedTasksArriveWithTheirState(t *testing.T) {
 		require.Equal(t, int64(produced/20), n, "%s: %d records of every key were produced", k, produced/20)
 	}
 	require.Positive(t, aListener.restoredRecords(), "A restored the tasks it got back")
+}
+
+// Input that arrives while a task restores waits: in the task's buffer,
+// and once that holds MaxPollRecords, in Kafka (the partition is paused
+// until the restore ends). Nothing is lost or counted twice either way.
+func TestInputDuringALongRestoreIsProcessedOnceAfterIt(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+	const n = 200_000
+	changelog := streams.ChangelogTopic("long-restore", "counts")
+	compact := "compact"
+	resp, err := c.Admin().CreateTopic(ctxT(t), 1, -1, map[string]*string{"cleanup.policy": &compact}, changelog)
+	require.NoError(t, err)
+	require.NoError(t, resp.Err)
+	recs := make([]*kgo.Record, 0, n)
+	for i := range n {
+		v, _ := serde.Int64().Serialize(int64(i))
+		recs = append(recs, &kgo.Record{Topic: changelog, Key: fmt.Appendf(nil, "k%d", i), Value: v})
+	}
+	require.NoError(t, c.Produce(ctxT(t), recs...))
+	// The restoring task's input, there before the app starts: polled
+	// while it restores.
+	repartition := streams.RepartitionTopic("long-restore", "by-key")
+	require.NoError(t, c.CreateTopic(ctxT(t), repartition, 1))
+	var input []string
+	for i := range 500 {
+		input = append(input, fmt.Sprintf("k%d", i%10))
+	}
+	produceValues(t, c, repartition, true, input...)
+
+	l := &listener{}
+	cfg := config(t, c, "long-restore")
+	cfg.RestoreListener = l
+	cfg.MaxPollRecords = 20
+	r := start(t, counting(t), cfg)
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), "long-restore", "in", repartition))
+	require.NoError(t, r.stop(t))
+	l.mu.Lock()
+	require.Greater(t, len(l.batches), 1, "the restore must take several batches for this test to mean anything")
+	l.mu.Unlock()
+	require.Equal(t, int64(n), l.restoredRecords())
+	counts := latestCounts(t, c, "long-restore")
+	for i := range 10 {
+		require.Equal(t, int64(i+50), counts[fmt.Sprintf("k%d", i)], "k%d: its restored count and 50 more", i)
+	}
 }
