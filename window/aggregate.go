@@ -76,9 +76,9 @@ type TimeAggregation[K, V, A any] struct {
 // node of its results, keyed by window.
 //
 // A record is late for a window that has closed (end + grace at or before
-// the stream time the processor has seen); it is not added there. A record
-// late for every window it falls into is dropped, logged and counted
-// (LateRecords).
+// the stream time the processor has seen); it is not added there, which is
+// logged. A record late for every window it falls into is dropped, logged
+// and counted (LateRecords).
 func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
@@ -188,10 +188,11 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 			return err
 		}
 	}
-	added := false
+	added, closed := false, 0
 	for _, w := range p.cfg.Windows.WindowsFor(rec.Timestamp) {
 		if p.cfg.Windows.Closed(w, now) || p.emitted.covers(w.Start.UnixMilli()) {
-			continue // late for this window: closed, or emitted already (by the wall clock)
+			closed++ // late for this window: closed, or emitted already (by the wall clock)
+			continue
 		}
 		agg, ok, err := p.store.FetchOne(rec.Key, w.Start)
 		if err != nil {
@@ -213,8 +214,11 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 			}
 		}
 	}
-	if !added {
+	switch {
+	case !added:
 		dropLate(p.ctx, p.name, "every window it falls into has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
+	case closed > 0:
+		skipLate(p.ctx, rec.Timestamp, p.observed, p.cfg.Windows.Grace, "closed_windows", closed)
 	}
 	return nil
 }

@@ -185,3 +185,22 @@ func TestLateRecordIsLoggedThroughTheAppLogger(t *testing.T) {
 	require.Contains(t, logs.String(), "task=0_0 processor=per-minute")
 	require.Contains(t, logs.String(), "topic=in partition=0 offset=1")
 }
+
+// A record late for some of its windows is added to the open ones, logged
+// for the closed ones, and not counted as dropped.
+func TestPartlyLateRecordIsLoggedNotDropped(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	d, in, out := windowDriver(t, slog.New(slog.NewTextHandler(&logs, nil)), serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+		return window.AddTimeAggregation(b, "hopping", window.TimeAggregation[string, int64, int64]{
+			Windows: window.Hopping(10*time.Second, 5*time.Second), Store: "hopping-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
+			Init: func() int64 { return 0 }, Add: sum,
+		}, src)
+	})
+	require.NoError(t, in.Pipe("a", 1, sec(12)))
+	require.NoError(t, in.Pipe("a", 2, sec(7))) // [0,10) closed at 12 s; [5,15) is open
+	require.Equal(t, []string{"a@5-15=1", "a@10-20=1", "a@5-15=3"}, sessions(t, out))
+	require.Contains(t, logs.String(), "window: a late record skips the windows that have closed")
+	require.Contains(t, logs.String(), "closed_windows=1")
+	require.Zero(t, d.DroppedRecords())
+}

@@ -70,20 +70,33 @@ func (m *emitMark) advance(bound int64) error {
 	return nil
 }
 
-// dropLate counts a late record of the aggregation name and logs why it was
-// dropped.
-func dropLate(ctx interface {
+// lateContext is what dropLate and skipLate need of a processor.Context.
+type lateContext interface {
 	ApplicationID() string
 	RecordMetadata() (processor.RecordMetadata, bool)
 	DroppedRecord()
 	Logger() *slog.Logger
-}, name, why string, ts time.Time, streamTime int64, grace time.Duration) {
+}
+
+// dropLate counts a late record of the aggregation name and logs why it was
+// dropped.
+func dropLate(ctx lateContext, name, why string, ts time.Time, streamTime int64, grace time.Duration) {
 	countLate(ctx.ApplicationID(), name)
 	ctx.DroppedRecord()
+	logLate(ctx, "window: dropping a late record: "+why, ts, streamTime, grace)
+}
+
+// skipLate logs a record that is late for some of its windows, which have
+// closed, but not for others, which it was added to: it is not dropped, so
+// not counted. More are attributes to log.
+func skipLate(ctx lateContext, ts time.Time, streamTime int64, grace time.Duration, more ...any) {
+	logLate(ctx, "window: a late record skips the windows that have closed", ts, streamTime, grace, more...)
+}
+
+func logLate(ctx lateContext, msg string, ts time.Time, streamTime int64, grace time.Duration, more ...any) {
 	md, _ := ctx.RecordMetadata()
-	ctx.Logger().Warn("window: dropping a late record: "+why,
-		"timestamp", ts, "stream_time", time.UnixMilli(streamTime), "grace", grace,
-		"topic", md.Topic, "partition", md.Partition, "offset", md.Offset)
+	ctx.Logger().Warn(msg, append([]any{"timestamp", ts, "stream_time", time.UnixMilli(streamTime), "grace", grace,
+		"topic", md.Topic, "partition", md.Partition, "offset", md.Offset}, more...)...)
 }
 
 // due is a window of a key not emitted yet (EmitOnWindowClose): the key,

@@ -58,7 +58,8 @@ type SlidingAggregation[K, V, A any] struct {
 // logged and counted (LateRecords) only when even the window that would
 // start just after it has closed (its time + 1 + d + grace at or before the
 // stream time seen): until then it may still be in, or start, an open
-// window.
+// window. A record whose own window has closed but that is kept is logged,
+// not counted.
 func AddSlidingAggregation[K, V, A any](b *topology.Builder, name string, cfg SlidingAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
@@ -184,6 +185,11 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	if t+1+d+p.grace <= p.observed || p.emitted.covers(t+d) {
 		dropLate(p.ctx, p.name, "every sliding window it falls into or starts has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 		return nil
+	}
+	if t+p.grace < p.observed || p.emitted.covers(t) {
+		// Its own window has closed, and perhaps others that hold it; the
+		// later ones have not.
+		skipLate(p.ctx, rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 	}
 	if p.cfg.Emit != EmitOnUpdate {
 		if err := p.records.Put(rec.Key, rec.Value, rec.Timestamp); err != nil {
