@@ -42,10 +42,10 @@ vet:
 bench: setup
 	cd bench && $(GO) run .
 
-# bench-micro runs the benchmarks of the test driver, the stores and the
-# serdes, with allocations.
+# bench-micro runs the benchmarks of the test driver, the stores, the
+# serdes and the windowed aggregations, with allocations.
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchmem ./testdriver/ ./state/ ./serde/
+	$(GO) test -run '^$$' -bench . -benchmem ./testdriver/ ./state/ ./serde/ ./window/
 
 # fuzz runs each fuzzer for FUZZTIME (default 10s).
 FUZZTIME ?= 10s

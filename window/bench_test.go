@@ -13,6 +13,48 @@ import (
 	"github.com/gostreams/streams/window"
 )
 
+// benchKeys returns n keys, "k" and a number.
+func benchKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%05d", i)
+	}
+	return keys
+}
+
+// benchPipe builds a topology in which add wires a processor between the
+// source "in" (string keys, int64 values) and the sink "out", and pipes
+// records of value 1 through the test driver, one a millisecond of event
+// time, the keys in turn. It reports records/s.
+func benchPipe[K, V any](b *testing.B, keys []string, ks serde.Serde[K], vs serde.Serde[V], add func(*topology.Builder, topology.Node[string, int64]) topology.Node[K, V]) {
+	b.Helper()
+	tb := topology.NewBuilder()
+	src := topology.AddSource(tb, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
+	topology.AddSink(tb, "out", topology.Sink[K, V]{Topic: "out", KeySerde: ks, ValueSerde: vs}, add(tb, src))
+	topo, err := tb.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := in.Pipe(keys[i%len(keys)], 1, time.UnixMilli(int64(i))); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// windowedKeys writes both window bounds.
+var windowedKeys = window.SessionWindowedSerde(serde.String())
+
 // BenchmarkTumblingCount counts 1,000 keys in 1-minute tumbling windows
 // through the test driver, one record a millisecond of event time, beside
 // the same records counted per key in a plain key-value store (the
@@ -20,69 +62,37 @@ import (
 //
 //	go test -run '^$' -bench TumblingCount -benchmem ./window/
 func BenchmarkTumblingCount(b *testing.B) {
-	keys := make([]string, 1000)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("k%04d", i)
-	}
-	run := func(b *testing.B, topo *topology.Topology) {
-		d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer d.Close()
-		in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.String())
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if err := in.Pipe(keys[i%len(keys)], "x", time.UnixMilli(int64(i))); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	}
+	keys := benchKeys(1000)
 	for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
 		b.Run(fmt.Sprintf("windowed/%v", emit), func(b *testing.B) {
-			tb := topology.NewBuilder()
-			src := topology.AddSource(tb, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-			initial, add := window.Count[string, string]()
-			w := window.Tumbling(time.Minute)
-			counts := window.AddTimeAggregation(tb, "count", window.TimeAggregation[string, string, int64]{
-				Windows: w, Store: "counts", KeySerde: serde.String(), AggSerde: serde.Int64(), Init: initial, Add: add, Emit: emit,
-			}, src)
-			topology.AddSink(tb, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
-				KeySerde: window.TimeWindowedSerde(serde.String(), w.Size), ValueSerde: serde.Int64()}, counts)
-			topo, err := tb.Build()
-			if err != nil {
-				b.Fatal(err)
-			}
-			run(b, topo)
+			benchPipe(b, keys, windowedKeys, serde.Int64(), func(tb *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+				initial, add := window.Count[string, int64]()
+				return window.AddTimeAggregation(tb, "count", window.TimeAggregation[string, int64, int64]{
+					Windows: window.Tumbling(time.Minute), Store: "counts", KeySerde: serde.String(), AggSerde: serde.Int64(),
+					Init: initial, Add: add, Emit: emit,
+				}, src)
+			})
 		})
 	}
 	b.Run("baseline/key-value", func(b *testing.B) {
-		tb := topology.NewBuilder()
-		src := topology.AddSource(tb, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-		counts := topology.AddProcessor(tb, "count", processor.Func(func(ctx processor.Context[string, int64], rec processor.Record[string, string]) error {
-			st, err := processor.GetStore[state.KeyValueStore[string, int64]](ctx, "counts")
-			if err != nil {
-				return err
-			}
-			n, _, err := st.Get(rec.Key)
-			if err != nil {
-				return err
-			}
-			if err := st.Put(rec.Key, n+1); err != nil {
-				return err
-			}
-			return ctx.Forward(processor.Derive(rec, rec.Key, n+1))
-		}), src)
-		tb.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("counts"), serde.String(), serde.Int64()), "count")
-		topology.AddSink(tb, "out", topology.Sink[string, int64]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.Int64()}, counts)
-		topo, err := tb.Build()
-		if err != nil {
-			b.Fatal(err)
-		}
-		run(b, topo)
+		benchPipe(b, keys, serde.String(), serde.Int64(), func(tb *topology.Builder, src topology.Node[string, int64]) topology.Node[string, int64] {
+			counts := topology.AddProcessor(tb, "count", processor.Func(func(ctx processor.Context[string, int64], rec processor.Record[string, int64]) error {
+				st, err := processor.GetStore[state.KeyValueStore[string, int64]](ctx, "counts")
+				if err != nil {
+					return err
+				}
+				n, _, err := st.Get(rec.Key)
+				if err != nil {
+					return err
+				}
+				if err := st.Put(rec.Key, n+1); err != nil {
+					return err
+				}
+				return ctx.Forward(rec.WithValue(n + 1))
+			}), src)
+			tb.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("counts"), serde.String(), serde.Int64()), "count")
+			return counts
+		})
 	})
 }
 
@@ -92,41 +102,16 @@ func BenchmarkTumblingCount(b *testing.B) {
 //
 //	go test -run '^$' -bench SlidingSum -benchmem ./window/
 func BenchmarkSlidingSum(b *testing.B) {
-	keys := make([]string, 100)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("k%03d", i)
-	}
+	keys := benchKeys(100)
 	for _, perWindow := range []int{10, 100} {
 		for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
 			b.Run(fmt.Sprintf("records-per-window=%d/%v", perWindow, emit), func(b *testing.B) {
-				tb := topology.NewBuilder()
-				src := topology.AddSource(tb, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-				sums := window.AddSlidingAggregation(tb, "sum", window.SlidingAggregation[string, int64, int64]{
-					Windows: window.Sliding(time.Duration(perWindow) * 100 * time.Millisecond), Store: "records",
-					KeySerde: serde.String(), ValueSerde: serde.Int64(),
-					Init: func() int64 { return 0 }, Add: func(_ string, v, agg int64) int64 { return agg + v }, Emit: emit,
-				}, src)
-				topology.AddSink(tb, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
-					KeySerde: window.SessionWindowedSerde(serde.String()), ValueSerde: serde.Int64()}, sums)
-				topo, err := tb.Build()
-				if err != nil {
-					b.Fatal(err)
-				}
-				d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer d.Close()
-				in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if err := in.Pipe(keys[i%len(keys)], 1, time.UnixMilli(int64(i))); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+				benchPipe(b, keys, windowedKeys, serde.Int64(), func(tb *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+					return window.AddSlidingAggregation(tb, "sum", window.SlidingAggregation[string, int64, int64]{
+						Windows: window.Sliding(time.Duration(perWindow) * 100 * time.Millisecond), Store: "records",
+						KeySerde: serde.String(), ValueSerde: serde.Int64(), Init: func() int64 { return 0 }, Add: sum, Emit: emit,
+					}, src)
+				})
 			})
 		}
 	}
@@ -139,40 +124,16 @@ func BenchmarkSlidingSum(b *testing.B) {
 //
 //	go test -run '^$' -bench SessionCount -benchmem ./window/
 func BenchmarkSessionCount(b *testing.B) {
-	keys := make([]string, 10_000)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("k%05d", i)
-	}
+	keys := benchKeys(10_000)
 	for _, emit := range []window.Emit{window.EmitOnUpdate, window.EmitOnWindowClose} {
 		b.Run(emit.String(), func(b *testing.B) {
-			tb := topology.NewBuilder()
-			src := topology.AddSource(tb, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
-			counts := window.AddSessionAggregation(tb, "count", window.SessionAggregation[string, int64, int64]{
-				Windows: window.Session(time.Second), Store: "sessions", KeySerde: serde.String(), AggSerde: serde.Int64(),
-				Init: func() int64 { return 0 }, Add: func(_ string, _, n int64) int64 { return n + 1 },
-				Merge: func(_ string, a, b int64) int64 { return a + b }, Emit: emit,
-			}, src)
-			topology.AddSink(tb, "out", topology.Sink[state.Windowed[string], int64]{Topic: "out",
-				KeySerde: window.SessionWindowedSerde(serde.String()), ValueSerde: serde.Int64()}, counts)
-			topo, err := tb.Build()
-			if err != nil {
-				b.Fatal(err)
-			}
-			d, err := testdriver.New(topo, testdriver.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer d.Close()
-			in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if err := in.Pipe(keys[i%len(keys)], 1, time.UnixMilli(int64(i))); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			benchPipe(b, keys, windowedKeys, serde.Int64(), func(tb *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+				initial, add := window.Count[string, int64]()
+				return window.AddSessionAggregation(tb, "count", window.SessionAggregation[string, int64, int64]{
+					Windows: window.Session(time.Second), Store: "sessions", KeySerde: serde.String(), AggSerde: serde.Int64(),
+					Init: initial, Add: add, Merge: func(_ string, a, b int64) int64 { return a + b }, Emit: emit,
+				}, src)
+			})
 		})
 	}
 }
