@@ -2,14 +2,12 @@ package streams_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gostreams/streams"
 	"github.com/gostreams/streams/processor"
@@ -48,17 +46,7 @@ func TestLongRestoreLogsProgress(t *testing.T) {
 	c := startCluster(t)
 	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
 	const n = 200_000
-	changelog := streams.ChangelogTopic("progress", "counts")
-	compact := "compact"
-	resp, err := c.Admin().CreateTopic(ctxT(t), 1, -1, map[string]*string{"cleanup.policy": &compact}, changelog)
-	require.NoError(t, err)
-	require.NoError(t, resp.Err)
-	recs := make([]*kgo.Record, 0, n)
-	for i := range n {
-		v, _ := serde.Int64().Serialize(int64(i))
-		recs = append(recs, &kgo.Record{Topic: changelog, Key: fmt.Appendf(nil, "k%d", i), Value: v})
-	}
-	require.NoError(t, c.Produce(ctxT(t), recs...))
+	fillCounts(t, c, "progress", n)
 
 	b := topology.NewBuilder()
 	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})

@@ -194,17 +194,7 @@ func TestInputDuringALongRestoreIsProcessedOnceAfterIt(t *testing.T) {
 	c := startCluster(t)
 	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
 	const n = 200_000
-	changelog := streams.ChangelogTopic("long-restore", "counts")
-	compact := "compact"
-	resp, err := c.Admin().CreateTopic(ctxT(t), 1, -1, map[string]*string{"cleanup.policy": &compact}, changelog)
-	require.NoError(t, err)
-	require.NoError(t, resp.Err)
-	recs := make([]*kgo.Record, 0, n)
-	for i := range n {
-		v, _ := serde.Int64().Serialize(int64(i))
-		recs = append(recs, &kgo.Record{Topic: changelog, Key: fmt.Appendf(nil, "k%d", i), Value: v})
-	}
-	require.NoError(t, c.Produce(ctxT(t), recs...))
+	fillCounts(t, c, "long-restore", n)
 	// The restoring task's input, there before the app starts: polled
 	// while it restores.
 	repartition := streams.RepartitionTopic("long-restore", "by-key")
@@ -230,4 +220,21 @@ func TestInputDuringALongRestoreIsProcessedOnceAfterIt(t *testing.T) {
 	for i := range 10 {
 		require.Equal(t, int64(i+50), counts[fmt.Sprintf("k%d", i)], "k%d: its restored count and 50 more", i)
 	}
+}
+
+// fillCounts writes n counts to the changelog of the store "counts" of the
+// app appID, a compacted topic of one partition: "k<i>" counts i.
+func fillCounts(t *testing.T, c *embedded.Cluster, appID string, n int) {
+	t.Helper()
+	changelog := streams.ChangelogTopic(appID, "counts")
+	compact := "compact"
+	resp, err := c.Admin().CreateTopic(ctxT(t), 1, -1, map[string]*string{"cleanup.policy": &compact}, changelog)
+	require.NoError(t, err)
+	require.NoError(t, resp.Err)
+	recs := make([]*kgo.Record, 0, n)
+	for i := range n {
+		v, _ := serde.Int64().Serialize(int64(i))
+		recs = append(recs, &kgo.Record{Topic: changelog, Key: fmt.Appendf(nil, "k%d", i), Value: v})
+	}
+	require.NoError(t, c.Produce(ctxT(t), recs...))
 }
