@@ -7,9 +7,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/internal/embedded"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/testdriver"
@@ -115,24 +119,8 @@ func TestWindowedLatenessAcrossARestart(t *testing.T) {
 // app on the embedded cluster, the first given input[:split]; it wants at
 // least minResults.
 func testWindowsAcrossARestart(t *testing.T, name string, input []*kgo.Record, split, minResults int) {
-	// One uninterrupted run, through the test driver.
-	d, err := testdriver.New(windowedSums(t), testdriver.Options{Logger: quiet})
-	require.NoError(t, err)
-	defer d.Close()
-	in := testdriver.CreateInputTopic(d, "in", serde.Bytes(), serde.Bytes())
-	for _, r := range input {
-		require.NoError(t, in.Pipe(r.Key, r.Value, r.Timestamp))
-	}
-	var want []string
-	for _, topic := range windowOutputs {
-		kvs, err := testdriver.CreateOutputTopic(d, topic, window.SessionWindowedSerde(serde.String()), serde.Int64()).ReadKeyValues()
-		require.NoError(t, err)
-		for _, kv := range kvs {
-			want = append(want, windowLine(topic, kv.Key, kv.Value))
-		}
-	}
+	want := driverWindows(t, input)
 	require.GreaterOrEqual(t, len(want), minResults)
-
 	for _, exactlyOnce := range []bool{false, true} {
 		t.Run(fmt.Sprintf("exactly-once=%v", exactlyOnce), func(t *testing.T) {
 			t.Parallel()
@@ -159,20 +147,97 @@ func testWindowsAcrossARestart(t *testing.T, name string, input []*kgo.Record, s
 			run(input[:split])
 			run(input[split:])
 
-			var got []string
-			ws := window.SessionWindowedSerde(serde.String())
-			for _, topic := range windowOutputs {
-				recs, err := c.ReadAll(ctxT(t), topic)
-				require.NoError(t, err)
-				for _, r := range recs {
-					w, err := ws.Deserialize(r.Key)
-					require.NoError(t, err)
-					v, err := serde.Int64().Deserialize(r.Value)
-					require.NoError(t, err)
-					got = append(got, windowLine(topic, w, v))
-				}
+			require.Equal(t, want, clusterWindows(t, c))
+		})
+	}
+}
+
+// driverWindows returns the results of windowedSums for input in one run
+// of the test driver.
+func driverWindows(t *testing.T, input []*kgo.Record) []string {
+	t.Helper()
+	d, err := testdriver.New(windowedSums(t), testdriver.Options{Logger: quiet})
+	require.NoError(t, err)
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "in", serde.Bytes(), serde.Bytes())
+	for _, r := range input {
+		require.NoError(t, in.Pipe(r.Key, r.Value, r.Timestamp))
+	}
+	var want []string
+	for _, topic := range windowOutputs {
+		kvs, err := testdriver.CreateOutputTopic(d, topic, window.SessionWindowedSerde(serde.String()), serde.Int64()).ReadKeyValues()
+		require.NoError(t, err)
+		for _, kv := range kvs {
+			want = append(want, windowLine(topic, kv.Key, kv.Value))
+		}
+	}
+	return want
+}
+
+// clusterWindows returns the committed records of windowedSums' outputs on
+// c.
+func clusterWindows(t *testing.T, c *embedded.Cluster) []string {
+	t.Helper()
+	var got []string
+	ws := window.SessionWindowedSerde(serde.String())
+	for _, topic := range windowOutputs {
+		recs, err := c.ReadAll(ctxT(t), topic)
+		require.NoError(t, err)
+		for _, r := range recs {
+			w, err := ws.Deserialize(r.Key)
+			require.NoError(t, err)
+			v, err := serde.Int64().Deserialize(r.Value)
+			require.NoError(t, err)
+			got = append(got, windowLine(topic, w, v))
+		}
+	}
+	return got
+}
+
+// Under exactly-once, an aborted transaction revives the aggregations from
+// their committed state (their pending windows and emitted marks
+// included), and a restarted thread does the same: the committed results
+// are still those of one clean run.
+func TestWindowedFinalResultsUnderFaults(t *testing.T) {
+	t.Parallel()
+	input := windowInput()
+	want := driverWindows(t, input)
+	cases := []struct {
+		name     string
+		fault    kfake.Fault
+		recovery string
+	}{
+		{"Produce rejected record", kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "sliding", Err: kerr.MessageTooLarge}, "abort"},
+		{"TxnOffsetCommit rebalance in progress", kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.RebalanceInProgress}, "abort"},
+		{"EndTxn fenced producer", kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.ProducerFenced}, "restart"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := startCluster(t)
+			for _, topic := range append([]string{"in"}, windowOutputs...) {
+				require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
 			}
-			require.Equal(t, want, got)
+			fresh := make([]*kgo.Record, len(input))
+			for i, r := range input {
+				fresh[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+			}
+			require.NoError(t, c.Produce(ctxT(t), fresh...))
+			h := c.Kfake().Fault(tc.fault)
+			cfg := eosConfig(t, c, "windows-faults")
+			cfg.CommitInterval = 20 * time.Millisecond
+			cfg.MaxPollRecords = 50 // many transactions
+			app := mustApp(t, windowedSums(t), cfg)
+			require.NoError(t, c.RunUntilCaughtUp(ctxT(t), app, "windows-faults", "in"))
+			require.Positive(t, h.Hits(), "the fault never fired")
+			m := app.Metrics()
+			switch tc.recovery {
+			case "abort":
+				require.Positive(t, m.Aborts, "the fault should have aborted a transaction")
+			case "restart":
+				require.Positive(t, m.ThreadRestarts, "the fault should have restarted the thread")
+			}
+			require.Equal(t, want, clusterWindows(t, c))
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -684,6 +685,12 @@ type expiry interface {
 	// liveFrom returns the earliest live time; ok is false while nothing
 	// has expired.
 	liveFrom() (t int64, ok bool)
+	// observed returns the stream time observed, ok false before any.
+	observed() (t int64, ok bool)
+	// retentionMillis returns the retention, in ms.
+	retentionMillis() int64
+	// countDropped counts a dropped record.
+	countDropped()
 }
 
 // cachedSegmentedStore is the caching layer of window and session stores:
@@ -697,6 +704,13 @@ type cachedSegmentedStore struct {
 	exp     expiry
 	caching bool
 	*writeCache
+	// pending is the stream time the puts of the open transaction moved
+	// (cacheTxn), if hasPending: the backend observes it, and drops what
+	// it expires, only when the transaction is applied, so that an abort
+	// leaves the committed windows and stream time as they were. Guarded by
+	// the cache's mu.
+	pending    int64
+	hasPending bool
 }
 
 var _ SegmentedBytesStore = (*cachedSegmentedStore)(nil)
@@ -718,10 +732,70 @@ func (s *cachedSegmentedStore) Prepare() error {
 }
 
 // Apply writes the writes since the last commit to the backend, with the
-// changelog offset when the backend keeps one.
+// changelog offset when the backend keeps one, and then has it observe the
+// stream time they moved.
 func (s *cachedSegmentedStore) Apply(changelogEnd int64) error {
 	b := belowSegmentLogging(s.inner)
-	return s.applyTo(b, b.Write, changelogEnd)
+	if err := s.applyTo(b, b.Write, changelogEnd); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	t, ok := s.pending, s.hasPending
+	s.hasPending = false
+	s.mu.Unlock()
+	if ok {
+		_, err := s.exp.admit(t)
+		return err
+	}
+	return nil
+}
+
+// Abort drops the writes since the last commit, and the stream time they
+// moved.
+func (s *cachedSegmentedStore) Abort() {
+	s.abort()
+	s.mu.Lock()
+	s.hasPending = false
+	s.mu.Unlock()
+}
+
+// admitLocked is expiry.admit as the task sees it: in cacheTxn mode, the
+// stream time moves in pending, not in the backend. The caller holds mu.
+func (s *cachedSegmentedStore) admitLocked(t int64) (bool, error) {
+	if s.mode != cacheTxn {
+		return s.exp.admit(t)
+	}
+	if !s.hasPending || t > s.pending {
+		s.pending, s.hasPending = t, true
+	}
+	if from, ok := s.liveFromLocked(); ok && t < from {
+		s.exp.countDropped()
+		return false, nil
+	}
+	return true, nil
+}
+
+// liveFromLocked is expiry.liveFrom as the task sees it, counting pending.
+// The caller holds mu.
+func (s *cachedSegmentedStore) liveFromLocked() (int64, bool) {
+	if s.mode != cacheTxn || !s.hasPending {
+		return s.exp.liveFrom()
+	}
+	obs, ok := s.exp.observed()
+	if !ok || s.pending > obs {
+		obs = s.pending
+	}
+	r := s.exp.retentionMillis()
+	if obs < math.MinInt64+r {
+		return 0, false
+	}
+	return obs - r + 1, true
+}
+
+func (s *cachedSegmentedStore) liveFrom() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.liveFromLocked()
 }
 
 func (s *cachedSegmentedStore) Name() string             { return s.inner.Name() }
@@ -759,7 +833,7 @@ func (s *cachedSegmentedStore) live(key []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	from, ok := s.exp.liveFrom()
+	from, ok := s.liveFrom()
 	return !ok || t >= from, nil
 }
 
@@ -780,6 +854,11 @@ func (s *cachedSegmentedStore) Get(key []byte) ([]byte, bool, error) {
 	if err != nil || !ok {
 		return nil, false, err
 	}
+	if s.mode == cacheTxn { // the open transaction may have expired it
+		if live, err := s.live(key); err != nil || !live {
+			return nil, false, err
+		}
+	}
 	s.remember(key, v)
 	return v, true, nil
 }
@@ -797,7 +876,7 @@ func (s *cachedSegmentedStore) Put(key, value []byte) (bool, error) {
 	if err := s.writable(); err != nil {
 		return false, err
 	}
-	if live, err := s.exp.admit(t); err != nil || !live {
+	if live, err := s.admitLocked(t); err != nil || !live {
 		return false, err
 	}
 	s.set(key, ownedValue(value))
@@ -846,7 +925,7 @@ func (s *cachedSegmentedStore) Write(batch []KeyValue[[]byte, []byte]) error {
 			s.set(e.Key, nil)
 			continue
 		}
-		live, err := s.exp.admit(times[i])
+		live, err := s.admitLocked(times[i])
 		if err != nil {
 			return err
 		}
@@ -865,7 +944,7 @@ func (s *cachedSegmentedStore) Scan(r KeyRange, from, to int64, reverse bool) it
 	}
 	return func(yield func(KeyValue[[]byte, []byte], error) bool) {
 		lo := from
-		if f, ok := s.exp.liveFrom(); ok && f > lo {
+		if f, ok := s.liveFrom(); ok && f > lo {
 			lo = f
 		}
 		var bad error
@@ -881,6 +960,6 @@ func (s *cachedSegmentedStore) Scan(r KeyRange, from, to int64, reverse bool) it
 			yield(KeyValue[[]byte, []byte]{}, bad)
 			return
 		}
-		mergeScan(cached, s.inner.Scan(r, from, to, reverse), reverse, false, yield)
+		mergeScan(cached, s.inner.Scan(r, lo, to, reverse), reverse, false, yield)
 	}
 }

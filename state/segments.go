@@ -345,6 +345,19 @@ func (s *segmentedStore) putAt(t int64, write func(*segment) error) (bool, error
 	return live, err
 }
 
+// observed implements expiry.
+func (s *segmentedStore) observed() (int64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mu.observed, s.mu.hasObserved
+}
+
+// retentionMillis implements expiry.
+func (s *segmentedStore) retentionMillis() int64 { return s.retention }
+
+// countDropped implements expiry.
+func (s *segmentedStore) countDropped() { s.dropped.Add(1) }
+
 // liveFrom implements expiry.
 func (s *segmentedStore) liveFrom() (int64, bool) {
 	s.mu.RLock()

@@ -2,6 +2,7 @@ package state
 
 import (
 	"iter"
+	"math"
 	"time"
 )
 
@@ -89,6 +90,26 @@ func (s *loggedSegmentedStore) admit(t int64) (bool, error) {
 		return true, nil
 	}
 	return e.admit(t)
+}
+
+func (s *loggedSegmentedStore) observed() (int64, bool) {
+	if e, ok := s.inner.(expiry); ok {
+		return e.observed()
+	}
+	return 0, false
+}
+
+func (s *loggedSegmentedStore) retentionMillis() int64 {
+	if e, ok := s.inner.(expiry); ok {
+		return e.retentionMillis()
+	}
+	return math.MaxInt64
+}
+
+func (s *loggedSegmentedStore) countDropped() {
+	if e, ok := s.inner.(expiry); ok {
+		e.countDropped()
+	}
 }
 
 func (s *loggedSegmentedStore) liveFrom() (int64, bool) {

@@ -131,3 +131,56 @@ func TestTransactionalWindowStore(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 }
+
+// Stream time moved by an aborted transaction's puts is rolled back with
+// them: the committed windows it would have expired are still there, and a
+// put that was live before the transaction is live again. Within the
+// transaction, the task sees the expiry its puts cause.
+func TestTransactionalWindowStoreAbortRollsBackExpiry(t *testing.T) {
+	t.Parallel()
+	for _, caching := range []bool{false, true} {
+		t.Run(fmt.Sprintf("caching=%v", caching), func(t *testing.T) {
+			t.Parallel()
+			b := NewWindowStoreBuilder(InMemoryWindowStore("w", time.Minute, time.Second, false), serde.String(), serde.String())
+			if caching {
+				b = b.WithCaching()
+			}
+			st := b.BuildStore()
+			require.NoError(t, st.Init(StoreContext{TaskID: "0_0", Changelog: &changes{}, Transactional: true}))
+			t.Cleanup(func() { _ = st.Close() })
+			tx := st.(Transactional)
+			fetch := func(key string, at time.Duration) (string, bool) {
+				t.Helper()
+				v, ok, err := st.FetchOne(key, time.UnixMilli(at.Milliseconds()))
+				require.NoError(t, err)
+				return v, ok
+			}
+			require.NoError(t, st.Put("a", "old", time.UnixMilli(0)))
+			require.NoError(t, tx.Prepare())
+			require.NoError(t, tx.Apply(-1))
+
+			require.NoError(t, st.Put("b", "far", time.UnixMilli((10 * time.Minute).Milliseconds())))
+			_, ok := fetch("a", 0)
+			require.False(t, ok, "within the transaction, 10 minutes later, a has expired")
+			require.Empty(t, collect(t, st.FetchAll(time.UnixMilli(0), time.UnixMilli(0))))
+			tx.Abort()
+
+			v, ok := fetch("a", 0)
+			require.True(t, ok, "the aborted put must not expire committed windows")
+			require.Equal(t, "old", v)
+			require.NoError(t, st.Put("c", "live", time.UnixMilli((30 * time.Second).Milliseconds())))
+			require.NoError(t, tx.Prepare())
+			require.NoError(t, tx.Apply(-1))
+			v, ok = fetch("c", 30*time.Second)
+			require.True(t, ok, "30 s is live again: the stream time is the committed one")
+			require.Equal(t, "live", v)
+
+			// Applied, a put moves stream time for good.
+			require.NoError(t, st.Put("b", "far", time.UnixMilli((10 * time.Minute).Milliseconds())))
+			require.NoError(t, tx.Prepare())
+			require.NoError(t, tx.Apply(-1))
+			_, ok = fetch("a", 0)
+			require.False(t, ok)
+		})
+	}
+}
