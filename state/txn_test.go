@@ -159,7 +159,7 @@ func TestTransactionalWindowStoreAbortRollsBackExpiry(t *testing.T) {
 			require.NoError(t, tx.Prepare())
 			require.NoError(t, tx.Apply(-1))
 
-			require.NoError(t, st.Put("b", "far", time.UnixMilli((10 * time.Minute).Milliseconds())))
+			require.NoError(t, st.Put("b", "far", time.UnixMilli((10*time.Minute).Milliseconds())))
 			_, ok := fetch("a", 0)
 			require.False(t, ok, "within the transaction, 10 minutes later, a has expired")
 			require.Empty(t, collect(t, st.FetchAll(time.UnixMilli(0), time.UnixMilli(0))))
@@ -168,7 +168,7 @@ func TestTransactionalWindowStoreAbortRollsBackExpiry(t *testing.T) {
 			v, ok := fetch("a", 0)
 			require.True(t, ok, "the aborted put must not expire committed windows")
 			require.Equal(t, "old", v)
-			require.NoError(t, st.Put("c", "live", time.UnixMilli((30 * time.Second).Milliseconds())))
+			require.NoError(t, st.Put("c", "live", time.UnixMilli((30*time.Second).Milliseconds())))
 			require.NoError(t, tx.Prepare())
 			require.NoError(t, tx.Apply(-1))
 			v, ok = fetch("c", 30*time.Second)
@@ -176,7 +176,7 @@ func TestTransactionalWindowStoreAbortRollsBackExpiry(t *testing.T) {
 			require.Equal(t, "live", v)
 
 			// Applied, a put moves stream time for good.
-			require.NoError(t, st.Put("b", "far", time.UnixMilli((10 * time.Minute).Milliseconds())))
+			require.NoError(t, st.Put("b", "far", time.UnixMilli((10*time.Minute).Milliseconds())))
 			require.NoError(t, tx.Prepare())
 			require.NoError(t, tx.Apply(-1))
 			_, ok = fetch("a", 0)
