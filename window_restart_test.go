@@ -16,6 +16,7 @@ import (
 	"github.com/gostreams/streams/internal/embedded"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/state/rocksdb"
 	"github.com/gostreams/streams/testdriver"
 	"github.com/gostreams/streams/topology"
 	"github.com/gostreams/streams/window"
@@ -25,25 +26,36 @@ var windowOutputs = []string{"tumbling", "sessions", "sliding"}
 
 // windowedSums sums "in" per key in 10 s tumbling windows, sessions with a
 // 5 s gap and 5 s sliding windows, all with 2 s of grace and final results
-// only, each to the topic of its name.
-func windowedSums(t *testing.T) *topology.Topology {
+// only, each to the topic of its name; their stores are in RocksDB if
+// persistent, else in memory.
+func windowedSums(t *testing.T, persistent bool) *topology.Topology {
 	t.Helper()
+	var windowStores window.WindowStoreFunc
+	var sessionStores window.SessionStoreFunc
+	if persistent {
+		windowStores = func(name string, retention, size time.Duration, dups bool) state.WindowBytesStoreSupplier {
+			return rocksdb.WindowStore(name, rocksdb.Options{}, retention, size, dups)
+		}
+		sessionStores = func(name string, retention time.Duration) state.SessionBytesStoreSupplier {
+			return rocksdb.SessionStore(name, rocksdb.Options{}, retention)
+		}
+	}
 	b := topology.NewBuilder()
 	src := topology.AddSource(b, "src", topology.Source[string, int64]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.Int64()})
 	zero := func() int64 { return 0 }
 	add := func(_ string, v, agg int64) int64 { return agg + v }
 	grace := 2 * time.Second
 	tumbling := window.AddTimeAggregation(b, "tumbling", window.TimeAggregation[string, int64, int64]{
-		Windows: window.Tumbling(10 * time.Second).WithGrace(grace), Store: "tumbling-store",
+		Windows: window.Tumbling(10 * time.Second).WithGrace(grace), Store: "tumbling-store", StoreFunc: windowStores,
 		KeySerde: serde.String(), AggSerde: serde.Int64(), Init: zero, Add: add, Emit: window.EmitOnWindowClose,
 	}, src)
 	sessions := window.AddSessionAggregation(b, "sessions", window.SessionAggregation[string, int64, int64]{
-		Windows: window.Session(5 * time.Second).WithGrace(grace), Store: "sessions-store",
+		Windows: window.Session(5 * time.Second).WithGrace(grace), Store: "sessions-store", StoreFunc: sessionStores,
 		KeySerde: serde.String(), AggSerde: serde.Int64(), Init: zero, Add: add,
 		Merge: func(_ string, a, b int64) int64 { return a + b }, Emit: window.EmitOnWindowClose,
 	}, src)
 	sliding := window.AddSlidingAggregation(b, "sliding", window.SlidingAggregation[string, int64, int64]{
-		Windows: window.Sliding(5 * time.Second).WithGrace(grace), Store: "sliding-store",
+		Windows: window.Sliding(5 * time.Second).WithGrace(grace), Store: "sliding-store", StoreFunc: windowStores,
 		KeySerde: serde.String(), ValueSerde: serde.Int64(), Init: zero, Add: add, Emit: window.EmitOnWindowClose,
 	}, src)
 	for i, n := range []topology.Node[state.Windowed[string], int64]{tumbling, sessions, sliding} {
@@ -121,20 +133,24 @@ func TestWindowedLatenessAcrossARestart(t *testing.T) {
 func testWindowsAcrossARestart(t *testing.T, name string, input []*kgo.Record, split, minResults int) {
 	want := driverWindows(t, input)
 	require.GreaterOrEqual(t, len(want), minResults)
-	for _, exactlyOnce := range []bool{false, true} {
-		t.Run(fmt.Sprintf("exactly-once=%v", exactlyOnce), func(t *testing.T) {
+	for _, mode := range []struct{ exactlyOnce, rocksdb bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		t.Run(fmt.Sprintf("exactly-once=%v/rocksdb=%v", mode.exactlyOnce, mode.rocksdb), func(t *testing.T) {
 			t.Parallel()
 			c := startCluster(t)
 			for _, topic := range append([]string{"in"}, windowOutputs...) {
 				require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
 			}
-			app := fmt.Sprintf("windows-restart-%s-%v", name, exactlyOnce)
+			app := fmt.Sprintf("windows-restart-%s-%v-%v", name, mode.exactlyOnce, mode.rocksdb)
+			stateDir := t.TempDir()
 			run := func(recs []*kgo.Record) {
-				cfg := config(t, c, app) // a new state directory each time
-				if exactlyOnce {
+				cfg := config(t, c, app) // in memory: a new state directory each time
+				if mode.rocksdb {
+					cfg.StateDir = stateDir // RocksDB: the same one, restored from its checkpoint or changelog offset
+				}
+				if mode.exactlyOnce {
 					cfg.Guarantee = eos.ExactlyOnce
 				}
-				r := start(t, windowedSums(t), cfg)
+				r := start(t, windowedSums(t, mode.rocksdb), cfg)
 				fresh := make([]*kgo.Record, len(recs)) // the client fills in what it sends: one copy per run
 				for i, r := range recs {
 					fresh[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
@@ -156,7 +172,7 @@ func testWindowsAcrossARestart(t *testing.T, name string, input []*kgo.Record, s
 // of the test driver.
 func driverWindows(t *testing.T, input []*kgo.Record) []string {
 	t.Helper()
-	d, err := testdriver.New(windowedSums(t), testdriver.Options{Logger: quiet})
+	d, err := testdriver.New(windowedSums(t, false), testdriver.Options{Logger: quiet})
 	require.NoError(t, err)
 	defer d.Close()
 	in := testdriver.CreateInputTopic(d, "in", serde.Bytes(), serde.Bytes())
@@ -212,32 +228,41 @@ func TestWindowedFinalResultsUnderFaults(t *testing.T) {
 		{"EndTxn fenced producer", kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.ProducerFenced}, "restart"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c := startCluster(t)
-			for _, topic := range append([]string{"in"}, windowOutputs...) {
-				require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
-			}
-			fresh := make([]*kgo.Record, len(input))
-			for i, r := range input {
-				fresh[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-			}
-			require.NoError(t, c.Produce(ctxT(t), fresh...))
-			h := c.Kfake().Fault(tc.fault)
-			cfg := eosConfig(t, c, "windows-faults")
-			cfg.CommitInterval = 20 * time.Millisecond
-			cfg.MaxPollRecords = 50 // many transactions
-			app := mustApp(t, windowedSums(t), cfg)
-			require.NoError(t, c.RunUntilCaughtUp(ctxT(t), app, "windows-faults", "in"))
-			require.Positive(t, h.Hits(), "the fault never fired")
-			m := app.Metrics()
-			switch tc.recovery {
-			case "abort":
-				require.Positive(t, m.Aborts, "the fault should have aborted a transaction")
-			case "restart":
-				require.Positive(t, m.ThreadRestarts, "the fault should have restarted the thread")
-			}
-			require.Equal(t, want, clusterWindows(t, c))
-		})
+		for _, persistent := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/rocksdb=%v", tc.name, persistent), func(t *testing.T) {
+				t.Parallel()
+				testWindowsUnderFault(t, input, want, tc.fault, tc.recovery, persistent)
+			})
+		}
 	}
+}
+
+// testWindowsUnderFault runs windowedSums under exactly-once with fault
+// injected, checks that the app recovered as recovery says, and that its
+// committed results are want.
+func testWindowsUnderFault(t *testing.T, input []*kgo.Record, want []string, fault kfake.Fault, recovery string, persistent bool) {
+	c := startCluster(t)
+	for _, topic := range append([]string{"in"}, windowOutputs...) {
+		require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
+	}
+	fresh := make([]*kgo.Record, len(input))
+	for i, r := range input {
+		fresh[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	}
+	require.NoError(t, c.Produce(ctxT(t), fresh...))
+	h := c.Kfake().Fault(fault)
+	cfg := eosConfig(t, c, "windows-faults")
+	cfg.CommitInterval = 20 * time.Millisecond
+	cfg.MaxPollRecords = 50 // many transactions
+	app := mustApp(t, windowedSums(t, persistent), cfg)
+	require.NoError(t, c.RunUntilCaughtUp(ctxT(t), app, "windows-faults", "in"))
+	require.Positive(t, h.Hits(), "the fault never fired")
+	m := app.Metrics()
+	switch recovery {
+	case "abort":
+		require.Positive(t, m.Aborts, "the fault should have aborted a transaction")
+	case "restart":
+		require.Positive(t, m.ThreadRestarts, "the fault should have restarted the thread")
+	}
+	require.Equal(t, want, clusterWindows(t, c))
 }

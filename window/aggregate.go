@@ -41,13 +41,45 @@ func (e Emit) String() string {
 	return fmt.Sprintf("Emit(%d)", int(e))
 }
 
+// WindowStoreFunc makes the window store of an aggregation:
+// state.InMemoryWindowStore (the default), or a persistent one, such as
+//
+//	func(name string, retention, size time.Duration, dups bool) state.WindowBytesStoreSupplier {
+//		return rocksdb.WindowStore(name, rocksdb.Options{}, retention, size, dups)
+//	}
+type WindowStoreFunc func(name string, retention, windowSize time.Duration, retainDuplicates bool) state.WindowBytesStoreSupplier
+
+func (f WindowStoreFunc) orInMemory() WindowStoreFunc {
+	if f == nil {
+		return state.InMemoryWindowStore
+	}
+	return f
+}
+
+// SessionStoreFunc makes the session store of an aggregation:
+// state.InMemorySessionStore (the default), or a persistent one, such as
+//
+//	func(name string, retention time.Duration) state.SessionBytesStoreSupplier {
+//		return rocksdb.SessionStore(name, rocksdb.Options{}, retention)
+//	}
+type SessionStoreFunc func(name string, retention time.Duration) state.SessionBytesStoreSupplier
+
+func (f SessionStoreFunc) orInMemory() SessionStoreFunc {
+	if f == nil {
+		return state.InMemorySessionStore
+	}
+	return f
+}
+
 // TimeAggregation configures a windowed aggregation over time windows.
 type TimeAggregation[K, V, A any] struct {
 	// Windows are the windows each record is aggregated into.
 	Windows TimeWindows
 	// Store names the window store of the results; AddTimeAggregation adds
-	// it (retention Windows.Retention()).
-	Store string
+	// it (retention Windows.Retention()), made by StoreFunc (default
+	// in memory).
+	Store     string
+	StoreFunc WindowStoreFunc
 	// KeySerde and AggSerde write the store's keys and results.
 	KeySerde serde.Serde[K]
 	AggSerde serde.Serde[A]
@@ -88,7 +120,7 @@ func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeA
 		return &timeAggregator[K, V, A]{cfg: cfg, name: name, observed: math.MinInt64}
 	}, parents...)
 	b.AddStateStore(state.NewWindowStoreBuilder(
-		state.InMemoryWindowStore(cfg.Store, cfg.Windows.Retention(), cfg.Windows.Size, false), cfg.KeySerde, cfg.AggSerde), name)
+		cfg.StoreFunc.orInMemory()(cfg.Store, cfg.Windows.Retention(), cfg.Windows.Size, false), cfg.KeySerde, cfg.AggSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
 		addEmitMarkStore(b, cfg.Store, name)
 	}

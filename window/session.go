@@ -16,8 +16,10 @@ type SessionAggregation[K, V, A any] struct {
 	// Windows are the sessions: Gap of inactivity ends one.
 	Windows SessionWindows
 	// Store names the session store of the results; AddSessionAggregation
-	// adds it (retention gap + grace, at least a minute).
-	Store string
+	// adds it (retention gap + grace, at least a minute), made by StoreFunc
+	// (default in memory).
+	Store     string
+	StoreFunc SessionStoreFunc
 	// KeySerde and AggSerde write the store's keys and results.
 	KeySerde serde.Serde[K]
 	AggSerde serde.Serde[A]
@@ -66,7 +68,7 @@ func AddSessionAggregation[K, V, A any](b *topology.Builder, name string, cfg Se
 		return &sessionAggregator[K, V, A]{cfg: cfg, name: name, observed: math.MinInt64}
 	}, parents...)
 	retention := max(cfg.Windows.Gap+cfg.Windows.Grace, time.Minute)
-	b.AddStateStore(state.NewSessionStoreBuilder(state.InMemorySessionStore(cfg.Store, retention), cfg.KeySerde, cfg.AggSerde), name)
+	b.AddStateStore(state.NewSessionStoreBuilder(cfg.StoreFunc.orInMemory()(cfg.Store, retention), cfg.KeySerde, cfg.AggSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
 		addEmitMarkStore(b, cfg.Store, name)
 	}

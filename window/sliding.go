@@ -24,8 +24,10 @@ type SlidingAggregation[K, V, A any] struct {
 	Windows SlidingWindows
 	// Store names the store of the records the windows are computed from
 	// (a window store keeping duplicates, retention MaxTimeDifference +
-	// Grace + 2ms); AddSlidingAggregation adds it.
-	Store string
+	// Grace + 2ms); AddSlidingAggregation adds it, made by StoreFunc
+	// (default in memory).
+	Store     string
+	StoreFunc WindowStoreFunc
 	// KeySerde and ValueSerde write the store's keys and record values.
 	KeySerde   serde.Serde[K]
 	ValueSerde serde.Serde[V]
@@ -75,7 +77,7 @@ func AddSlidingAggregation[K, V, A any](b *topology.Builder, name string, cfg Sl
 	// exists: records stay while time + d + grace + 1 >= stream time.
 	retention := cfg.Windows.MaxTimeDifference + cfg.Windows.Grace + 2*time.Millisecond
 	b.AddStateStore(state.NewWindowStoreBuilder(
-		state.InMemoryWindowStore(cfg.Store, retention, time.Millisecond, true), cfg.KeySerde, cfg.ValueSerde), name)
+		cfg.StoreFunc.orInMemory()(cfg.Store, retention, time.Millisecond, true), cfg.KeySerde, cfg.ValueSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
 		addEmitMarkStore(b, cfg.Store, name)
 	}
