@@ -209,9 +209,6 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	t := rec.Timestamp.UnixMilli()
 	p.observed = max(p.observed, t)
 	now := time.UnixMilli(p.observed)
-	if err := p.emitted.load(); err != nil {
-		return err
-	}
 	if p.cfg.Emit == EmitOnWindowClose {
 		// Before the record is put: the store keeps a window for size +
 		// grace behind the latest start put, so the put that moves time
@@ -221,8 +218,10 @@ func (p *timeAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		}
 	}
 	added, closed := false, 0
-	for _, w := range p.cfg.Windows.WindowsFor(rec.Timestamp) {
-		if p.cfg.Windows.Closed(w, now) || p.emitted.covers(w.Start.UnixMilli()) {
+	size := p.cfg.Windows.Size.Milliseconds()
+	for start := p.cfg.Windows.firstStart(t); start <= t; start += p.cfg.Windows.Advance.Milliseconds() {
+		w := Bounds{Start: time.UnixMilli(start).UTC(), End: time.UnixMilli(start + size).UTC()}
+		if p.cfg.Windows.Closed(w, now) || p.emitted.covers(start) {
 			closed++ // late for this window: closed, or emitted already (by the wall clock)
 			continue
 		}

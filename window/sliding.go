@@ -181,14 +181,14 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		}
 	}
 	d := p.d
-	// The last window the record touches, the one starting just after it,
-	// ends at t+1+d. (The mark says the same after a restart, or when the
-	// wall clock closed windows: it is stream time - grace - 1.)
-	if t+1+d+p.grace <= p.observed || p.emitted.covers(t+d) {
+	// The windows that hold the record end by t+d. As in Kafka Streams, it
+	// is dropped once they have all closed, even though the window starting
+	// just after it, ending at t+1+d, is open for one more millisecond.
+	if p.closed(t + d) {
 		dropLate(p.ctx, p.name, "every sliding window it falls into or starts has closed", rec.Timestamp, p.observed, p.cfg.Windows.Grace)
 		return nil
 	}
-	if t+p.grace < p.observed || p.emitted.covers(t) {
+	if p.closed(t) {
 		// Its own window has closed, and perhaps others that hold it; the
 		// later ones have not.
 		skipLate(p.ctx, rec.Timestamp, p.observed, p.cfg.Windows.Grace)
@@ -219,18 +219,24 @@ func (p *slidingAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 			ts = append(ts, r.at)
 		}
 	}
-	open := p.observed - p.grace // the earliest end of an open window
 	for _, end := range slidingEnds(ts, d) {
 		// The windows holding t, and the one starting just after it, if
 		// new: it existed already if a record ends it.
 		changed := end >= t && end-d <= t || !seen && end == t+1+d && !slices.Contains(ts, end)
-		if changed && end >= open {
+		if changed && !p.closed(end) {
 			if err := p.forward(rec.Key, end, recs); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// closed reports whether the window ending at end has closed: stream time
+// is past its end + grace, or it was emitted (the mark also says so after a
+// restart, or when the wall clock closed windows).
+func (p *slidingAggregator[K, V, A]) closed(end int64) bool {
+	return end+p.grace < p.observed || p.emitted.covers(end)
 }
 
 // addPending adds to pending the windows a record of key at t may have

@@ -62,19 +62,20 @@ func (w TimeWindows) Validate() error {
 // WindowsFor returns the windows that contain ts, oldest first: those with
 // Start <= ts < End. ts is taken in whole milliseconds.
 func (w TimeWindows) WindowsFor(ts time.Time) []Bounds {
-	size, adv := w.Size.Milliseconds(), w.Advance.Milliseconds()
-	t := ts.UnixMilli()
-	// The latest window that starts at or before t.
-	last := floorDiv(t, adv) * adv
 	var out []Bounds
-	for start := last; start > t-size; start -= adv {
+	t, size := ts.UnixMilli(), w.Size.Milliseconds()
+	for start := w.firstStart(t); start <= t; start += w.Advance.Milliseconds() {
 		out = append(out, Bounds{Start: time.UnixMilli(start).UTC(), End: time.UnixMilli(start + size).UTC()})
 	}
-	// Oldest first.
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
 	return out
+}
+
+// firstStart returns the start of the oldest window that contains t (Unix
+// ms): the first multiple of the advance after t - size. The windows that
+// contain t start there and every advance up to t.
+func (w TimeWindows) firstStart(t int64) int64 {
+	adv := w.Advance.Milliseconds()
+	return floorDiv(t-w.Size.Milliseconds(), adv)*adv + adv
 }
 
 // Retention is how long a store must keep a window for w: its size plus
@@ -121,12 +122,18 @@ func (w SlidingWindows) WithGrace(g time.Duration) SlidingWindows {
 
 // Validate reports what is wrong with w, naming the field.
 func (w SlidingWindows) Validate() error {
+	return validate("MaxTimeDifference", w.MaxTimeDifference, w.Grace)
+}
+
+// validate reports what is wrong with the duration d of the field named
+// field and with grace.
+func validate(field string, d, grace time.Duration) error {
 	var errs []error
-	if w.MaxTimeDifference < time.Millisecond || w.MaxTimeDifference%time.Millisecond != 0 {
-		errs = append(errs, fmt.Errorf("window: MaxTimeDifference is %v; it must be whole milliseconds, at least 1ms", w.MaxTimeDifference))
+	if d < time.Millisecond || d%time.Millisecond != 0 {
+		errs = append(errs, fmt.Errorf("window: %s is %v; it must be whole milliseconds, at least 1ms", field, d))
 	}
-	if w.Grace < 0 {
-		errs = append(errs, fmt.Errorf("window: Grace is %v; use 0 for none", w.Grace))
+	if grace < 0 {
+		errs = append(errs, fmt.Errorf("window: Grace is %v; use 0 for none", grace))
 	}
 	return errors.Join(errs...)
 }
@@ -156,16 +163,7 @@ func (w SessionWindows) WithGrace(g time.Duration) SessionWindows {
 }
 
 // Validate reports what is wrong with w, naming the field.
-func (w SessionWindows) Validate() error {
-	var errs []error
-	if w.Gap < time.Millisecond || w.Gap%time.Millisecond != 0 {
-		errs = append(errs, fmt.Errorf("window: Gap is %v; it must be whole milliseconds, at least 1ms", w.Gap))
-	}
-	if w.Grace < 0 {
-		errs = append(errs, fmt.Errorf("window: Grace is %v; use 0 for none", w.Grace))
-	}
-	return errors.Join(errs...)
-}
+func (w SessionWindows) Validate() error { return validate("Gap", w.Gap, w.Grace) }
 
 // Closed reports whether a session that ends at end can no longer grow or
 // merge at stream time now: now is past end + Gap + Grace.
