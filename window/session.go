@@ -116,7 +116,7 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	// A session has closed when its end + gap + grace is at or before the
 	// stream time seen, or it was emitted (by the wall clock): no record
 	// joins it any more.
-	closeBound := p.observed - gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	closeBound := p.cfg.Windows.closedTo(p.observed)
 	if p.emitted.has {
 		closeBound = max(closeBound, p.emitted.to)
 	}
@@ -195,7 +195,7 @@ func (p *sessionAggregator[K, V, A]) emitClosed(now int64) error {
 			return err
 		}
 	}
-	bound := now - p.cfg.Windows.Gap.Milliseconds() - p.cfg.Windows.Grace.Milliseconds()
+	bound := p.cfg.Windows.closedTo(now)
 	if p.emitted.covers(bound) {
 		return nil
 	}

@@ -166,7 +166,14 @@ func (w SessionWindows) WithGrace(g time.Duration) SessionWindows {
 func (w SessionWindows) Validate() error { return validate("Gap", w.Gap, w.Grace) }
 
 // Closed reports whether a session that ends at end can no longer grow or
-// merge at stream time now: now is past end + Gap + Grace.
+// merge at stream time now: end + Gap + Grace is at or before now, the
+// rule AddSessionAggregation applies.
 func (w SessionWindows) Closed(end, now time.Time) bool {
-	return end.Add(w.Gap).Add(w.Grace).Before(now)
+	return end.UnixMilli() <= w.closedTo(now.UnixMilli())
+}
+
+// closedTo returns the latest session end that has closed at stream time
+// now, Unix ms.
+func (w SessionWindows) closedTo(now int64) int64 {
+	return now - w.Gap.Milliseconds() - w.Grace.Milliseconds()
 }
