@@ -198,15 +198,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	topo, err := TopologyWithGrace(o.grace)
+	if err != nil {
+		return err
+	}
 	// The window package counts late records per process: this run's are
 	// the difference.
 	lateNodes := []string{Revenue5mNode, Revenue1hNode, SessionsNode}
-	lateBefore := make([]int64, len(lateNodes))
+	late := make([]int64, len(lateNodes))
 	for i, n := range lateNodes {
-		lateBefore[i] = window.LateRecords(o.appID, n)
-	}
-	if err != nil {
-		return err
+		late[i] = -window.LateRecords(o.appID, n)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -285,9 +285,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "customermetrics: %d orders, %d customers, %d metrics records, %d windowed records\n", len(orders), len(final), len(out), windowed)
 	fmt.Fprintf(stderr, "customermetrics: %d records dropped by the app's processors (Metrics.DroppedRecords)\n", app.Metrics().DroppedRecords)
+	for i, n := range lateNodes {
+		late[i] += window.LateRecords(o.appID, n)
+	}
 	fmt.Fprintf(stderr, "customermetrics: late orders dropped: %d from the 5-minute windows, %d from the hourly windows, %d from the sessions (grace %v)\n",
-		window.LateRecords(o.appID, lateNodes[0])-lateBefore[0], window.LateRecords(o.appID, lateNodes[1])-lateBefore[1],
-		window.LateRecords(o.appID, lateNodes[2])-lateBefore[2], o.grace)
+		late[0], late[1], late[2], o.grace)
 	for _, c := range slices.Sorted(maps.Keys(final)) {
 		m := final[c]
 		fmt.Fprintf(stderr, "  %-12s %4d orders  spent %12.2f  average %10.2f  last order %s\n",
