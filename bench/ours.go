@@ -65,17 +65,7 @@ func countsSupplier(backend string) state.KeyValueBytesStoreSupplier {
 // the output topic. Keep the two in step.
 func wordCountTopology(backend string) (*topology.Topology, error) {
 	b := topology.NewBuilder()
-	lines := topology.AddSource(b, "Lines", topology.Source[string, string]{
-		Topics:     []string{inputTopic},
-		KeySerde:   serde.String(),
-		ValueSerde: serde.String(),
-	})
-	words := topology.AddProcessor(b, "Split", processor.Func(splitWords), lines)
-	byWord := topology.AddRepartition(b, repartitionName, topology.Repartition[string, string]{
-		KeySerde:   serde.String(),
-		ValueSerde: serde.String(),
-	}, words)
-	counts := topology.AddProcessor(b, "Count", newCounter, byWord)
+	counts := topology.AddProcessor(b, "Count", newCounter, wordsByWord(b))
 	store := state.NewKeyValueStoreBuilder(countsSupplier(backend), serde.String(), serde.Int64())
 	if backend == rocksdbCachedBackend || backend == memoryCachedBackend {
 		store.WithCaching()
@@ -87,6 +77,21 @@ func wordCountTopology(backend string) (*topology.Topology, error) {
 		ValueSerde: countSerde,
 	}, counts)
 	return b.Build()
+}
+
+// wordsByWord adds to b the part the word counts share: split each line
+// into lower-cased words keyed by word, and repartition by word.
+func wordsByWord(b *topology.Builder) topology.Node[string, string] {
+	lines := topology.AddSource(b, "Lines", topology.Source[string, string]{
+		Topics:     []string{inputTopic},
+		KeySerde:   serde.String(),
+		ValueSerde: serde.String(),
+	})
+	words := topology.AddProcessor(b, "Split", processor.Func(splitWords), lines)
+	return topology.AddRepartition(b, repartitionName, topology.Repartition[string, string]{
+		KeySerde:   serde.String(),
+		ValueSerde: serde.String(),
+	}, words)
 }
 
 func splitWords(ctx processor.Context[string, string], rec processor.Record[string, string]) error {
@@ -151,13 +156,7 @@ func runOursWindow(ctx context.Context, o options, c *embedded.Cluster, wl *work
 // update, keyed by window (window.TimeWindowedSerde).
 func windowedWordCountTopology() (*topology.Topology, error) {
 	b := topology.NewBuilder()
-	lines := topology.AddSource(b, "Lines", topology.Source[string, string]{
-		Topics: []string{inputTopic}, KeySerde: serde.String(), ValueSerde: serde.String(),
-	})
-	words := topology.AddProcessor(b, "Split", processor.Func(splitWords), lines)
-	byWord := topology.AddRepartition(b, repartitionName, topology.Repartition[string, string]{
-		KeySerde: serde.String(), ValueSerde: serde.String(),
-	}, words)
+	byWord := wordsByWord(b)
 	w := window.Tumbling(time.Minute)
 	initial, add := window.Count[string, string]()
 	counts := window.AddTimeAggregation(b, "Count", window.TimeAggregation[string, string, int64]{
