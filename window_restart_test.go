@@ -136,10 +136,7 @@ func testWindowsAcrossARestart(t *testing.T, name string, input []*kgo.Record, s
 	for _, mode := range []struct{ exactlyOnce, rocksdb bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 		t.Run(fmt.Sprintf("exactly-once=%v/rocksdb=%v", mode.exactlyOnce, mode.rocksdb), func(t *testing.T) {
 			t.Parallel()
-			c := startCluster(t)
-			for _, topic := range append([]string{"in"}, windowOutputs...) {
-				require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
-			}
+			c := windowCluster(t)
 			app := fmt.Sprintf("windows-restart-%s-%v-%v", name, mode.exactlyOnce, mode.rocksdb)
 			stateDir := t.TempDir()
 			run := func(recs []*kgo.Record) {
@@ -151,11 +148,7 @@ func testWindowsAcrossARestart(t *testing.T, name string, input []*kgo.Record, s
 					cfg.Guarantee = eos.ExactlyOnce
 				}
 				r := start(t, windowedSums(t, mode.rocksdb), cfg)
-				fresh := make([]*kgo.Record, len(recs)) // the client fills in what it sends: one copy per run
-				for i, r := range recs {
-					fresh[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-				}
-				require.NoError(t, c.Produce(ctxT(t), fresh...))
+				produceCopies(t, c, recs)
 				caughtUp := c.WaitCaughtUp(ctxT(t), app, "in")
 				require.NoError(t, r.stop(t))
 				require.NoError(t, caughtUp)
@@ -241,15 +234,8 @@ func TestWindowedFinalResultsUnderFaults(t *testing.T) {
 // injected, checks that the app recovered as recovery says, and that its
 // committed results are want.
 func testWindowsUnderFault(t *testing.T, input []*kgo.Record, want []string, fault kfake.Fault, recovery string, persistent bool) {
-	c := startCluster(t)
-	for _, topic := range append([]string{"in"}, windowOutputs...) {
-		require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
-	}
-	fresh := make([]*kgo.Record, len(input))
-	for i, r := range input {
-		fresh[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-	}
-	require.NoError(t, c.Produce(ctxT(t), fresh...))
+	c := windowCluster(t)
+	produceCopies(t, c, input)
 	h := c.Kfake().Fault(fault)
 	cfg := eosConfig(t, c, "windows-faults")
 	cfg.CommitInterval = 20 * time.Millisecond
@@ -265,4 +251,26 @@ func testWindowsUnderFault(t *testing.T, input []*kgo.Record, want []string, fau
 		require.Positive(t, m.ThreadRestarts, "the fault should have restarted the thread")
 	}
 	require.Equal(t, want, clusterWindows(t, c))
+}
+
+// windowCluster starts a cluster with the topics of windowedSums, one
+// partition each.
+func windowCluster(t *testing.T) *embedded.Cluster {
+	t.Helper()
+	c := startCluster(t)
+	for _, topic := range append([]string{"in"}, windowOutputs...) {
+		require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
+	}
+	return c
+}
+
+// produceCopies produces copies of recs: the client fills in what it sends,
+// so a record is never produced twice.
+func produceCopies(t *testing.T, c *embedded.Cluster, recs []*kgo.Record) {
+	t.Helper()
+	fresh := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		fresh[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	}
+	require.NoError(t, c.Produce(ctxT(t), fresh...))
 }
