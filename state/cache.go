@@ -43,7 +43,7 @@ type writeCache struct {
 		lru      cacheEntry
 		bytes    int64
 		maxBytes int64
-		state    cacheState
+		state    storeState
 		// full is set in cacheTxn mode when the writes since the last commit
 		// take more than maxBytes.
 		full bool
@@ -64,14 +64,6 @@ const (
 	// (StoreContext.Transactional): they reach the changelog with Prepare
 	// and the backend with Apply, once the transaction committed.
 	cacheTxn
-)
-
-type cacheState int8
-
-const (
-	cacheNew cacheState = iota
-	cacheOpen
-	cacheClosed
 )
 
 // cacheEntry is one cached key. value is never changed once set (a write
@@ -119,7 +111,7 @@ func (c *writeCache) open(ctx StoreContext, caching bool) {
 	if c.mu.maxBytes <= 0 {
 		c.mu.maxBytes = DefaultCacheMaxBytes
 	}
-	c.mu.state = cacheOpen
+	c.mu.state = stateOpen
 }
 
 // close drops everything and refuses further writes.
@@ -127,7 +119,7 @@ func (c *writeCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reset()
-	c.mu.state = cacheClosed
+	c.mu.state = stateClosed
 }
 
 // drop empties the cache without writing anything down: the backend is
@@ -140,15 +132,7 @@ func (c *writeCache) drop() {
 
 // writable reports why the store cannot be written, if it cannot. The
 // caller holds c.mu.
-func (c *writeCache) writable() error {
-	switch c.mu.state {
-	case cacheNew:
-		return ErrStoreNotInitialized
-	case cacheClosed:
-		return ErrStoreClosed
-	}
-	return nil
-}
+func (c *writeCache) writable() error { return c.mu.state.err() }
 
 // flush writes the dirty entries down with write, if the cache is open and
 // not transactional (the runtime commits those with prepare and apply).
@@ -192,8 +176,16 @@ func (c *writeCache) prepare(log func([]KeyValue[[]byte, []byte]) error) error {
 	return log(c.dirtyBatch())
 }
 
-// apply writes the dirty entries down with write and marks them clean.
-func (c *writeCache) apply(write func([]KeyValue[[]byte, []byte]) error) error {
+// apply writes the dirty entries down to backend b and marks them clean,
+// with the changelog offset when b keeps one (ChangelogOffsetKeeper) and it
+// is known.
+func (c *writeCache) apply(b interface {
+	Write([]KeyValue[[]byte, []byte]) error
+}, changelogEnd int64) error {
+	write := b.Write
+	if k, ok := b.(ChangelogOffsetKeeper); ok && changelogEnd >= 0 {
+		write = func(batch []KeyValue[[]byte, []byte]) error { return k.WriteWithOffset(batch, changelogEnd) }
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.writable(); err != nil {
@@ -203,8 +195,10 @@ func (c *writeCache) apply(write func([]KeyValue[[]byte, []byte]) error) error {
 	return c.writeDown(write)
 }
 
-// abort drops the dirty entries; the clean ones still match the backend.
-func (c *writeCache) abort() {
+// Abort implements the store side of Transactional: it drops the writes
+// since the last commit, the dirty entries; the clean ones still match the
+// backend.
+func (c *writeCache) Abort() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mu.dirty.Ascend(func(e *cacheEntry) bool {
@@ -216,36 +210,9 @@ func (c *writeCache) abort() {
 	c.mu.full = false
 }
 
-// Abort implements the store side of Transactional: it drops the writes
-// since the last commit.
-func (c *writeCache) Abort() { c.abort() }
-
 // Full reports whether the writes since the last commit overflowed the
-// cache.
-func (c *writeCache) Full() bool { return c.isFull() }
-
-// prepareTo hands the dirty entries to the changelog of the store's
-// change-logging layer; nil when it has none.
-func (c *writeCache) prepareTo(l *changelog) error {
-	if l == nil {
-		return nil
-	}
-	return c.prepare(l.changes)
-}
-
-// applyTo writes the dirty entries down to backend b with write, or with
-// the changelog offset when b keeps one (ChangelogOffsetKeeper) and it is
-// known.
-func (c *writeCache) applyTo(b any, write func([]KeyValue[[]byte, []byte]) error, changelogEnd int64) error {
-	if k, ok := b.(ChangelogOffsetKeeper); ok && changelogEnd >= 0 {
-		write = func(batch []KeyValue[[]byte, []byte]) error { return k.WriteWithOffset(batch, changelogEnd) }
-	}
-	return c.apply(write)
-}
-
-// isFull reports whether the writes since the last commit overflowed the
 // cache (cacheTxn mode).
-func (c *writeCache) isFull() bool {
+func (c *writeCache) Full() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.mu.full
@@ -395,7 +362,7 @@ func (c *writeCache) lookup(key []byte) ([]byte, bool) {
 func (c *writeCache) remember(key, value []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.mu.entries[string(key)]; ok || c.mu.state != cacheOpen {
+	if _, ok := c.mu.entries[string(key)]; ok || c.mu.state != stateOpen {
 		return
 	}
 	e := &cacheEntry{key: string(key), value: ownedValue(value)}
@@ -537,7 +504,7 @@ func (s *cachedStore) Init(ctx StoreContext) error {
 // since the last commit to the changelog, below the cache.
 func (s *cachedStore) Prepare() error {
 	if l, ok := s.inner.(*loggedStore); ok {
-		return s.prepareTo(&l.changelog)
+		return s.prepare(l.changes)
 	}
 	return nil
 }
@@ -545,8 +512,7 @@ func (s *cachedStore) Prepare() error {
 // Apply writes the writes since the last commit to the backend, with the
 // changelog offset when the backend keeps one.
 func (s *cachedStore) Apply(changelogEnd int64) error {
-	b := backend(s.inner)
-	return s.applyTo(b, b.Write, changelogEnd)
+	return s.apply(backend(s.inner), changelogEnd)
 }
 
 // Flush writes the dirty entries down in one batch, in key order, then
@@ -726,7 +692,7 @@ func (s *cachedSegmentedStore) off() bool { return s.mode == cacheOff }
 // Prepare logs the writes since the last commit, below the cache.
 func (s *cachedSegmentedStore) Prepare() error {
 	if l, ok := s.inner.(*loggedSegmentedStore); ok {
-		return s.prepareTo(&l.changelog)
+		return s.prepare(l.changes)
 	}
 	return nil
 }
@@ -735,8 +701,7 @@ func (s *cachedSegmentedStore) Prepare() error {
 // changelog offset when the backend keeps one, and then has it observe the
 // stream time they moved.
 func (s *cachedSegmentedStore) Apply(changelogEnd int64) error {
-	b := belowSegmentLogging(s.inner)
-	if err := s.applyTo(b, b.Write, changelogEnd); err != nil {
+	if err := s.apply(belowSegmentLogging(s.inner), changelogEnd); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -753,7 +718,7 @@ func (s *cachedSegmentedStore) Apply(changelogEnd int64) error {
 // Abort drops the writes since the last commit, and the stream time they
 // moved.
 func (s *cachedSegmentedStore) Abort() {
-	s.abort()
+	s.writeCache.Abort()
 	s.mu.Lock()
 	s.hasPending = false
 	s.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -75,6 +77,63 @@ func reversed[T any](s []T) []T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// kvStrings renders byte entries as "key=value", as kvModel.scan does.
+func kvStrings(kvs []KeyValue[[]byte, []byte]) []string {
+	out := make([]string, len(kvs))
+	for i, kv := range kvs {
+		out[i] = string(kv.Key) + "=" + string(kv.Value)
+	}
+	return out
+}
+
+// kvModel is the reference the model tests of bytes stores check against:
+// a plain map from key to value.
+type kvModel map[string]string
+
+// requireAnswer requires a store's answer for key k, from a Get or the old
+// value a Delete returned, to be the model's.
+func (m kvModel) requireAnswer(t testing.TB, op string, k, v []byte, ok bool) {
+	t.Helper()
+	want, wantOK := m[string(k)]
+	require.Equal(t, wantOK, ok, "%s %s", op, k)
+	require.Equal(t, want, string(v), "%s %s", op, k)
+}
+
+// randomBatch returns 1 to n puts and deletions (nil values) of keys from
+// key, as a restore writes, and applies them to m. op tells the values of
+// one batch from another's.
+func (m kvModel) randomBatch(rng *rand.Rand, key func() []byte, n, op int) []KeyValue[[]byte, []byte] {
+	var batch []KeyValue[[]byte, []byte]
+	for j := range 1 + rng.IntN(n) {
+		k := key()
+		if rng.IntN(3) == 0 {
+			batch = append(batch, KeyValue[[]byte, []byte]{Key: k})
+			delete(m, string(k))
+		} else {
+			v := fmt.Appendf(nil, "w%d.%d", op, j)
+			batch = append(batch, KeyValue[[]byte, []byte]{Key: k, Value: v})
+			m[string(k)] = string(v)
+		}
+	}
+	return batch
+}
+
+// scan renders the entries of m within kr as kvStrings renders a scan's, in
+// key order or, if reverse, the reverse.
+func (m kvModel) scan(kr KeyRange, reverse bool) []string {
+	out := []string{}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if (kr.HasLower && k < string(kr.Lower)) || (kr.HasUpper && k > string(kr.Upper)) {
+			continue
+		}
+		out = append(out, k+"="+m[k])
+	}
+	if reverse {
+		slices.Reverse(out)
+	}
+	return out
+}
 
 // errFault is the cause of every faultySerde failure.
 var errFault = errors.New("injected fault")

@@ -90,6 +90,17 @@ const (
 	stateClosed
 )
 
+// err reports why a store in state st cannot be used, if it cannot.
+func (st storeState) err() error {
+	switch st {
+	case stateCreated:
+		return ErrStoreNotInitialized
+	case stateClosed:
+		return ErrStoreClosed
+	}
+	return nil
+}
+
 // memoryStore is the KeyValueBytesStore that InMemoryKeyValueStore supplies.
 //
 // Two indexes hold the entries. mu.index, a hash map, is always current and
@@ -161,15 +172,7 @@ func (s *memoryStore) Init(StoreContext) error {
 
 // checkOpen reports why the store cannot be used, if it cannot. The caller
 // holds mu, for reading or writing.
-func (s *memoryStore) checkOpen() error {
-	switch s.mu.state {
-	case stateCreated:
-		return ErrStoreNotInitialized
-	case stateClosed:
-		return ErrStoreClosed
-	}
-	return nil
-}
+func (s *memoryStore) checkOpen() error { return s.mu.state.err() }
 
 // Flush does nothing: there is nowhere more durable to write to.
 func (s *memoryStore) Flush() error {

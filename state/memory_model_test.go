@@ -3,9 +3,7 @@ package state
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,7 +23,7 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, seed))
 			s := openBytesStore(t)
-			model := map[string]string{}
+			model := kvModel{}
 			key := func() []byte { return fmt.Appendf(nil, "k%05d", rng.IntN(2*pendingLimit)) }
 			const phaseLen = 3 * pendingLimit
 			syncsByWriter := 0
@@ -48,27 +46,10 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 					k := key()
 					old, ok, err := s.Delete(k)
 					require.NoError(t, err)
-					want, wantOK := model[string(k)]
-					require.Equal(t, wantOK, ok, "delete %s", k)
-					if ok {
-						require.Equal(t, want, string(old))
-					}
+					model.requireAnswer(t, "delete", k, old, ok)
 					delete(model, string(k))
 				case r < 75:
-					// A batch of puts and deletions (nil values), as a restore
-					// writes.
-					var batch []KeyValue[[]byte, []byte]
-					for j := range 1 + rng.IntN(5) {
-						k := key()
-						if rng.IntN(3) == 0 {
-							batch = append(batch, KeyValue[[]byte, []byte]{Key: k})
-							delete(model, string(k))
-						} else {
-							v := fmt.Appendf(nil, "w%d.%d", op, j)
-							batch = append(batch, KeyValue[[]byte, []byte]{Key: k, Value: v})
-							model[string(k)] = string(v)
-						}
-					}
+					batch := model.randomBatch(rng, key, 5, op)
 					if rng.IntN(2) == 0 {
 						require.NoError(t, s.Write(batch))
 					} else {
@@ -79,11 +60,7 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 					k := key()
 					v, ok, err := s.Get(k)
 					require.NoError(t, err)
-					want, wantOK := model[string(k)]
-					require.Equal(t, wantOK, ok, "get %s", k)
-					if ok {
-						require.Equal(t, want, string(v))
-					}
+					model.requireAnswer(t, "get", k, v, ok)
 				case r < 99:
 					n, err := s.ApproximateNumEntries()
 					require.NoError(t, err)
@@ -93,19 +70,9 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 					if bytes.Compare(lo, hi) > 0 {
 						lo, hi = hi, lo
 					}
-					var got []string
-					for kv, err := range s.Scan(KeyRange{Lower: lo, Upper: hi, HasLower: true, HasUpper: true}, rng.IntN(2) == 0) {
-						require.NoError(t, err)
-						got = append(got, string(kv.Key)+"="+string(kv.Value))
-					}
-					var want []string
-					for _, k := range slices.Sorted(maps.Keys(model)) {
-						if k >= string(lo) && k <= string(hi) {
-							want = append(want, k+"="+model[k])
-						}
-					}
-					slices.Sort(got)
-					require.Equal(t, want, got, "scan [%s, %s] at op %d", lo, hi, op)
+					kr := KeyRange{Lower: lo, Upper: hi, HasLower: true, HasUpper: true}
+					reverse := rng.IntN(2) == 0
+					require.Equal(t, model.scan(kr, reverse), kvStrings(collect(t, s.Scan(kr, reverse))), "scan [%s, %s] reverse=%v at op %d", lo, hi, reverse, op)
 				}
 			}
 			require.Positive(t, syncsByWriter, "the writer never reached the pending limit")

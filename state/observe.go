@@ -98,41 +98,54 @@ func (r *recorder[K, V]) discard() {
 	r.pending = r.pending[:0]
 }
 
-// txnLayer gives a typed store the Transactional methods of its caching
-// layer, and drops the changes its recorder holds when a transaction
-// aborts. A store made without a caching layer (in tests) commits nothing.
+// txnLayer is the Transactional part of the typed stores, which embed it:
+// it passes the calls to the store's caching layer, names the store in
+// their errors, and drops the changes the store's recorder holds when a
+// transaction aborts. A store made without a caching layer (in tests)
+// commits nothing.
 type txnLayer struct {
-	t       Transactional // nil without a caching layer
-	discard func()
+	t      Transactional                    // nil without a caching layer
+	forget func()                           // the recorder's discard
+	wrap   func(op string, err error) error // the store's wrap
 }
 
+func newTxnLayer(inner any, forget func(), wrap func(op string, err error) error) txnLayer {
+	t, _ := inner.(Transactional)
+	return txnLayer{t: t, forget: forget, wrap: wrap}
+}
+
+// Prepare implements Transactional.
 func (l txnLayer) Prepare() error {
 	if l.t == nil {
 		return nil
 	}
-	return l.t.Prepare()
+	if err := l.t.Prepare(); err != nil {
+		return l.wrap("prepare commit", err)
+	}
+	return nil
 }
 
+// Apply implements Transactional.
 func (l txnLayer) Apply(changelogEnd int64) error {
 	if l.t == nil {
 		return nil
 	}
-	return l.t.Apply(changelogEnd)
+	if err := l.t.Apply(changelogEnd); err != nil {
+		return l.wrap("apply commit", err)
+	}
+	return nil
 }
 
+// Abort implements Transactional.
 func (l txnLayer) Abort() {
 	if l.t != nil {
 		l.t.Abort()
 	}
-	l.discard()
+	l.forget()
 }
 
+// Full implements Transactional.
 func (l txnLayer) Full() bool { return l.t != nil && l.t.Full() }
-
-func newTxnLayer(inner any, discard func()) txnLayer {
-	t, _ := inner.(Transactional)
-	return txnLayer{t: t, discard: discard}
-}
 
 var (
 	_ Transactional = (*keyValueStore[string, int64])(nil)

@@ -240,15 +240,7 @@ func (s *segmentedStore) Persistent() bool { return s.factory != nil && s.factor
 // operation.
 
 // checkOpen reports why the store cannot be used; the caller holds mu.
-func (s *segmentedStore) checkOpen() error {
-	switch s.mu.state {
-	case stateCreated:
-		return ErrStoreNotInitialized
-	case stateClosed:
-		return ErrStoreClosed
-	}
-	return nil
-}
+func (s *segmentedStore) checkOpen() error { return s.mu.state.err() }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -562,10 +554,7 @@ func (s *segmentedStore) Init(ctx StoreContext) error {
 	if err != nil {
 		return err
 	}
-	if err := s.destroyAll(doomed, ctx); err != nil {
-		return err
-	}
-	return nil
+	return s.destroyAll(doomed, ctx)
 }
 
 func cmpInt(a, b int64) int {
@@ -606,10 +595,7 @@ func (s *segmentedStore) Flush() error {
 	for _, g := range s.mu.segs {
 		errs = append(errs, g.store.Flush())
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Close closes every segment. It is idempotent. With a persistent factory
@@ -636,10 +622,7 @@ func (s *segmentedStore) Close() error {
 	errs = append(errs, s.mu.deferred)
 	s.mu.deferred = nil
 	s.mu.Unlock()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *segmentedStore) Get(key []byte) ([]byte, bool, error) {
@@ -781,10 +764,7 @@ func (s *segmentedStore) Wipe() error {
 	s.mu.Unlock()
 	err := s.destroyAll(free, ctx)
 	s.awaitZombies()
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 // segIter is one segment's part of a scan.

@@ -71,17 +71,13 @@ func (s *loggedSegmentedStore) Scan(r KeyRange, from, to int64, reverse bool) it
 	return s.inner.Scan(r, from, to, reverse)
 }
 
-// segmentedBackend returns the store under any caching and change-logging
-// layers.
+// restoreTarget empties any caching layer of s, whose backend is about to
+// change underneath it (a restore or a wipe), and returns that backend.
 func restoreTarget(s SegmentedBytesStore) SegmentedBytesStore {
 	if c, ok := s.(*cachedSegmentedStore); ok {
 		c.drop()
-		s = c.inner
 	}
-	if l, ok := s.(*loggedSegmentedStore); ok {
-		return l.inner
-	}
-	return s
+	return belowSegmentLogging(s)
 }
 
 func (s *loggedSegmentedStore) admit(t int64) (bool, error) {

@@ -18,6 +18,7 @@ type sessionStore[K, V any] struct {
 	valueSerde serde.Serde[V]
 	// recorder records the changes for a subscription, keyed by session.
 	recorder[Windowed[K], V]
+	txnLayer
 }
 
 var (
@@ -27,7 +28,9 @@ var (
 )
 
 func newSessionStore[K, V any](inner SegmentedBytesStore, ks serde.Serde[K], vs serde.Serde[V]) *sessionStore[K, V] {
-	return &sessionStore[K, V]{inner: inner, keySerde: ks, valueSerde: vs}
+	s := &sessionStore[K, V]{inner: inner, keySerde: ks, valueSerde: vs}
+	s.txnLayer = newTxnLayer(inner, s.discard, s.wrap)
+	return s
 }
 
 // CommittedView implements CommittedViewer.
@@ -269,27 +272,3 @@ func (s *sessionStore[K, V]) scan(op string, r KeyRange, earliestEnd, latestStar
 		}
 	}
 }
-
-func (s *sessionStore[K, V]) txn() txnLayer { return newTxnLayer(s.inner, s.discard) }
-
-// Prepare implements Transactional.
-func (s *sessionStore[K, V]) Prepare() error {
-	if err := s.txn().Prepare(); err != nil {
-		return s.wrap("prepare commit", err)
-	}
-	return nil
-}
-
-// Apply implements Transactional.
-func (s *sessionStore[K, V]) Apply(changelogEnd int64) error {
-	if err := s.txn().Apply(changelogEnd); err != nil {
-		return s.wrap("apply commit", err)
-	}
-	return nil
-}
-
-// Abort implements Transactional.
-func (s *sessionStore[K, V]) Abort() { s.txn().Abort() }
-
-// Full implements Transactional.
-func (s *sessionStore[K, V]) Full() bool { return s.txn().Full() }

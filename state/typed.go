@@ -31,6 +31,7 @@ type keyValueStore[K, V any] struct {
 	scratch  []byte
 
 	recorder[K, V]
+	txnLayer
 }
 
 var (
@@ -50,6 +51,7 @@ func newKeyValueStore[K, V any](inner KeyValueBytesStore, keySerde serde.Serde[K
 	s := &keyValueStore[K, V]{inner: inner, keySerde: keySerde, valueSerde: valueSerde, shared: shared}
 	s.keyApp, _ = keySerde.(serde.Appender[K])
 	s.valueApp, _ = valueSerde.(serde.Appender[V])
+	s.txnLayer = newTxnLayer(inner, s.discard, s.wrap)
 	return s
 }
 
@@ -461,27 +463,3 @@ func (s *keyValueStore[K, V]) scan(op string, r KeyRange, reverse bool, prefix [
 		}
 	}
 }
-
-func (s *keyValueStore[K, V]) txn() txnLayer { return newTxnLayer(s.inner, s.discard) }
-
-// Prepare implements Transactional.
-func (s *keyValueStore[K, V]) Prepare() error {
-	if err := s.txn().Prepare(); err != nil {
-		return s.wrap("prepare commit", err)
-	}
-	return nil
-}
-
-// Apply implements Transactional.
-func (s *keyValueStore[K, V]) Apply(changelogEnd int64) error {
-	if err := s.txn().Apply(changelogEnd); err != nil {
-		return s.wrap("apply commit", err)
-	}
-	return nil
-}
-
-// Abort implements Transactional.
-func (s *keyValueStore[K, V]) Abort() { s.txn().Abort() }
-
-// Full implements Transactional.
-func (s *keyValueStore[K, V]) Full() bool { return s.txn().Full() }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,41 +111,44 @@ func TestWindowLoggingDisabledLogsNothing(t *testing.T) {
 func TestWindowRestoreReproducesContents(t *testing.T) {
 	t.Parallel()
 	for _, dups := range []bool{false, true} {
-		log := &rawLog{}
-		sup := InMemoryWindowStore("w", 5*time.Minute, time.Minute, dups)
-		src := openLoggedWindow(t, sup, log)
-		for i := range int64(40) {
-			k := []string{"a", "b", "ab", ""}[i%4]
-			require.NoError(t, src.Put(k, string(rune('a'+i%26)), at(i*20*sec)))
-			if i%7 == 0 {
-				require.NoError(t, src.Delete(k, at((i-4)*20*sec)))
+		t.Run(fmt.Sprintf("dups=%v", dups), func(t *testing.T) {
+			t.Parallel()
+			log := &rawLog{}
+			sup := InMemoryWindowStore("w", 5*time.Minute, time.Minute, dups)
+			src := openLoggedWindow(t, sup, log)
+			for i := range int64(40) {
+				k := []string{"a", "b", "ab", ""}[i%4]
+				require.NoError(t, src.Put(k, string(rune('a'+i%26)), at(i*20*sec)))
+				if i%7 == 0 {
+					require.NoError(t, src.Delete(k, at((i-4)*20*sec)))
+				}
 			}
-		}
-		want := windows(collect(t, src.All()))
-		require.NotEmpty(t, want)
+			want := windows(collect(t, src.All()))
+			require.NotEmpty(t, want)
 
-		relog := &rawLog{}
-		dst := openLoggedWindow(t, sup, relog)
-		r := dst.(Restorer)
-		// Two batches, as the runtime restores in polls.
-		half := len(log.recs) / 2
-		require.NoError(t, r.Restore(log.recs[:half]))
-		require.NoError(t, r.Restore(log.recs[half:]))
-		require.Empty(t, relog.recs, "restoring does not write the changelog")
-		require.Equal(t, want, windows(collect(t, dst.All())))
-		require.Zero(t, dst.(DroppedRecordsCounter).DroppedRecords())
+			relog := &rawLog{}
+			dst := openLoggedWindow(t, sup, relog)
+			r := dst.(Restorer)
+			// Two batches, as the runtime restores in polls.
+			half := len(log.recs) / 2
+			require.NoError(t, r.Restore(log.recs[:half]))
+			require.NoError(t, r.Restore(log.recs[half:]))
+			require.Empty(t, relog.recs, "restoring does not write the changelog")
+			require.Equal(t, want, windows(collect(t, dst.All())))
+			require.Zero(t, dst.(DroppedRecordsCounter).DroppedRecords())
 
-		// The restored store carries on as the original: same stream
-		// time, and (with duplicates) sequence numbers after the restored.
-		require.NoError(t, src.Put("a", "next", at(40*20*sec)))
-		require.NoError(t, dst.Put("a", "next", at(40*20*sec)))
-		require.Equal(t, windows(collect(t, src.All())), windows(collect(t, dst.All())))
-		require.Equal(t, log.recs[len(log.recs)-1], relog.recs[0])
+			// The restored store carries on as the original: same stream
+			// time, and (with duplicates) sequence numbers after the restored.
+			require.NoError(t, src.Put("a", "next", at(40*20*sec)))
+			require.NoError(t, dst.Put("a", "next", at(40*20*sec)))
+			require.Equal(t, windows(collect(t, src.All())), windows(collect(t, dst.All())))
+			require.Equal(t, log.recs[len(log.recs)-1], relog.recs[0])
 
-		require.NoError(t, r.Wipe())
-		require.Empty(t, collect(t, dst.All()))
-		require.NoError(t, dst.Put("a", "old again", at(0)), "wiping forgets the stream time")
-		require.Len(t, collect(t, dst.All()), 1)
+			require.NoError(t, r.Wipe())
+			require.Empty(t, collect(t, dst.All()))
+			require.NoError(t, dst.Put("a", "old again", at(0)), "wiping forgets the stream time")
+			require.Len(t, collect(t, dst.All()), 1)
+		})
 	}
 }
 
@@ -161,6 +165,7 @@ func TestSessionRestoreReproducesContents(t *testing.T) {
 		}
 	}
 	want := windows(collect(t, src.FetchRange(nil, nil)))
+	require.NotEmpty(t, want)
 	dst := openLoggedSession(t, sup, nil)
 	require.NoError(t, dst.(Restorer).Restore(log.recs))
 	require.Equal(t, want, windows(collect(t, dst.FetchRange(nil, nil))))

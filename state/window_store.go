@@ -29,6 +29,7 @@ type windowStore[K, V any] struct {
 	seq uint32
 	// recorder records the changes for a subscription, keyed by window.
 	recorder[Windowed[K], V]
+	txnLayer
 }
 
 var (
@@ -39,7 +40,9 @@ var (
 )
 
 func newWindowStore[K, V any](inner SegmentedBytesStore, ks serde.Serde[K], vs serde.Serde[V], windowSize time.Duration, dups bool) *windowStore[K, V] {
-	return &windowStore[K, V]{inner: inner, keySerde: ks, valueSerde: vs, windowSize: windowSize, dups: dups}
+	s := &windowStore[K, V]{inner: inner, keySerde: ks, valueSerde: vs, windowSize: windowSize, dups: dups}
+	s.txnLayer = newTxnLayer(inner, s.discard, s.wrap)
+	return s
 }
 
 // CommittedView implements CommittedViewer.
@@ -422,9 +425,9 @@ func (s *windowStore[K, V]) fetchRange(op string, keyFrom, keyTo *K, from, to in
 				yield(KeyValue[Windowed[K], V]{}, s.wrap(op+": deserialize key", err))
 				return
 			}
-			v, err := s.decodeValue(fmt.Sprintf("%s: key %x", op, kv.Key), kv.Value)
-			if err != nil {
-				yield(KeyValue[Windowed[K], V]{}, err)
+			v, err := s.valueSerde.Deserialize(kv.Value)
+			if err != nil { // the key is formatted only on failure: this is the per-entry path
+				yield(KeyValue[Windowed[K], V]{}, s.wrap(fmt.Sprintf("%s: key %x: deserialize value", op, kv.Key), err))
 				return
 			}
 			st := fromMs(start)
@@ -435,27 +438,3 @@ func (s *windowStore[K, V]) fetchRange(op string, keyFrom, keyTo *K, from, to in
 		}
 	}
 }
-
-func (s *windowStore[K, V]) txn() txnLayer { return newTxnLayer(s.inner, s.discard) }
-
-// Prepare implements Transactional.
-func (s *windowStore[K, V]) Prepare() error {
-	if err := s.txn().Prepare(); err != nil {
-		return s.wrap("prepare commit", err)
-	}
-	return nil
-}
-
-// Apply implements Transactional.
-func (s *windowStore[K, V]) Apply(changelogEnd int64) error {
-	if err := s.txn().Apply(changelogEnd); err != nil {
-		return s.wrap("apply commit", err)
-	}
-	return nil
-}
-
-// Abort implements Transactional.
-func (s *windowStore[K, V]) Abort() { s.txn().Abort() }
-
-// Full implements Transactional.
-func (s *windowStore[K, V]) Full() bool { return s.txn().Full() }

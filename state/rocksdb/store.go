@@ -125,6 +125,22 @@ func checkName(name string) error {
 	return nil
 }
 
+// checkSetup checks what a store called name needs to open in ctx's task
+// directory, and returns opts with its defaults filled in.
+func checkSetup(name string, ctx state.StoreContext, opts Options) (Options, error) {
+	if err := checkName(name); err != nil {
+		return opts, err
+	}
+	if ctx.Dir == "" {
+		return opts, fmt.Errorf("rocksdb: store %q: StoreContext.Dir is empty; a persistent store needs the task's state directory (set the app's state directory)", name)
+	}
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return opts, fmt.Errorf("rocksdb: store %q: %w", name, err)
+	}
+	return opts, nil
+}
+
 // Init opens the store's database in <ctx.Dir>/rocksdb/<name>, creating the
 // directories and the database when they do not exist.
 func (s *store) Init(ctx state.StoreContext) error {
@@ -136,16 +152,9 @@ func (s *store) Init(ctx state.StoreContext) error {
 	case g&gateOpen != 0:
 		return fmt.Errorf("rocksdb: store %q: Init called twice; the runtime opens each store once per task", s.name)
 	}
-	if err := checkName(s.name); err != nil {
+	opts, err := checkSetup(s.name, ctx, s.opts)
+	if err != nil {
 		return err
-	}
-	if ctx.Dir == "" {
-		return fmt.Errorf("rocksdb: store %q: StoreContext.Dir is empty; a persistent store needs the task's state directory (set the app's state directory)", s.name)
-	}
-	opts := s.opts
-	opts.EnsureDefaults()
-	if err := opts.Validate(); err != nil {
-		return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
 	}
 	dir := filepath.Join(ctx.Dir, "rocksdb", s.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -271,29 +280,13 @@ func (s *store) Close() error {
 // the same write batch, so that after a crash the store holds both or
 // neither. A negative changelogEnd forgets the offset.
 func (s *store) WriteWithOffset(batch []state.KeyValue[[]byte, []byte], changelogEnd int64) error {
-	if err := s.acquire(); err != nil {
-		return err
-	}
-	defer s.release()
-	wb := grocksdb.NewWriteBatch()
-	defer wb.Destroy()
-	for _, kv := range batch {
-		if kv.Value == nil {
-			wb.Delete(kv.Key)
+	return s.write("write with changelog offset", batch, true, func(wb *grocksdb.WriteBatch) {
+		if changelogEnd < 0 {
+			wb.DeleteCF(s.meta, changelogOffsetKey)
 		} else {
-			wb.Put(kv.Key, kv.Value)
+			wb.PutCF(s.meta, changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(changelogEnd)))
 		}
-	}
-	if changelogEnd < 0 {
-		wb.DeleteCF(s.meta, changelogOffsetKey)
-	} else {
-		wb.PutCF(s.meta, changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(changelogEnd)))
-	}
-	if err := s.db.Write(s.wo, wb); err != nil {
-		return s.wrap("write with changelog offset", err)
-	}
-	s.dirty.Store(true)
-	return nil
+	})
 }
 
 // ChangelogOffset returns the offset the last WriteWithOffset recorded.
@@ -362,21 +355,23 @@ func (s *store) Put(key, value []byte) error {
 // or none. A nil value stores an empty value. A key listed twice ends with
 // its last value.
 func (s *store) PutAll(entries []state.KeyValue[[]byte, []byte]) error {
-	return s.write("put all", entries, false)
+	return s.write("put all", entries, false, nil)
 }
 
 // Write applies puts and deletions (nil values) in one write batch, so a
 // Scan sees all of the batch or none of it.
 func (s *store) Write(batch []state.KeyValue[[]byte, []byte]) error {
-	return s.write("write", batch, true)
+	return s.write("write", batch, true, nil)
 }
 
-func (s *store) write(op string, entries []state.KeyValue[[]byte, []byte], nilDeletes bool) error {
+// write applies entries in one write batch, with what meta, if not nil, adds
+// to it.
+func (s *store) write(op string, entries []state.KeyValue[[]byte, []byte], nilDeletes bool, meta func(*grocksdb.WriteBatch)) error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
 	defer s.release()
-	if len(entries) == 0 {
+	if len(entries) == 0 && meta == nil {
 		return nil
 	}
 	wb := grocksdb.NewWriteBatch()
@@ -387,6 +382,9 @@ func (s *store) write(op string, entries []state.KeyValue[[]byte, []byte], nilDe
 		} else {
 			wb.Put(kv.Key, kv.Value)
 		}
+	}
+	if meta != nil {
+		meta(wb)
 	}
 	if err := s.db.Write(s.wo, wb); err != nil {
 		return s.wrap(op, err)

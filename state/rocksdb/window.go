@@ -59,16 +59,8 @@ func (f segments) Persistent() bool { return true }
 // checks the store's name and opts, so that a mistake in them shows up in
 // Init rather than at the first Put.
 func (f segments) ExistingSegments(ctx state.StoreContext, storeName string) ([]string, error) {
-	if err := checkName(storeName); err != nil {
+	if _, err := checkSetup(storeName, ctx, f.opts); err != nil {
 		return nil, err
-	}
-	if ctx.Dir == "" {
-		return nil, fmt.Errorf("rocksdb: store %q: StoreContext.Dir is empty; a persistent store needs the task's state directory (set the app's state directory)", storeName)
-	}
-	opts := f.opts
-	opts.EnsureDefaults()
-	if err := opts.Validate(); err != nil {
-		return nil, fmt.Errorf("rocksdb: store %q: %w", storeName, err)
 	}
 	entries, err := os.ReadDir(filepath.Join(ctx.Dir, "rocksdb"))
 	if errors.Is(err, fs.ErrNotExist) {

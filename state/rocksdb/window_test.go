@@ -452,6 +452,10 @@ func TestSessionStoreMatchesMemory(t *testing.T) {
 		end := now - rng.Int64N(retention.Milliseconds()*3/2)
 		return state.Windowed[string]{Key: key(), Start: at(end - rng.Int64N(60*sec)), End: at(end)}
 	}
+	dropped := func(s state.SessionStore[string, string]) int64 {
+		return s.(state.DroppedRecordsCounter).DroppedRecords()
+	}
+	droppedBase := int64(0) // mem's count when disk was last reopened
 	reads := 0
 	for range 2000 {
 		now += rng.Int64N(3 * sec)
@@ -492,8 +496,12 @@ func TestSessionStoreMatchesMemory(t *testing.T) {
 				reads += min(len(m), 1)
 			}
 		default:
+			require.Equal(t, dropped(mem)-droppedBase, dropped(disk), "both drop the same late puts")
 			reopen()
+			droppedBase = dropped(mem)
 		}
 	}
 	require.Greater(t, reads, 700, "too few reads found anything")
+	require.Positive(t, dropped(mem), "no put was ever dropped")
+	require.Equal(t, dropped(mem)-droppedBase, dropped(disk), "both drop the same late puts")
 }
