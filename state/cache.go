@@ -47,6 +47,10 @@ type writeCache struct {
 		// full is set in cacheTxn mode when the writes since the last commit
 		// take more than maxBytes.
 		full bool
+		// gen counts the changes of the backend made through the cache
+		// (write-downs) or under it (a reset): a value read from the
+		// backend while gen moved may be stale, so it is not remembered.
+		gen uint64
 	}
 }
 
@@ -92,6 +96,7 @@ func (c *writeCache) reset() {
 	c.mu.dirty = btree.NewG(32, lessCacheEntry)
 	c.mu.lru.next, c.mu.lru.prev = &c.mu.lru, &c.mu.lru
 	c.mu.bytes = 0
+	c.mu.gen++
 }
 
 // open makes the cache usable, in the mode ctx and caching ask for, holding
@@ -250,6 +255,7 @@ func (c *writeCache) writeDown(write func([]KeyValue[[]byte, []byte]) error) err
 		return true
 	})
 	c.mu.dirty.Clear(false)
+	c.mu.gen++
 	return nil
 }
 
@@ -342,27 +348,30 @@ func (c *writeCache) fit(write func([]KeyValue[[]byte, []byte]) error) error {
 }
 
 // lookup returns the cached value of key and whether the key is cached; a
-// deleted key is cached with a nil value.
-func (c *writeCache) lookup(key []byte) ([]byte, bool) {
+// deleted key is cached with a nil value. On a miss, gen is what remember
+// needs for the value the caller reads from the backend next.
+func (c *writeCache) lookup(key []byte) (value []byte, ok bool, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.mu.entries[string(key)]
 	if e == nil {
-		return nil, false
+		return nil, false, c.mu.gen
 	}
 	if !e.dirty {
 		c.touch(e)
 	}
-	return e.value, true
+	return e.value, true, 0
 }
 
-// remember caches a value just read from the backend as clean, unless the
-// key was cached meanwhile. It never writes down: it may run on any
-// goroutine.
-func (c *writeCache) remember(key, value []byte) {
+// remember caches a value read from the backend as clean, unless the key
+// was cached meanwhile or the backend changed since the lookup that gave
+// gen (a reader on another goroutine may have read it just before the
+// owner wrote the key down and evicted it). It never writes down: it may
+// run on any goroutine.
+func (c *writeCache) remember(key, value []byte, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.mu.entries[string(key)]; ok || c.mu.state != stateOpen {
+	if _, ok := c.mu.entries[string(key)]; ok || c.mu.state != stateOpen || c.mu.gen != gen {
 		return
 	}
 	e := &cacheEntry{key: string(key), value: ownedValue(value)}
@@ -533,14 +542,15 @@ func (s *cachedStore) getShared(key []byte) ([]byte, bool, error) {
 		}
 		return s.inner.Get(key)
 	}
-	if v, ok := s.lookup(key); ok {
+	v, ok, gen := s.lookup(key)
+	if ok {
 		return v, v != nil, nil
 	}
 	v, ok, err := s.inner.Get(key)
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	s.remember(key, v)
+	s.remember(key, v, gen)
 	return v, true, nil
 }
 
@@ -806,7 +816,8 @@ func (s *cachedSegmentedStore) Get(key []byte) ([]byte, bool, error) {
 	if s.off() {
 		return s.inner.Get(key)
 	}
-	if v, ok := s.lookup(key); ok {
+	v, ok, gen := s.lookup(key)
+	if ok {
 		if v == nil {
 			return nil, false, nil
 		}
@@ -824,7 +835,7 @@ func (s *cachedSegmentedStore) Get(key []byte) ([]byte, bool, error) {
 			return nil, false, err
 		}
 	}
-	s.remember(key, v)
+	s.remember(key, v, gen)
 	return v, true, nil
 }
 
