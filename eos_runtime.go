@@ -96,8 +96,17 @@ func (th *thread) beginTxn() error {
 
 // endTxn ends the open transaction, committing it (with the offsets of
 // every polled record: sendOffsets) if try says so and nothing stands in
-// the way. The caller does not hold mu: see commit.
+// the way. The caller holds mu, which endTxn lets go meanwhile: the
+// transact session calls the rebalance callbacks holding a lock End needs,
+// and they need mu. A revocation or loss that comes meanwhile is deferred
+// (mu.ending); the caller carries it out with runDeferred.
 func (th *thread) endTxn(ctx context.Context, try kgo.TransactionEndTry) (bool, error) {
+	th.mu.ending = true
+	th.mu.Unlock()
+	defer func() {
+		th.mu.Lock()
+		th.mu.ending = false
+	}()
 	// End waits for a heartbeat after it sent the offsets, and the group
 	// does not heartbeat while a rebalance waits for this member to let it
 	// go on: holding the rebalance here would stall End until its context
@@ -118,7 +127,7 @@ func (th *thread) endTxn(ctx context.Context, try kgo.TransactionEndTry) (bool, 
 // reports false; one whose end failed restarts the thread. prepErr and
 // rejected are why the commit asked for an abort, if it did. The caller
 // holds mu.
-func (th *thread) ended(ctx context.Context, committed bool, err, prepErr error, rejected []failedRecord) (bool, error) {
+func (th *thread) ended(committed bool, err, prepErr error, rejected []failedRecord) (bool, error) {
 	switch {
 	case err != nil:
 		th.log.Warn("ending the transaction failed; making the thread's producer anew", "error", err, "fenced", isFencedError(err))
@@ -134,7 +143,7 @@ func (th *thread) ended(ctx context.Context, committed bool, err, prepErr error,
 		if th.txnFailures >= maxTxnFailures {
 			return false, fmt.Errorf("streams: thread %d: %d transactions in a row aborted; the last because: %v", th.idx, th.txnFailures, cause)
 		}
-		if err := th.reviveAll(ctx); err != nil {
+		if err := th.reviveAll(); err != nil {
 			return false, err
 		}
 		return false, prepErr
@@ -147,7 +156,7 @@ func (th *thread) ended(ctx context.Context, committed bool, err, prepErr error,
 // reviveAll takes every running task back to the last commit and rewinds
 // its input partitions to the first offset polled since. The caller holds
 // mu.
-func (th *thread) reviveAll(_ context.Context) error {
+func (th *thread) reviveAll() error {
 	for _, tk := range th.runningTasks() {
 		if err := tk.Revive(); err != nil {
 			return fmt.Errorf("streams: thread %d: %w", th.idx, err)

@@ -82,12 +82,7 @@ func (l *localStores) snapshot(name string) []state.Store {
 	for id := range l.mu.byName[name] {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b processor.TaskID) int {
-		if a.Subtopology != b.Subtopology {
-			return a.Subtopology - b.Subtopology
-		}
-		return int(a.Partition - b.Partition)
-	})
+	slices.SortFunc(ids, compareTaskIDs)
 	out := make([]state.Store, len(ids))
 	for i, id := range ids {
 		out[i] = l.mu.byName[name][id].view
@@ -136,6 +131,42 @@ func localStoresAs[S any](a *App, name string) ([]S, error) {
 	return out, nil
 }
 
+// chainStores yields f of each store that stores returns when the loop
+// starts, one after the other.
+func chainStores[S, T any](stores func() ([]S, error), f func(S) iter.Seq2[T, error]) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		sts, err := stores()
+		if err != nil {
+			var zero T
+			yield(zero, err)
+			return
+		}
+		for _, s := range sts {
+			for v, err := range f(s) {
+				if !yield(v, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// firstFound returns what get finds in the first of the stores that has
+// it: a key lives in one task.
+func firstFound[S, V any](stores func() ([]S, error), get func(S) (V, bool, error)) (V, bool, error) {
+	var zero V
+	sts, err := stores()
+	if err != nil {
+		return zero, false, err
+	}
+	for _, s := range sts {
+		if v, ok, err := get(s); err != nil || ok {
+			return v, ok, err
+		}
+	}
+	return zero, false, nil
+}
+
 type kvQuery[K, V any] struct {
 	a    *App
 	name string
@@ -167,19 +198,12 @@ func (q *kvQuery[K, V]) ApproximateNumEntries() (int64, error) {
 	return v.ApproximateNumEntries()
 }
 
+// scan yields f of the merged view, taken when the loop starts.
 func (q *kvQuery[K, V]) scan(f func(state.ReadOnlyKeyValueStore[K, V]) iter.Seq2[state.KeyValue[K, V], error]) iter.Seq2[state.KeyValue[K, V], error] {
-	return func(yield func(state.KeyValue[K, V], error) bool) {
+	return chainStores(func() ([]state.ReadOnlyKeyValueStore[K, V], error) {
 		v, err := q.view()
-		if err != nil {
-			yield(state.KeyValue[K, V]{}, err)
-			return
-		}
-		for kv, err := range f(v) {
-			if !yield(kv, err) || err != nil {
-				return
-			}
-		}
-	}
+		return []state.ReadOnlyKeyValueStore[K, V]{v}, err
+	}, f)
 }
 
 func (q *kvQuery[K, V]) Range(from, to *K) iter.Seq2[state.KeyValue[K, V], error] {

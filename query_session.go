@@ -38,18 +38,9 @@ func (q *sessionQuery[K, V]) chain(f func(state.ReadOnlySessionStore[K, V]) sess
 }
 
 func (q *sessionQuery[K, V]) FetchSession(key K, start, end time.Time) (V, bool, error) {
-	var zero V
-	sts, err := q.stores()
-	if err != nil {
-		return zero, false, err
-	}
-	for _, s := range sts {
-		v, ok, err := s.FetchSession(key, start, end)
-		if err != nil || ok {
-			return v, ok, err
-		}
-	}
-	return zero, false, nil
+	return firstFound(q.stores, func(s state.ReadOnlySessionStore[K, V]) (V, bool, error) {
+		return s.FetchSession(key, start, end)
+	})
 }
 
 func (q *sessionQuery[K, V]) FindSessions(key K, earliestSessionEnd, latestSessionStart time.Time) sessionSeq[K, V] {

@@ -32,43 +32,12 @@ func (q *windowQuery[K, V]) stores() ([]state.ReadOnlyWindowStore[K, V], error) 
 }
 
 func (q *windowQuery[K, V]) FetchOne(key K, start time.Time) (V, bool, error) {
-	var zero V
-	sts, err := q.stores()
-	if err != nil {
-		return zero, false, err
-	}
-	for _, s := range sts {
-		v, ok, err := s.FetchOne(key, start)
-		if err != nil || ok {
-			return v, ok, err
-		}
-	}
-	return zero, false, nil
+	return firstFound(q.stores, func(s state.ReadOnlyWindowStore[K, V]) (V, bool, error) { return s.FetchOne(key, start) })
 }
 
 // chain yields f of every task's store, one after the other.
 func chain[K, V, T any](q *windowQuery[K, V], f func(state.ReadOnlyWindowStore[K, V]) iter.Seq2[T, error]) iter.Seq2[T, error] {
 	return chainStores(q.stores, f)
-}
-
-// chainStores yields f of each store that stores returns when the loop
-// starts, one after the other.
-func chainStores[S, T any](stores func() ([]S, error), f func(S) iter.Seq2[T, error]) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		sts, err := stores()
-		if err != nil {
-			var zero T
-			yield(zero, err)
-			return
-		}
-		for _, s := range sts {
-			for v, err := range f(s) {
-				if !yield(v, err) || err != nil {
-					return
-				}
-			}
-		}
-	}
 }
 
 func (q *windowQuery[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[state.KeyValue[time.Time, V], error] {

@@ -64,7 +64,7 @@ type storeRestore struct {
 	next    int64
 	records int64
 	began   time.Time
-	logged  time.Time // when progress was last logged
+	logged  time.Time // when progress was last logged, or began
 	// from says where a persistent store's restore started: its
 	// checkpoint, its own changelog offset, or "" for the beginning.
 	from  string
@@ -124,7 +124,8 @@ func (th *thread) startRestore(ctx context.Context, tk *task.Task, inputs map[st
 		if !ok {
 			return fmt.Errorf("streams: task %s: store %q (%T) cannot be restored from its changelog", tk.ID(), store, st)
 		}
-		sr := &storeRestore{name: store, r: r, end: o.Offset, began: time.Now()}
+		now := time.Now()
+		sr := &storeRestore{name: store, r: r, end: o.Offset, began: now, logged: now}
 		tp := task.TopicPartition{Topic: topic, Partition: p}
 		if st.Persistent() {
 			if err := th.restoreStart(tk, sr, cp, tp); err != nil {
@@ -209,11 +210,7 @@ func (th *thread) restoreStep(ctx context.Context, wait time.Duration) error {
 				}
 				clear(sr.batch)
 				sr.batch = sr.batch[:0]
-				last := sr.logged
-				if last.IsZero() {
-					last = sr.began
-				}
-				if time.Since(last) >= th.app.progressEvery && sr.next < sr.end {
+				if time.Since(sr.logged) >= th.app.progressEvery && sr.next < sr.end {
 					sr.logged = time.Now()
 					th.log.Info("store restore progress", "task", id.String(), "store", sr.name,
 						"restored", sr.records, "offset", sr.next, "end", sr.end, "elapsed", time.Since(sr.began))

@@ -412,13 +412,16 @@ func (th *thread) taskOrder() []processor.TaskID {
 	for id := range th.mu.tasks {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b processor.TaskID) int {
-		if a.Subtopology != b.Subtopology {
-			return a.Subtopology - b.Subtopology
-		}
-		return int(a.Partition - b.Partition)
-	})
+	slices.SortFunc(ids, compareTaskIDs)
 	return ids
+}
+
+// compareTaskIDs orders task ids by sub-topology, then partition.
+func compareTaskIDs(a, b processor.TaskID) int {
+	if a.Subtopology != b.Subtopology {
+		return a.Subtopology - b.Subtopology
+	}
+	return int(a.Partition - b.Partition)
 }
 
 func (th *thread) allTasks() []*task.Task {
@@ -508,18 +511,13 @@ func (th *thread) commit(ctx context.Context, tasks []*task.Task) error {
 	// 3. The offsets.
 	switch {
 	case txn:
-		// End runs without mu: the transact session calls the rebalance
-		// callbacks holding a lock End needs, and they need mu.
+		// End runs without mu (see endTxn).
 		try := kgo.TryCommit
 		if storeErr != nil || len(rejected) > 0 {
 			try = kgo.TryAbort
 		}
-		th.mu.ending = true
-		th.mu.Unlock()
 		committed, endErr := th.endTxn(ctx, try)
-		th.mu.Lock()
-		th.mu.ending = false
-		ok, err := th.ended(ctx, committed, endErr, storeErr, rejected)
+		ok, err := th.ended(committed, endErr, storeErr, rejected)
 		if err != nil || !ok {
 			th.runDeferred()
 			return err
@@ -709,7 +707,6 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 		// any, aborts: the session saw the revocation. Their stores hold
 		// only what was committed.
 		cps = th.checkpoints(affected)
-		th.forgetTxnStart(affected)
 		th.drop(affected, "revoked")
 		th.writeCheckpoints(cps)
 		return
@@ -736,7 +733,6 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int
 		th.mu.deferred = append(th.mu.deferred, deferredDrop{lostTasks, "lost"})
 		return
 	}
-	th.forgetTxnStart(lostTasks)
 	th.drop(lostTasks, "lost")
 }
 
@@ -762,21 +758,10 @@ func (th *thread) runDeferred() {
 		if d.why == "revoked" {
 			cps = th.checkpoints(ts)
 		}
-		th.forgetTxnStart(ts)
 		th.drop(ts, d.why)
 		th.writeCheckpoints(cps)
 	}
 	th.mu.deferred = nil
-}
-
-// forgetTxnStart forgets the input partitions of tasks being given up. The
-// caller holds mu.
-func (th *thread) forgetTxnStart(ts []*task.Task) {
-	for tp, tk := range th.mu.byTP {
-		if slices.Contains(ts, tk) {
-			delete(th.mu.txnStart, tp)
-		}
-	}
 }
 
 func (th *thread) tasksOf(parts map[string][]int32) []*task.Task {
@@ -793,7 +778,8 @@ func (th *thread) tasksOf(parts map[string][]int32) []*task.Task {
 	return ts
 }
 
-// drop closes tasks and forgets them. The caller holds mu.
+// drop closes tasks and forgets them and their input partitions. The caller
+// holds mu.
 func (th *thread) drop(ts []*task.Task, why string) {
 	for _, tk := range ts {
 		th.app.local.remove(tk)
@@ -809,6 +795,7 @@ func (th *thread) drop(ts []*task.Task, why string) {
 			if owner == tk {
 				delete(th.mu.byTP, tp)
 				delete(th.mu.committed, tp)
+				delete(th.mu.txnStart, tp)
 			}
 		}
 		th.log.Info("task "+why, "task", tk.ID().String())
@@ -830,12 +817,7 @@ func (th *thread) shutdown(clean bool) {
 		}
 	case th.inTxn:
 		// Failing: what the transaction holds must not commit.
-		th.mu.ending = true
-		th.mu.Unlock()
-		_, err := th.endTxn(ctx, kgo.TryAbort)
-		th.mu.Lock()
-		th.mu.ending = false
-		if err != nil {
+		if _, err := th.endTxn(ctx, kgo.TryAbort); err != nil {
 			th.log.Warn("aborting the transaction", "error", err)
 		}
 		for _, tk := range th.runningTasks() {
@@ -942,11 +924,7 @@ func (c *collector) takeFailures() []failedRecord {
 // rejected since the last call; it returns the first one the handler does
 // not skip.
 func (c *collector) failures(ctx context.Context) error {
-	c.mu.Lock()
-	failed := c.mu.failed
-	c.mu.failed = nil
-	c.mu.Unlock()
-	for _, f := range failed {
+	for _, f := range c.takeFailures() {
 		c.th.app.metrics.prodErrors.Add(1)
 		resp := c.th.app.cfg.OnProductionError(ctx, f.rec, f.err)
 		if !resp.Continue {

@@ -180,34 +180,10 @@ func (c *Cluster) caughtUp(ctx context.Context, group string, topics []string) (
 func (c *Cluster) VisibleEnd(ctx context.Context, topic string, partition int32, end int64) (int64, error) {
 	for back := int64(16); ; back *= 4 {
 		from := max(end-back, 0)
-		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...),
-			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
-			kgo.FetchMaxWait(100*time.Millisecond))
+		last, err := c.lastVisible(ctx, topic, partition, from, end)
 		if err != nil {
 			return 0, err
 		}
-		last := int64(-1)
-		for reached := false; !reached; {
-			fs := cl.PollFetches(ctx)
-			if err := ctx.Err(); err != nil {
-				cl.Close()
-				return 0, err
-			}
-			for _, fe := range fs.Errors() {
-				cl.Close()
-				return 0, fmt.Errorf("embedded: reading %s-%d: %w", fe.Topic, fe.Partition, fe.Err)
-			}
-			fs.EachRecord(func(r *kgo.Record) {
-				if r.Offset < end && !r.Attrs.IsControl() {
-					last = max(last, r.Offset)
-				}
-				if r.Offset >= end-1 {
-					reached = true
-				}
-			})
-		}
-		cl.Close()
 		if last >= 0 {
 			return last + 1, nil
 		}
@@ -215,6 +191,39 @@ func (c *Cluster) VisibleEnd(ctx context.Context, topic string, partition int32,
 			return 0, nil
 		}
 	}
+}
+
+// lastVisible returns the offset of the last record of topic's partition
+// in [from, end) that a read_committed consumer gets, or -1 if there is
+// none.
+func (c *Cluster) lastVisible(ctx context.Context, topic string, partition int32, from, end int64) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	last := int64(-1)
+	for reached := false; !reached; {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		for _, fe := range fs.Errors() {
+			return 0, fmt.Errorf("embedded: reading %s-%d: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset < end && !r.Attrs.IsControl() {
+				last = max(last, r.Offset)
+			}
+			if r.Offset >= end-1 {
+				reached = true
+			}
+		})
+	}
+	return last, nil
 }
 
 // ReadAll reads topic from its first record to its last stable offset, all

@@ -414,14 +414,7 @@ func (t *Task) Revive() error {
 			tx.Abort()
 		}
 	}
-	var errs []error
-	if t.initialized {
-		for _, n := range t.nodes {
-			if err := n.Close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
+	errs := t.closeNodes()
 	for _, in := range t.inputs {
 		in.q.Clear()
 	}
@@ -461,14 +454,7 @@ func (t *Task) Close() error {
 		return nil
 	}
 	t.closed = true
-	var errs []error
-	if t.initialized {
-		for _, n := range t.nodes {
-			if err := n.Close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
+	errs := t.closeNodes()
 	for _, name := range t.storeNames {
 		if err := t.stores[name].Close(); err != nil {
 			errs = append(errs, fmt.Errorf("task %s: closing store %q: %w", t.cfg.ID, name, err))
@@ -479,6 +465,21 @@ func (t *Task) Close() error {
 	}
 	t.buffered = 0
 	return errors.Join(errs...)
+}
+
+// closeNodes closes the processors, children after parents, if Init got to
+// them.
+func (t *Task) closeNodes() []error {
+	if !t.initialized {
+		return nil
+	}
+	var errs []error
+	for _, n := range t.nodes {
+		if err := n.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // LogChange implements state.ChangelogWriter: it sends a store's change to
