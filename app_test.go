@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	streams "github.com/gostreams/streams"
@@ -24,9 +25,11 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func startCluster(t *testing.T) *embedded.Cluster {
+// startCluster starts an in-process Kafka (kfake, with opts) that the
+// test's cleanup stops.
+func startCluster(t *testing.T, opts ...kfake.Opt) *embedded.Cluster {
 	t.Helper()
-	c, err := embedded.Start()
+	c, err := embedded.Start(opts...)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c
@@ -53,11 +56,23 @@ type running struct {
 // start runs an app in the background; the test stops it.
 func start(t *testing.T, topo *topology.Topology, cfg streams.Config) *running {
 	t.Helper()
+	return run(t, mustApp(t, topo, cfg))
+}
+
+// mustApp makes an app that the test's cleanup closes.
+func mustApp(t *testing.T, topo *topology.Topology, cfg streams.Config) *streams.App {
+	t.Helper()
 	app, err := streams.New(topo, cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = app.Close() })
+	return app
+}
+
+// run runs app, made by mustApp, in the background; the test stops it.
+func run(t *testing.T, app *streams.App) *running {
+	t.Helper()
 	r := &running{app: app, errs: make(chan error, 1)}
 	go func() { r.errs <- app.Run(context.Background()) }()
-	t.Cleanup(func() { _ = app.Close() })
 	return r
 }
 
@@ -117,6 +132,41 @@ func tagger(instance string) *topology.Topology {
 		panic(err)
 	}
 	return topo
+}
+
+// storeTopology reads "in" (string keys and values) into one processor,
+// name, that has the stores.
+func storeTopology[KOut, VOut any](t *testing.T, name string, proc processor.Supplier[string, string, KOut, VOut], stores ...state.StoreBuilder) *topology.Topology {
+	t.Helper()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	topology.AddProcessor(b, name, proc, src)
+	for _, sb := range stores {
+		b.AddStateStore(sb, name)
+	}
+	topo, err := b.Build()
+	require.NoError(t, err)
+	return topo
+}
+
+// topicConfigs returns the configs the cluster reports for topics (those
+// with a value), by topic and key.
+func topicConfigs(t *testing.T, c *embedded.Cluster, topics ...string) map[string]map[string]string {
+	t.Helper()
+	cfgs, err := c.Admin().DescribeTopicConfigs(ctxT(t), topics...)
+	require.NoError(t, err)
+	got := map[string]map[string]string{}
+	for _, rc := range cfgs {
+		require.NoError(t, rc.Err, rc.Name)
+		got[rc.Name] = map[string]string{}
+		for _, cv := range rc.Configs {
+			if cv.Value != nil {
+				got[rc.Name][cv.Key] = *cv.Value
+			}
+		}
+	}
+	require.Len(t, got, len(topics))
+	return got
 }
 
 func values(n int, prefix string) []string {
@@ -369,20 +419,12 @@ func TestStartChecksTopics(t *testing.T) {
 			d, err := c.Admin().ListTopics(ctxT(t), "internal-by-key-repartition", "internal-counts-changelog")
 			return err == nil && len(d["internal-by-key-repartition"].Partitions) == 3 && len(d["internal-counts-changelog"].Partitions) == 3
 		}, 10*time.Second, 20*time.Millisecond)
-		cfgs, err := c.Admin().DescribeTopicConfigs(ctxT(t), "internal-counts-changelog")
-		require.NoError(t, err)
-		policy := ""
-		for _, cv := range cfgs[0].Configs {
-			if cv.Key == "cleanup.policy" && cv.Value != nil {
-				policy = *cv.Value
-			}
-		}
-		require.Equal(t, "compact", policy)
+		require.Equal(t, "compact", topicConfigs(t, c, "internal-counts-changelog")["internal-counts-changelog"]["cleanup.policy"])
 		require.NoError(t, r.stop(t))
 
 		// A changelog topic made by hand with the wrong shape is an error.
 		require.NoError(t, c.CreateTopic(ctxT(t), "other-counts-changelog", 5))
-		err = start(t, topo, config(t, c, "other")).wait(t)
+		err := start(t, topo, config(t, c, "other")).wait(t)
 		require.ErrorContains(t, err, `internal topic "other-counts-changelog" has 5 partitions but the app needs 3`)
 		require.ErrorContains(t, err, `internal topic "other-counts-changelog" has cleanup.policy=delete but the app needs compact`)
 	})
@@ -492,8 +534,16 @@ func TestHeadersPassThroughAndWallClockPunctuationFires(t *testing.T) {
 	require.NoError(t, r.stop(t))
 	recs, err := c.ReadAll(ctxT(t), "out")
 	require.NoError(t, err)
-	require.Equal(t, "v", string(recs[0].Value))
-	require.Equal(t, []kgo.RecordHeader{{Key: "trace-id", Value: []byte("abc")}, {Key: "trace-id", Value: []byte("def")}}, recs[0].Headers)
+	// A tick may come before the input is fetched: find the input's record.
+	var forwarded []*kgo.Record
+	for _, rec := range recs {
+		if string(rec.Key) == "k" {
+			forwarded = append(forwarded, rec)
+		}
+	}
+	require.Len(t, forwarded, 1)
+	require.Equal(t, "v", string(forwarded[0].Value))
+	require.Equal(t, []kgo.RecordHeader{{Key: "trace-id", Value: []byte("abc")}, {Key: "trace-id", Value: []byte("def")}}, forwarded[0].Headers)
 }
 
 // tickOnIdle forwards what it gets and, every 30 ms of wall-clock time, a
@@ -591,28 +641,14 @@ func TestWindowStoreChangelogIsCompactedAndDeleted(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-	topology.AddProcessor(b, "p", processor.Func(func(processor.Context[string, string], processor.Record[string, string]) error { return nil }), src)
-	b.AddStateStore(state.NewWindowStoreBuilder(state.InMemoryWindowStore("windows", time.Hour, time.Minute, false), serde.String(), serde.Int64()), "p")
-	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("plain"), serde.String(), serde.Int64()), "p")
-	topo, err := b.Build()
-	require.NoError(t, err)
+	topo := storeTopology(t, "p", processor.Func(func(processor.Context[string, string], processor.Record[string, string]) error { return nil }),
+		state.NewWindowStoreBuilder(state.InMemoryWindowStore("windows", time.Hour, time.Minute, false), serde.String(), serde.Int64()),
+		state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("plain"), serde.String(), serde.Int64()))
 	r := start(t, topo, config(t, c, "win"))
 	produceValues(t, c, "in", false, "x")
 	require.NoError(t, c.WaitCaughtUp(ctxT(t), "win", "in"))
 	require.NoError(t, r.stop(t))
-	cfgs, err := c.Admin().DescribeTopicConfigs(ctxT(t), streams.ChangelogTopic("win", "windows"), streams.ChangelogTopic("win", "plain"))
-	require.NoError(t, err)
-	got := map[string]map[string]string{}
-	for _, rc := range cfgs {
-		got[rc.Name] = map[string]string{}
-		for _, cv := range rc.Configs {
-			if cv.Value != nil {
-				got[rc.Name][cv.Key] = *cv.Value
-			}
-		}
-	}
+	got := topicConfigs(t, c, streams.ChangelogTopic("win", "windows"), streams.ChangelogTopic("win", "plain"))
 	require.Equal(t, "compact,delete", got["win-windows-changelog"]["cleanup.policy"])
 	require.Equal(t, fmt.Sprint((time.Hour + 24*time.Hour).Milliseconds()), got["win-windows-changelog"]["retention.ms"])
 	require.Equal(t, "compact", got["win-plain-changelog"]["cleanup.policy"])

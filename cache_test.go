@@ -18,13 +18,8 @@ import (
 // built WithCaching.
 func cachedCounting(t *testing.T) *topology.Topology {
 	t.Helper()
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &countStore{} }, src)
-	b.AddStateStore(state.NewKeyValueStoreBuilder(rocksdb.KeyValueStore("counts", rocksdb.Options{}), serde.String(), serde.Int64()).WithCaching(), "count")
-	topo, err := b.Build()
-	require.NoError(t, err)
-	return topo
+	return storeTopology(t, "count", func() processor.Processor[string, string, string, int64] { return &countStore{} },
+		state.NewKeyValueStoreBuilder(rocksdb.KeyValueStore("counts", rocksdb.Options{}), serde.String(), serde.Int64()).WithCaching())
 }
 
 // With WithCaching, 500 updates of 5 keys between two commits reach the

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	streams "github.com/gostreams/streams"
-	"github.com/gostreams/streams/internal/embedded"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -78,9 +77,7 @@ func (p *idempotentCounter) Close() error { return nil }
 // changelog says.
 func TestKillNineThenRestartRestoresAndCountsExactly(t *testing.T) {
 	t.Parallel()
-	c, err := embedded.Start(kfake.GroupMinSessionTimeout(500 * time.Millisecond))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c := startCluster(t, kfake.GroupMinSessionTimeout(500*time.Millisecond))
 	require.NoError(t, c.CreateTopic(ctxT(t), "in", 2))
 	const appID = "crash"
 	dir := t.TempDir()

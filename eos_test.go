@@ -1,11 +1,8 @@
 package streams_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -218,37 +215,6 @@ func TestExactlyOnceProcessingErrorAbortsTheTransaction(t *testing.T) {
 	verifyExactlyOnce(t, c, "eos-fail")
 }
 
-func mustApp(t *testing.T, topo *topology.Topology, cfg streams.Config) *streams.App {
-	t.Helper()
-	app, err := streams.New(topo, cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = app.Close() })
-	return app
-}
-
-var _ = errors.New
-var _ = strings.Contains
-var _ context.Context
-
-// restoredRecords sums the records of the "RESTORED" lines a child printed,
-// and their longest duration.
-func restoredRecords(t *testing.T, out string) (records int64, longest time.Duration) {
-	t.Helper()
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) != 5 || f[0] != "RESTORED" {
-			continue
-		}
-		n, err := strconv.ParseInt(f[3], 10, 64)
-		require.NoError(t, err)
-		us, err := strconv.ParseInt(f[4], 10, 64)
-		require.NoError(t, err)
-		records += n
-		longest = max(longest, time.Duration(us)*time.Microsecond)
-	}
-	return records, longest
-}
-
 // kill -9 an ExactlyOnce app process with RocksDB stores mid-run, restart
 // it on the same state directory: its stores kept the changelog offset of
 // their last applied commit with their data, so it restores only the
@@ -257,9 +223,7 @@ func restoredRecords(t *testing.T, out string) (records int64, longest time.Dura
 // restores everything.
 func TestExactlyOnceKillNineRestoresOnlyTheTail(t *testing.T) {
 	t.Parallel()
-	c, err := embedded.Start(kfake.GroupMinSessionTimeout(500 * time.Millisecond))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c := startCluster(t, kfake.GroupMinSessionTimeout(500*time.Millisecond))
 	eosTopics(t, c)
 	const appID, keys = "eos-crash", 3000
 	dir := t.TempDir()
@@ -302,7 +266,10 @@ func TestExactlyOnceKillNineRestoresOnlyTheTail(t *testing.T) {
 	require.NoError(t, c.WaitCaughtUp(ctxT(t), appID, "in", repartition))
 	require.NoError(t, second.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, second.cmd.Wait(), "second: %s", second.out.String())
-	tail, tailTook := restoredRecords(t, second.out.String())
+	tail, tailTook, restored := childRestores(t, second.out.String())
+	// Without this, a second run that restored nothing (or did not say so)
+	// would pass the check below.
+	require.Len(t, restored, 6, "each of the two stores of the three tasks was restored: %v", restored)
 	require.Less(t, tail, before/2, "after kill -9 the stores restore only the tail of their changelogs (%d of %d records)", tail, before)
 	verifyExactlyOnce(t, c, appID)
 
@@ -316,7 +283,8 @@ func TestExactlyOnceKillNineRestoresOnlyTheTail(t *testing.T) {
 	require.NoError(t, c.WaitCaughtUp(ctxT(t), appID, "in", repartition))
 	require.NoError(t, third.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, third.cmd.Wait(), "third: %s", third.out.String())
-	full, fullTook := restoredRecords(t, third.out.String())
+	full, fullTook, restored := childRestores(t, third.out.String())
+	require.Len(t, restored, 6, "each of the two stores of the three tasks was restored: %v", restored)
 	require.Equal(t, changelogRecords()-20, full, "a fresh state directory restores the whole changelog but the last run's records")
 	t.Logf("restore after kill -9: %d records in %v; full restore: %d records in %v", tail, tailTook, full, fullTook)
 	verifyExactlyOnce(t, c, appID)

@@ -12,7 +12,6 @@ import (
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
-	"github.com/gostreams/streams/topology"
 )
 
 // sessionCounter counts each key's records per session (gap 30 s) in the
@@ -63,12 +62,8 @@ func TestQuerySessionAndSubscribe(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	require.NoError(t, c.CreateTopic(ctxT(t), "in", 2))
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-	topology.AddProcessor(b, "sessions", func() processor.Processor[string, string, string, string] { return &sessionCounter{} }, src)
-	b.AddStateStore(state.NewSessionStoreBuilder(state.InMemorySessionStore("visits", 24*time.Hour), serde.String(), serde.Int64()), "sessions")
-	topo, err := b.Build()
-	require.NoError(t, err)
+	topo := storeTopology(t, "sessions", func() processor.Processor[string, string, string, string] { return &sessionCounter{} },
+		state.NewSessionStoreBuilder(state.InMemorySessionStore("visits", 24*time.Hour), serde.String(), serde.Int64()))
 	cfg := config(t, c, "sessions")
 	cfg.CommitInterval = 20 * time.Millisecond
 	r := start(t, topo, cfg)

@@ -12,7 +12,6 @@ import (
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
-	"github.com/gostreams/streams/topology"
 )
 
 // clicksPerMinute counts each key's records per one-minute window (by the
@@ -41,12 +40,8 @@ func TestQueryWindowAcrossTasks(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	require.NoError(t, c.CreateTopic(ctxT(t), "in", 2))
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, string] { return &clicksPerMinute{} }, src)
-	b.AddStateStore(state.NewWindowStoreBuilder(state.InMemoryWindowStore("clicks", 24*time.Hour, time.Minute, false), serde.String(), serde.Int64()), "count")
-	topo, err := b.Build()
-	require.NoError(t, err)
+	topo := storeTopology(t, "count", func() processor.Processor[string, string, string, string] { return &clicksPerMinute{} },
+		state.NewWindowStoreBuilder(state.InMemoryWindowStore("clicks", 24*time.Hour, time.Minute, false), serde.String(), serde.Int64()))
 	r := start(t, topo, config(t, c, "windows"))
 
 	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)

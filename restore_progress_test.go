@@ -13,7 +13,6 @@ import (
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
-	"github.com/gostreams/streams/topology"
 )
 
 // logCapture keeps the log records whose message is msg.
@@ -48,29 +47,20 @@ func TestLongRestoreLogsProgress(t *testing.T) {
 	const n = 200_000
 	fillCounts(t, c, "progress", n)
 
-	b := topology.NewBuilder()
-	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &countStore{} }, src)
-	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("counts"), serde.String(), serde.Int64()), "count")
-	topo, err := b.Build()
-	require.NoError(t, err)
+	topo := storeTopology(t, "count", func() processor.Processor[string, string, string, int64] { return &countStore{} },
+		state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("counts"), serde.String(), serde.Int64()))
 	logs := &logCapture{msg: "store restore progress"}
 	l := &listener{}
 	cfg := config(t, c, "progress")
 	cfg.Logger = slog.New(logs)
 	cfg.RestoreListener = l
-	app, err := streams.New(topo, cfg)
-	require.NoError(t, err)
+	app := mustApp(t, topo, cfg)
 	streams.SetRestoreProgressEvery(app, time.Nanosecond)
-	r := &running{app: app, errs: make(chan error, 1)}
-	go func() { r.errs <- app.Run(context.Background()) }()
-	t.Cleanup(func() { _ = app.Close() })
+	r := run(t, app)
 	require.Eventually(t, func() bool { return l.restoredRecords() == n }, 60*time.Second, 10*time.Millisecond)
 	require.NoError(t, r.stop(t))
 
-	l.mu.Lock()
-	batches := len(l.batches)
-	l.mu.Unlock()
+	batches := l.batchesRestored()
 	require.Greater(t, batches, 1, "the restore must take several batches for this test to mean anything")
 	logs.mu.Lock()
 	defer logs.mu.Unlock()

@@ -37,6 +37,12 @@ func (l *listener) OnRestoreEnd(e streams.RestoreEvent) {
 	l.mu.Unlock()
 }
 
+func (l *listener) batchesRestored() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.batches)
+}
+
 func (l *listener) restoredRecords() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -212,9 +218,7 @@ func TestInputDuringALongRestoreIsProcessedOnceAfterIt(t *testing.T) {
 	r := start(t, counting(t), cfg)
 	require.NoError(t, c.WaitCaughtUp(ctxT(t), "long-restore", "in", repartition))
 	require.NoError(t, r.stop(t))
-	l.mu.Lock()
-	require.Greater(t, len(l.batches), 1, "the restore must take several batches for this test to mean anything")
-	l.mu.Unlock()
+	require.Greater(t, l.batchesRestored(), 1, "the restore must take several batches for this test to mean anything")
 	require.Equal(t, int64(n), l.restoredRecords())
 	counts := latestCounts(t, c, "long-restore")
 	for i := range 10 {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,6 +134,28 @@ func (printRestores) OnRestoreEnd(e streams.RestoreEvent) {
 	fmt.Printf("RESTORED %s %s %d %d\n", e.Store, e.Task, e.Records, e.Elapsed.Microseconds())
 }
 
+// childRestores reads the lines of printRestores in a child's output: the
+// records restored in all, the longest restore, and the "<store> <task>"
+// restores it reported.
+func childRestores(t *testing.T, out string) (records int64, longest time.Duration, restored map[string]bool) {
+	t.Helper()
+	restored = map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[0] != "RESTORED" {
+			continue
+		}
+		n, err := strconv.ParseInt(f[3], 10, 64)
+		require.NoError(t, err)
+		us, err := strconv.ParseInt(f[4], 10, 64)
+		require.NoError(t, err)
+		records += n
+		longest = max(longest, time.Duration(us)*time.Microsecond)
+		restored[f[1]+" "+f[2]] = true
+	}
+	return records, longest, restored
+}
+
 type child struct {
 	name string
 	cmd  *exec.Cmd
@@ -167,9 +190,7 @@ func startChild(t *testing.T, c *embedded.Cluster, appID, name string, env ...st
 // committed).
 func TestScaleOutAcrossProcessesSurvivesSIGTERMAndSIGKILL(t *testing.T) {
 	t.Parallel()
-	c, err := embedded.Start(kfake.GroupMinSessionTimeout(500 * time.Millisecond))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c := startCluster(t, kfake.GroupMinSessionTimeout(500*time.Millisecond))
 	ctx := ctxT(t)
 	require.NoError(t, c.CreateTopic(ctx, "in", 4))
 	require.NoError(t, c.CreateTopic(ctx, "out", 4))
