@@ -15,6 +15,7 @@ import (
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
 )
 
 // Config configures an App. The zero value of every optional field means
@@ -43,9 +44,12 @@ type Config struct {
 	// instance's open transaction holds up read_committed consumers of its
 	// output. Default 10s, as in Kafka Streams.
 	TransactionTimeout time.Duration
-	// OffsetReset is where a partition with no committed offset starts:
-	// "earliest" or "latest". Default "earliest", as in Kafka Streams.
-	OffsetReset string
+	// OffsetReset is where a partition with no committed offset starts,
+	// for sources that do not set their own (topology.Source.OffsetReset):
+	// topology.Earliest or topology.Latest. Default topology.Earliest, as
+	// in Kafka Streams. It also applies when a committed offset is out of
+	// the partition's range.
+	OffsetReset topology.OffsetReset
 	// MaxPollRecords bounds the records a thread fetches before processing
 	// them. Default 1000.
 	MaxPollRecords int
@@ -73,11 +77,34 @@ type Config struct {
 	// RestoreListener, if set, hears about every store restoration. The app
 	// also logs the start and end of each at Info level.
 	RestoreListener RestoreListener
+	// OnUncaughtError decides what happens after a stream thread failed: a
+	// record or punctuation the handlers did not skip, a store or cluster
+	// failure. Default: ShutdownClient for every failure, whatever it is.
+	// (A thread whose transactional producer was fenced is made anew
+	// without asking: that is recovery, not a failure.)
+	OnUncaughtError UncaughtErrorHandler
+	// OnStateChange, if set, is called on every change of the app's state
+	// (see State), on the goroutine that made the change: keep it quick,
+	// and do not call Close from it.
+	OnStateChange func(old, new State)
+	// GroupInstanceID, if set, makes the app's stream threads static
+	// members of the consumer group (KIP-345), thread i as
+	// "<GroupInstanceID>-<i>": an instance that restarts within the
+	// session timeout gets its tasks back without a rebalance. Give every
+	// instance its own. Default "": dynamic membership.
+	GroupInstanceID string
 	// ClientOptions are passed to every franz-go client the app makes, after
 	// its own options, so they can override them (session timeout, TLS,
 	// SASL, ...).
 	ClientOptions []kgo.Opt
+
+	// restoreProgressEvery is how often a long restore logs its progress;
+	// defaultProgressEvery but for tests.
+	restoreProgressEvery time.Duration
 }
+
+// defaultProgressEvery is how often a long restore logs its progress.
+const defaultProgressEvery = 10 * time.Second
 
 var appIDPattern = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
@@ -95,8 +122,14 @@ func (c Config) withDefaults() Config {
 			c.CommitInterval = 100 * time.Millisecond
 		}
 	}
-	if c.OffsetReset == "" {
-		c.OffsetReset = "earliest"
+	if c.OffsetReset == topology.DefaultReset {
+		c.OffsetReset = topology.Earliest
+	}
+	if c.OnUncaughtError == nil {
+		c.OnUncaughtError = func(error) UncaughtErrorResponse { return ShutdownClient }
+	}
+	if c.restoreProgressEvery == 0 {
+		c.restoreProgressEvery = defaultProgressEvery
 	}
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = 10 * time.Second
@@ -160,9 +193,12 @@ func (c Config) Validate() error {
 		bad("Guarantee", "%v is not one of AtLeastOnce, AtMostOnce, ExactlyOnce", c.Guarantee)
 	}
 	switch c.OffsetReset {
-	case "", "earliest", "latest":
+	case topology.DefaultReset, topology.Earliest, topology.Latest:
 	default:
-		bad("OffsetReset", "%q is not \"earliest\" or \"latest\"", c.OffsetReset)
+		bad("OffsetReset", "%q is not \"earliest\" or \"latest\" (topology.Earliest or topology.Latest)", c.OffsetReset)
+	}
+	if c.GroupInstanceID != "" && !appIDPattern.MatchString(c.GroupInstanceID) {
+		bad("GroupInstanceID", "%q may contain only letters, digits, '.', '_' and '-'", c.GroupInstanceID)
 	}
 	if c.MaxPollRecords < 0 {
 		bad("MaxPollRecords", "is %d; use 0 for the default, or a positive count", c.MaxPollRecords)

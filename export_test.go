@@ -2,6 +2,6 @@ package streams
 
 import "time"
 
-// SetRestoreProgressEvery sets how often a's restores log their progress;
-// call it before Run.
-func SetRestoreProgressEvery(a *App, d time.Duration) { a.progressEvery = d }
+// SetRestoreProgressEvery sets how often the restores of apps made with
+// cfg log their progress.
+func SetRestoreProgressEvery(cfg *Config, d time.Duration) { cfg.restoreProgressEvery = d }

@@ -10,7 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/gostreams/streams/internal/task"
+	"github.com/gostreams/streams/internal/runtime"
+	"github.com/gostreams/streams/internal/stateproto"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -35,30 +36,30 @@ type localStore struct {
 	store, view state.Store
 }
 
-func (l *localStores) add(tk *task.Task) {
+func (l *localStores) add(id processor.TaskID, stores map[string]state.Store) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mu.byName == nil {
 		l.mu.byName = map[string]map[processor.TaskID]localStore{}
 	}
-	for name, st := range tk.Stores() {
+	for name, st := range stores {
 		// Queries read below any cache: what the task has written down.
 		ls := localStore{store: st, view: st}
-		if v, ok := st.(state.CommittedViewer); ok {
+		if v, ok := st.(stateproto.CommittedViewer); ok {
 			ls.view = v.CommittedView()
 		}
 		if l.mu.byName[name] == nil {
 			l.mu.byName[name] = map[processor.TaskID]localStore{}
 		}
-		l.mu.byName[name][tk.ID()] = ls
+		l.mu.byName[name][id] = ls
 	}
 }
 
-func (l *localStores) remove(tk *task.Task) {
+func (l *localStores) remove(id processor.TaskID, stores map[string]state.Store) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for name := range tk.Stores() {
-		delete(l.mu.byName[name], tk.ID())
+	for name := range stores {
+		delete(l.mu.byName[name], id)
 	}
 }
 
@@ -82,7 +83,7 @@ func (l *localStores) snapshot(name string) []state.Store {
 	for id := range l.mu.byName[name] {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, compareTaskIDs)
+	slices.SortFunc(ids, runtime.CompareTaskIDs)
 	out := make([]state.Store, len(ids))
 	for i, id := range ids {
 		out[i] = l.mu.byName[name][id].view
@@ -269,7 +270,7 @@ func QueryMetadataForKey[K any](a *App, name string, key K, keySerde serde.Serde
 	if sub < 0 {
 		return KeyQueryMetadata{}, fmt.Errorf("%w: %q", ErrUnknownStore, name)
 	}
-	n := a.subPartitions(sub)
+	n := a.rt.SubPartitions(sub)
 	if n <= 0 {
 		return KeyQueryMetadata{}, fmt.Errorf("%w: the app has not started", ErrNotAvailable)
 	}
@@ -279,7 +280,7 @@ func QueryMetadataForKey[K any](a *App, name string, key K, keySerde serde.Serde
 	}
 	p := int32(kgo.StickyKeyPartitioner(nil).ForTopic("").Partition(&kgo.Record{Key: kb}, n))
 	id := processor.TaskID{Subtopology: sub, Partition: p}
-	server, ok := a.balancer.owner(sub, p)
+	server, ok := a.rt.Owner(sub, p)
 	local := a.local.has(name, id)
 	if !ok && !local {
 		return KeyQueryMetadata{}, fmt.Errorf("%w: no instance runs task %s", ErrNotAvailable, id)

@@ -54,8 +54,8 @@ func TestLongRestoreLogsProgress(t *testing.T) {
 	cfg := config(t, c, "progress")
 	cfg.Logger = slog.New(logs)
 	cfg.RestoreListener = l
+	streams.SetRestoreProgressEvery(&cfg, time.Nanosecond)
 	app := mustApp(t, topo, cfg)
-	streams.SetRestoreProgressEvery(app, time.Nanosecond)
 	r := run(t, app)
 	require.Eventually(t, func() bool { return l.restoredRecords() == n }, 60*time.Second, 10*time.Millisecond)
 	require.NoError(t, r.stop(t))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/gostreams/streams/internal/stateproto"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/state"
 )
@@ -54,7 +55,6 @@ func Subscribe[K, V any](a *App, name string, buffer int) (*Subscription[K, V], 
 	if buffer <= 0 {
 		buffer = 1024
 	}
-	// Lock order: subs.mu and local.mu are never held together.
 	a.subs.mu.Lock()
 	if a.subs.mu.byStore == nil {
 		a.subs.mu.byStore = map[string]hubber{}
@@ -78,15 +78,18 @@ func Subscribe[K, V any](a *App, name string, buffer int) (*Subscription[K, V], 
 	h.mu.Lock()
 	h.mu.subs[s] = struct{}{}
 	h.mu.Unlock()
-	a.subs.mu.Unlock()
-
+	var err error
 	if !exists {
 		for id, st := range a.local.withIDs(name) {
-			if err := h.attach(st, id); err != nil {
-				s.Close()
-				return nil, err
+			if err = h.attach(st, id); err != nil {
+				break
 			}
 		}
+	}
+	a.subs.mu.Unlock()
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -145,6 +148,13 @@ type hubber interface {
 }
 
 // subscriptions are the app's hubs, by store name.
+//
+// Lock order: subscriptions.mu, then localStores.mu, then a hub's mu,
+// then a Subscription's mu. Whatever decides which stores have an observer
+// holds subscriptions.mu throughout: Subscribe (making a hub and attaching
+// it), the last subscription's removal (detaching it), and a task starting
+// to run (attaching the hubs to its stores), so none of them can undo
+// another's work.
 type subscriptions struct {
 	mu struct {
 		sync.Mutex
@@ -163,7 +173,7 @@ type hub[K, V any] struct {
 }
 
 func (h *hub[K, V]) attach(st state.Store, id processor.TaskID) error {
-	obs, ok := st.(state.Observable[K, V])
+	obs, ok := st.(stateproto.Observable[K, V])
 	if !ok {
 		return fmt.Errorf("streams: store %q (%T) cannot be subscribed to with these key and value types", h.store, st)
 	}
@@ -190,27 +200,28 @@ func (h *hub[K, V]) publish(id processor.TaskID, changes []state.Change[K, V]) {
 }
 
 // remove forgets s; the last one to go stops the stores recording.
+//
+// The bug this layout fixes: remove used to drop s, see the hub empty,
+// and then, without holding subscriptions.mu, clear every store's
+// observer. A Subscribe in between either joined this hub (which then
+// stayed registered, its stores detached: the new subscription heard
+// nothing) or made a new hub and attached it (which remove then detached).
+// Now the check, the hub's removal and the detaching happen under
+// subscriptions.mu, which Subscribe holds too.
 func (h *hub[K, V]) remove(s *Subscription[K, V]) {
+	a := h.app
+	a.subs.mu.Lock()
+	defer a.subs.mu.Unlock()
 	h.mu.Lock()
 	delete(h.mu.subs, s)
 	empty := len(h.mu.subs) == 0
 	h.mu.Unlock()
-	if !empty {
+	if !empty || a.subs.mu.byStore[h.store] != hubber(h) {
 		return
 	}
-	a := h.app
-	a.subs.mu.Lock()
-	if a.subs.mu.byStore[h.store] == hubber(h) {
-		h.mu.Lock()
-		stillEmpty := len(h.mu.subs) == 0
-		h.mu.Unlock()
-		if stillEmpty {
-			delete(a.subs.mu.byStore, h.store)
-		}
-	}
-	a.subs.mu.Unlock()
+	delete(a.subs.mu.byStore, h.store)
 	for _, st := range a.local.withIDs(h.store) {
-		if obs, ok := st.(state.Observable[K, V]); ok {
+		if obs, ok := st.(stateproto.Observable[K, V]); ok {
 			obs.SetObserver(nil)
 		}
 	}
@@ -222,23 +233,22 @@ func (h *hub[K, V]) closeAll(err error) {
 	}
 }
 
-// attachSubscriptions gives a task that starts running the app's subscriptions to its
-// stores.
-func (a *App) attachSubscriptions(stores map[string]state.Store, id processor.TaskID) {
+// taskRunning registers the stores of a task that starts processing, for
+// queries, and gives them the app's subscriptions.
+func (a *App) taskRunning(id processor.TaskID, stores map[string]state.Store) {
+	var failed []func()
 	a.subs.mu.Lock()
-	var todo []func()
+	a.local.add(id, stores)
 	for name, st := range stores {
 		if h, ok := a.subs.mu.byStore[name]; ok {
-			todo = append(todo, func() {
-				if err := h.attach(st, id); err != nil {
-					h.closeAll(err)
-				}
-			})
+			if err := h.attach(st, id); err != nil {
+				failed = append(failed, func() { h.closeAll(err) })
+			}
 		}
 	}
 	a.subs.mu.Unlock()
-	for _, f := range todo {
-		f()
+	for _, f := range failed {
+		f() // ending a subscription takes subs.mu
 	}
 }
 

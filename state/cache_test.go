@@ -70,7 +70,7 @@ func TestNoCacheLogsEveryWrite(t *testing.T) {
 func TestCommittedViewSeesOnlyFlushedWrites(t *testing.T) {
 	t.Parallel()
 	st := openCached(t, 0, &changes{})
-	view := st.(CommittedViewer).CommittedView().(ReadOnlyKeyValueStore[string, string])
+	view := st.(committedViewer).CommittedView().(ReadOnlyKeyValueStore[string, string])
 	require.NoError(t, st.Put("a", "1"))
 	_, ok, err := view.Get("a")
 	require.NoError(t, err)
@@ -142,7 +142,7 @@ func TestCacheRestoreAndWipe(t *testing.T) {
 	_, _, err := st.Get("a") // a miss, not cached
 	require.NoError(t, err)
 	require.NoError(t, st.Put("b", "stale"))
-	r := st.(Restorer)
+	r := st.(restorer)
 	require.NoError(t, r.Restore([]KeyValue[[]byte, []byte]{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}}))
 	require.Equal(t, []KeyValue[string, string]{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}}, collect(t, st.All()))
 	v, _, err := st.Get("b")
@@ -321,7 +321,7 @@ func TestCachedWindowStoreCollapsesAndViews(t *testing.T) {
 	for i := range 10 {
 		require.NoError(t, st.Put("a", fmt.Sprint(i), time.UnixMilli(60_000)))
 	}
-	view := st.(CommittedViewer).CommittedView().(ReadOnlyWindowStore[string, string])
+	view := st.(committedViewer).CommittedView().(ReadOnlyWindowStore[string, string])
 	_, ok, err := view.FetchOne("a", time.UnixMilli(60_000))
 	require.NoError(t, err)
 	require.False(t, ok)

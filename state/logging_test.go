@@ -53,7 +53,7 @@ func TestRestoreDoesNotLogAndWipeEmpties(t *testing.T) {
 	t.Parallel()
 	log := &changes{}
 	st := openLogged(t, NewKeyValueStoreBuilder(InMemoryKeyValueStore("s"), serde.String(), serde.String()), log)
-	r, ok := st.(Restorer)
+	r, ok := st.(restorer)
 	require.True(t, ok, "built stores are Restorers")
 	require.NoError(t, r.Restore([]KeyValue[[]byte, []byte]{
 		{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}, {Key: []byte("a")}, // a deleted again

@@ -17,32 +17,28 @@ type Change[K, V any] struct {
 	Timestamp time.Time
 }
 
-// Observable is implemented by the key-value stores the builders make. The
-// runtime sets an observer to learn of a store's changes: while one is set
-// the store records each change (reading the old value first), and hands
-// the changes recorded since the last call to the observer when the runtime
-// calls Committed after a successful commit. Restoring records nothing.
-type Observable[K, V any] interface {
-	// SetObserver sets fn, or with nil stops recording. It may be called
-	// from any goroutine; fn runs on the task's goroutine.
-	SetObserver(fn func([]Change[K, V]))
-}
-
-// Committer is implemented by stores that act when their task commits.
-type Committer interface {
-	// Committed tells the store its task committed successfully.
-	Committed()
-}
-
-// CommittedViewer is implemented by the stores the builders make.
-// Interactive queries read a store through its committed view, which is
-// safe to read from any goroutine.
-type CommittedViewer interface {
-	// CommittedView returns a read-only store of the same type over what
-	// the store has written down, below any cache: it never shows a write
-	// the task has not flushed. A store without a cache is its own view.
-	CommittedView() Store
-}
+// The protocols between the runtime and the stores the builders make, which
+// internal/stateproto exports: the runtime's names for them. They are
+// declared here too, unexported, so that this package's code and tests can
+// name them without importing the runtime's package.
+type (
+	transactional interface {
+		Prepare() error
+		Apply(changelogEnd int64) error
+		Abort()
+		Full() bool
+	}
+	restorer interface {
+		Restore(batch []KeyValue[[]byte, []byte]) error
+		Wipe() error
+	}
+	changelogOffsetReader interface {
+		ChangelogOffset() (changelogEnd int64, ok bool, err error)
+	}
+	committer            interface{ Committed() }
+	committedViewer      interface{ CommittedView() Store }
+	observable[K, V any] interface{ SetObserver(fn func([]Change[K, V])) }
+)
 
 // recorder is the Observable part of the stores the builders make: the
 // changes recorded since the last commit, for the observer. Only the task's
@@ -53,7 +49,7 @@ type recorder[K, V any] struct {
 	now      func() time.Time // the time of the record being processed; nil for none
 }
 
-// SetObserver implements Observable.
+// SetObserver implements stateproto.Observable.
 func (r *recorder[K, V]) SetObserver(fn func([]Change[K, V])) {
 	if fn == nil {
 		r.observer.Store(nil)
@@ -62,7 +58,7 @@ func (r *recorder[K, V]) SetObserver(fn func([]Change[K, V])) {
 	r.observer.Store(&fn)
 }
 
-// Committed implements Committer: it hands the changes recorded since the
+// Committed implements stateproto.Committer: it hands the changes recorded since the
 // last commit to the observer.
 func (r *recorder[K, V]) Committed() {
 	fn := r.observer.Load()
@@ -104,17 +100,17 @@ func (r *recorder[K, V]) discard() {
 // transaction aborts. A store made without a caching layer (in tests)
 // commits nothing.
 type txnLayer struct {
-	t      Transactional                    // nil without a caching layer
+	t      transactional                    // nil without a caching layer
 	forget func()                           // the recorder's discard
 	wrap   func(op string, err error) error // the store's wrap
 }
 
 func newTxnLayer(inner any, forget func(), wrap func(op string, err error) error) txnLayer {
-	t, _ := inner.(Transactional)
+	t, _ := inner.(transactional)
 	return txnLayer{t: t, forget: forget, wrap: wrap}
 }
 
-// Prepare implements Transactional.
+// Prepare implements stateproto.Transactional.
 func (l txnLayer) Prepare() error {
 	if l.t == nil {
 		return nil
@@ -125,7 +121,7 @@ func (l txnLayer) Prepare() error {
 	return nil
 }
 
-// Apply implements Transactional.
+// Apply implements stateproto.Transactional.
 func (l txnLayer) Apply(changelogEnd int64) error {
 	if l.t == nil {
 		return nil
@@ -136,7 +132,7 @@ func (l txnLayer) Apply(changelogEnd int64) error {
 	return nil
 }
 
-// Abort implements Transactional.
+// Abort implements stateproto.Transactional.
 func (l txnLayer) Abort() {
 	if l.t != nil {
 		l.t.Abort()
@@ -144,13 +140,13 @@ func (l txnLayer) Abort() {
 	l.forget()
 }
 
-// Full implements Transactional.
+// Full implements stateproto.Transactional.
 func (l txnLayer) Full() bool { return l.t != nil && l.t.Full() }
 
 var (
-	_ Transactional = (*keyValueStore[string, int64])(nil)
-	_ Transactional = (*windowStore[string, int64])(nil)
-	_ Transactional = (*sessionStore[string, int64])(nil)
+	_ transactional = (*keyValueStore[string, int64])(nil)
+	_ transactional = (*windowStore[string, int64])(nil)
+	_ transactional = (*sessionStore[string, int64])(nil)
 )
 
 // changelogOffsetOf returns what the backend b recorded with
@@ -172,31 +168,23 @@ func forgetChangelogOffset(b any) error {
 	return nil
 }
 
-// ChangelogOffsetReader is implemented by the stores the builders make: it
-// tells how far the store's changelog partition its persistent backend
-// reflects, as recorded by the last commit under ExactlyOnce. The runtime
-// restores a store that was not closed cleanly from there.
-type ChangelogOffsetReader interface {
-	ChangelogOffset() (changelogEnd int64, ok bool, err error)
-}
-
 var (
-	_ ChangelogOffsetReader = (*keyValueStore[string, int64])(nil)
-	_ ChangelogOffsetReader = (*windowStore[string, int64])(nil)
-	_ ChangelogOffsetReader = (*sessionStore[string, int64])(nil)
+	_ changelogOffsetReader = (*keyValueStore[string, int64])(nil)
+	_ changelogOffsetReader = (*windowStore[string, int64])(nil)
+	_ changelogOffsetReader = (*sessionStore[string, int64])(nil)
 )
 
-// ChangelogOffset implements ChangelogOffsetReader.
+// ChangelogOffset implements stateproto.ChangelogOffsetReader.
 func (s *keyValueStore[K, V]) ChangelogOffset() (int64, bool, error) {
 	return changelogOffsetOf(backend(s.inner))
 }
 
-// ChangelogOffset implements ChangelogOffsetReader.
+// ChangelogOffset implements stateproto.ChangelogOffsetReader.
 func (s *windowStore[K, V]) ChangelogOffset() (int64, bool, error) {
 	return changelogOffsetOf(belowSegmentLogging(s.inner))
 }
 
-// ChangelogOffset implements ChangelogOffsetReader.
+// ChangelogOffset implements stateproto.ChangelogOffsetReader.
 func (s *sessionStore[K, V]) ChangelogOffset() (int64, bool, error) {
 	return changelogOffsetOf(belowSegmentLogging(s.inner))
 }

@@ -20,7 +20,7 @@ func TestObserverGetsChangesAtCommit(t *testing.T) {
 	require.NoError(t, st.Put("before", 1)) // no observer: not recorded
 
 	var got [][]Change[string, int64]
-	st.(Observable[string, int64]).SetObserver(func(cs []Change[string, int64]) { got = append(got, cs) })
+	st.(observable[string, int64]).SetObserver(func(cs []Change[string, int64]) { got = append(got, cs) })
 	require.NoError(t, st.Put("a", 1))
 	require.NoError(t, st.Put("a", 2))
 	_, _, err := st.PutIfAbsent("b", 7)
@@ -32,7 +32,7 @@ func TestObserverGetsChangesAtCommit(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got, "nothing before the commit")
 
-	st.(Committer).Committed()
+	st.(committer).Committed()
 	require.Len(t, got, 1)
 	want := []Change[string, int64]{
 		{Key: "a", New: 1},
@@ -48,11 +48,11 @@ func TestObserverGetsChangesAtCommit(t *testing.T) {
 	}
 	require.Equal(t, want, got[0])
 
-	st.(Committer).Committed()
+	st.(committer).Committed()
 	require.Len(t, got, 1, "nothing new, nothing handed over")
-	st.(Observable[string, int64]).SetObserver(nil)
+	st.(observable[string, int64]).SetObserver(nil)
 	require.NoError(t, st.Put("z", 1))
-	st.(Committer).Committed()
+	st.(committer).Committed()
 	require.Len(t, got, 1, "no observer, nothing recorded")
 }
 
@@ -72,14 +72,14 @@ func TestWindowAndSessionObservers(t *testing.T) {
 		require.NoError(t, st.Init(ctx))
 		defer st.Close()
 		var got []Change[Windowed[string], int64]
-		st.(Observable[Windowed[string], int64]).SetObserver(func(cs []Change[Windowed[string], int64]) { got = append(got, cs...) })
+		st.(observable[Windowed[string], int64]).SetObserver(func(cs []Change[Windowed[string], int64]) { got = append(got, cs...) })
 		require.NoError(t, st.Put("a", 1, ms(0)))
 		require.NoError(t, st.Put("a", 2, ms(0)))
 		require.NoError(t, st.Put("b", 3, ms(600_000))) // moves stream time: window 0 expires
 		require.NoError(t, st.Put("a", 4, ms(0)))       // dropped: no change
 		require.NoError(t, st.Delete("b", ms(600_000)))
 		require.NoError(t, st.Delete("b", ms(600_000))) // nothing left: no change
-		st.(Committer).Committed()
+		st.(committer).Committed()
 		w := func(k string, start int64) Windowed[string] {
 			return Windowed[string]{Key: k, Start: ms(start), End: ms(start + 10_000)}
 		}
@@ -98,11 +98,11 @@ func TestWindowAndSessionObservers(t *testing.T) {
 		require.NoError(t, st.Init(ctx))
 		defer st.Close()
 		var got []Change[Windowed[string], int64]
-		st.(Observable[Windowed[string], int64]).SetObserver(func(cs []Change[Windowed[string], int64]) { got = append(got, cs...) })
+		st.(observable[Windowed[string], int64]).SetObserver(func(cs []Change[Windowed[string], int64]) { got = append(got, cs...) })
 		require.NoError(t, st.Put("a", 1, ms(0)))
 		require.NoError(t, st.Put("a", 2, ms(0))) // a duplicate replaces nothing
 		require.NoError(t, st.Delete("a", ms(0)))
-		st.(Committer).Committed()
+		st.(committer).Committed()
 		w := Windowed[string]{Key: "a", Start: ms(0), End: ms(10_000)}
 		require.Equal(t, []Change[Windowed[string], int64]{
 			{Key: w, New: 1, Timestamp: now},
@@ -119,14 +119,14 @@ func TestWindowAndSessionObservers(t *testing.T) {
 		require.NoError(t, st.Init(ctx))
 		defer st.Close()
 		var got []Change[Windowed[string], int64]
-		st.(Observable[Windowed[string], int64]).SetObserver(func(cs []Change[Windowed[string], int64]) { got = append(got, cs...) })
+		st.(observable[Windowed[string], int64]).SetObserver(func(cs []Change[Windowed[string], int64]) { got = append(got, cs...) })
 		s1 := Windowed[string]{Key: "a", Start: ms(0), End: ms(5_000)}
 		s2 := Windowed[string]{Key: "a", Start: ms(0), End: ms(9_000)}
 		require.NoError(t, st.Put(s1, 1))
 		require.NoError(t, st.Remove(s1)) // merged into a longer session
 		require.NoError(t, st.Put(s2, 2))
 		require.NoError(t, st.Put(s2, 3))
-		st.(Committer).Committed()
+		st.(committer).Committed()
 		require.Equal(t, []Change[Windowed[string], int64]{
 			{Key: s1, New: 1, Timestamp: now},
 			{Key: s1, Old: 1, HadOld: true, Deleted: true, Timestamp: now},

@@ -23,7 +23,7 @@ type sessionStore[K, V any] struct {
 
 var (
 	_ SessionStore[string, int64] = (*sessionStore[string, int64])(nil)
-	_ Restorer                    = (*sessionStore[string, int64])(nil)
+	_ restorer                    = (*sessionStore[string, int64])(nil)
 	_ DroppedRecordsCounter       = (*sessionStore[string, int64])(nil)
 )
 
@@ -33,7 +33,7 @@ func newSessionStore[K, V any](inner SegmentedBytesStore, ks serde.Serde[K], vs 
 	return s
 }
 
-// CommittedView implements CommittedViewer.
+// CommittedView implements stateproto.CommittedViewer.
 func (s *sessionStore[K, V]) CommittedView() Store {
 	below := belowSegmentCache(s.inner)
 	if below == s.inner {
@@ -72,7 +72,7 @@ func (s *sessionStore[K, V]) Close() error {
 	return nil
 }
 
-// Restore implements Restorer: it writes the changelog records to the
+// Restore implements stateproto.Restorer: it writes the changelog records to the
 // backend, below any change-logging layer; records of expired sessions are
 // skipped.
 func (s *sessionStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
@@ -82,7 +82,7 @@ func (s *sessionStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 	return nil
 }
 
-// Wipe implements Restorer.
+// Wipe implements stateproto.Restorer.
 func (s *sessionStore[K, V]) Wipe() error {
 	if err := restoreTarget(s.inner).Wipe(); err != nil {
 		return s.wrap("wipe", err)

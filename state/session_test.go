@@ -156,7 +156,7 @@ func TestSessionBuilder(t *testing.T) {
 	require.Equal(t, map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "90000000"}, wb.LogConfig())
 	st := b.Build()
 	require.Implements(t, (*SessionStore[string, int64])(nil), st)
-	require.Implements(t, (*Restorer)(nil), st)
+	require.Implements(t, (*restorer)(nil), st)
 	require.Implements(t, (*DroppedRecordsCounter)(nil), st)
 	require.PanicsWithValue(t, `state: NewSessionStoreBuilder: store "s": retention 0s is less than a millisecond; give it the time the store must keep sessions for`, func() {
 		NewSessionStoreBuilder(InMemorySessionStore("s", 0), serde.String(), serde.Int64())

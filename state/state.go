@@ -49,32 +49,9 @@ type StoreContext struct {
 	// writes may take before the store reports itself Full.
 	CacheMaxBytes int64
 	// Transactional asks the stores the builders make to keep every write
-	// until the runtime commits it through Transactional (ExactlyOnce):
-	// nothing reaches the backend or the changelog before.
+	// until the runtime commits it (ExactlyOnce): nothing reaches the
+	// backend or the changelog before.
 	Transactional bool
-}
-
-// Transactional is implemented by the stores the builders make. Opened
-// with StoreContext.Transactional, a store keeps its writes in its cache
-// (the task reads them back) and the runtime commits them in three steps:
-// Prepare sends them to the changelog inside the Kafka transaction, and once
-// the transaction committed Apply writes them to the backend in one batch,
-// with the changelog offset they bring the store to. If the transaction
-// aborts, Abort drops them and the store is back at its last commit, in
-// memory and on disk alike: nothing needs a restore.
-type Transactional interface {
-	// Prepare sends the writes since the last commit to the changelog,
-	// without applying them.
-	Prepare() error
-	// Apply writes them to the backend. changelogEnd is the offset after
-	// the last changelog record of the store's partition, which a
-	// ChangelogOffsetKeeper backend keeps with them; -1 when unknown.
-	Apply(changelogEnd int64) error
-	// Abort drops them.
-	Abort()
-	// Full reports whether they take more than StoreContext.CacheMaxBytes:
-	// the runtime should commit soon.
-	Full() bool
 }
 
 // ChangelogOffsetKeeper is implemented by persistent backends that keep,
@@ -97,19 +74,6 @@ type ChangelogWriter interface {
 	// the key was deleted (a tombstone). key and value are the caller's:
 	// the writer copies what it keeps.
 	LogChange(store string, key, value []byte) error
-}
-
-// Restorer is implemented by the stores the builders make. The runtime
-// uses it to rebuild a store from its changelog: the batches go to the
-// backend directly, below the change-logging layer, so restoring never
-// writes to the changelog.
-type Restorer interface {
-	// Restore applies a batch of changelog records: a nil Value deletes
-	// the key.
-	Restore(batch []KeyValue[[]byte, []byte]) error
-	// Wipe removes every entry, before a full restore of a store whose
-	// contents cannot be trusted.
-	Wipe() error
 }
 
 // KeyValue is one entry of a key-value store.

@@ -120,7 +120,7 @@ func (s *keyValueStore[K, V]) dropCache() {
 	}
 }
 
-// CommittedView implements CommittedViewer: a store over the layers below
+// CommittedView implements stateproto.CommittedViewer: a store over the layers below
 // the cache, sharing the backend and the serdes.
 func (s *keyValueStore[K, V]) CommittedView() Store {
 	below := belowCache(s.inner)
@@ -130,7 +130,7 @@ func (s *keyValueStore[K, V]) CommittedView() Store {
 	return newKeyValueStore(below, s.keySerde, s.valueSerde)
 }
 
-// Restore implements Restorer: it writes to the backend, below any caching
+// Restore implements stateproto.Restorer: it writes to the backend, below any caching
 // and change-logging layers.
 func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 	s.dropCache()
@@ -147,7 +147,7 @@ func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 	return nil
 }
 
-// Wipe implements Restorer.
+// Wipe implements stateproto.Restorer.
 func (s *keyValueStore[K, V]) Wipe() error {
 	s.dropCache()
 	if err := wipeAll(backend(s.inner)); err != nil {

@@ -128,7 +128,7 @@ func TestWindowRestoreReproducesContents(t *testing.T) {
 
 			relog := &rawLog{}
 			dst := openLoggedWindow(t, sup, relog)
-			r := dst.(Restorer)
+			r := dst.(restorer)
 			// Two batches, as the runtime restores in polls.
 			half := len(log.recs) / 2
 			require.NoError(t, r.Restore(log.recs[:half]))
@@ -167,7 +167,7 @@ func TestSessionRestoreReproducesContents(t *testing.T) {
 	want := windows(collect(t, src.FetchRange(nil, nil)))
 	require.NotEmpty(t, want)
 	dst := openLoggedSession(t, sup, nil)
-	require.NoError(t, dst.(Restorer).Restore(log.recs))
+	require.NoError(t, dst.(restorer).Restore(log.recs))
 	require.Equal(t, want, windows(collect(t, dst.FetchRange(nil, nil))))
 }
 
@@ -176,7 +176,7 @@ func TestSessionRestoreReproducesContents(t *testing.T) {
 func TestWindowRestoreRejectsMalformedKeys(t *testing.T) {
 	t.Parallel()
 	st := openLoggedWindow(t, InMemoryWindowStore("w", time.Hour, time.Minute, false), nil)
-	err := st.(Restorer).Restore([]KeyValue[[]byte, []byte]{
+	err := st.(restorer).Restore([]KeyValue[[]byte, []byte]{
 		rec(encodeWindowKey(nil, []byte("k"), 0, 0), "v"),
 		rec([]byte("not a window key"[:3]), "v"),
 	})
@@ -185,6 +185,6 @@ func TestWindowRestoreRejectsMalformedKeys(t *testing.T) {
 	require.Empty(t, collect(t, st.All()))
 
 	ss := openLoggedSession(t, InMemorySessionStore("s", time.Hour), nil)
-	err = ss.(Restorer).Restore([]KeyValue[[]byte, []byte]{rec(encodeSessionKey(nil, []byte("k"), 1, 2), "v")})
+	err = ss.(restorer).Restore([]KeyValue[[]byte, []byte]{rec(encodeSessionKey(nil, []byte("k"), 1, 2), "v")})
 	require.ErrorIs(t, err, ErrMalformedKey)
 }

@@ -35,7 +35,7 @@ type windowStore[K, V any] struct {
 var (
 	_ WindowStore[string, int64]            = (*windowStore[string, int64])(nil)
 	_ TimestampedWindowStore[string, int64] = (*windowStore[string, ValueAndTimestamp[int64]])(nil)
-	_ Restorer                              = (*windowStore[string, int64])(nil)
+	_ restorer                              = (*windowStore[string, int64])(nil)
 	_ DroppedRecordsCounter                 = (*windowStore[string, int64])(nil)
 )
 
@@ -45,7 +45,7 @@ func newWindowStore[K, V any](inner SegmentedBytesStore, ks serde.Serde[K], vs s
 	return s
 }
 
-// CommittedView implements CommittedViewer.
+// CommittedView implements stateproto.CommittedViewer.
 func (s *windowStore[K, V]) CommittedView() Store {
 	below := belowSegmentCache(s.inner)
 	if below == s.inner {
@@ -103,7 +103,7 @@ func (s *windowStore[K, V]) Close() error {
 	return nil
 }
 
-// Restore implements Restorer: it writes the changelog records to the
+// Restore implements stateproto.Restorer: it writes the changelog records to the
 // backend, below any change-logging layer; records of expired windows are
 // skipped.
 func (s *windowStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
@@ -118,7 +118,7 @@ func (s *windowStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 	return nil
 }
 
-// Wipe implements Restorer.
+// Wipe implements stateproto.Restorer.
 func (s *windowStore[K, V]) Wipe() error {
 	if err := restoreTarget(s.inner).Wipe(); err != nil {
 		return s.wrap("wipe", err)

@@ -359,7 +359,7 @@ func TestWindowBuilder(t *testing.T) {
 
 	st := sb.Build()
 	require.Implements(t, (*WindowStore[string, int64])(nil), st)
-	require.Implements(t, (*Restorer)(nil), st)
+	require.Implements(t, (*restorer)(nil), st)
 	require.Implements(t, (*DroppedRecordsCounter)(nil), st)
 	require.False(t, st.Persistent())
 

@@ -130,8 +130,13 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 		}
 		d.tasks = append(d.tasks, tk)
 	}
+	// The driver restores nothing: a task's stores start empty (or as a
+	// persistent store left them in StateDir), and it runs at once.
 	for _, tk := range d.tasks {
 		if err := tk.Init(); err != nil {
+			return nil, errors.Join(err, d.Close())
+		}
+		if err := tk.CompleteRestoration(); err != nil {
 			return nil, errors.Join(err, d.Close())
 		}
 	}
@@ -184,25 +189,36 @@ func (d *Driver) pipe(name string, key, value []byte, headers []processor.Header
 }
 
 // run processes until every task is idle, checking stream-time punctuation
-// after each record, then commits every task.
+// after each record (the runtime's processing loop, task.ProcessAll), then
+// commits every task.
 func (d *Driver) run() error {
 	for progressed := true; progressed; {
 		progressed = false
 		for _, tk := range d.tasks {
-			for tk.Buffered() > 0 {
-				progressed = true
-				if _, err := tk.Process(); err != nil {
-					return err
-				}
-				if _, err := tk.PunctuateStreamTime(); err != nil {
-					return err
-				}
+			n, err := tk.ProcessAll(func(err error) error { return err })
+			if err != nil {
+				return err
 			}
+			progressed = progressed || n > 0
 		}
 	}
+	return d.commit()
+}
+
+// commit commits every task with the runtime's commit steps: the stores
+// hand over their writes (flushed to the backend and the changelog), and,
+// the commit having succeeded (nothing here can fail it), the tasks hear
+// so: store observers get their changes, as they would in an App.
+func (d *Driver) commit() error {
 	var errs []error
 	for _, tk := range d.tasks {
-		errs = append(errs, tk.Commit())
+		errs = append(errs, tk.PrepareCommit())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, tk := range d.tasks {
+		errs = append(errs, tk.FinishCommit(func(store string) int64 { return d.topic(tk.Changelogs()[store]).next }))
 	}
 	return errors.Join(errs...)
 }

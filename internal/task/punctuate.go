@@ -59,7 +59,7 @@ func (t *Task) Schedule(node string, interval time.Duration, typ processor.Punct
 // PunctuateStreamTime runs the stream-time punctuators that are due. It
 // reports whether any ran.
 func (t *Task) PunctuateStreamTime() (bool, error) {
-	if t.streamTime == unknown {
+	if t.streamTime == unknown || t.state != Running {
 		return false, nil
 	}
 	return t.punctuate(processor.StreamTime, t.streamTime, t.streamTimeT)
@@ -67,6 +67,9 @@ func (t *Task) PunctuateStreamTime() (bool, error) {
 
 // PunctuateWallClock runs the wall-clock punctuators due at now.
 func (t *Task) PunctuateWallClock(now time.Time) (bool, error) {
+	if t.state != Running {
+		return false, nil
+	}
 	return t.punctuate(processor.WallClockTime, now.UnixNano(), now)
 }
 

@@ -110,8 +110,10 @@ type Task struct {
 	due       []*schedule // scratch for punctuate
 
 	commitRequested bool
-	initialized     bool
-	closed          bool
+	state           State
+	// nodesInit is set once the processors are initialized, so that only
+	// initialized processors are closed.
+	nodesInit bool
 }
 
 // New builds a task: its nodes, wired, and its stores, unopened. Call Init
@@ -182,8 +184,14 @@ func (t *Task) buildNodes() error {
 // ID returns the task's id.
 func (t *Task) ID() processor.TaskID { return t.cfg.ID }
 
-// Init opens the stores and initializes the processors, parents first.
+// Init opens the stores: the task goes from Created to Restoring. The
+// processors are initialized by CompleteRestoration, once the stores hold
+// what their changelogs hold, as in Kafka Streams: a processor's Init may
+// read its stores.
 func (t *Task) Init() error {
+	if err := t.transition(Restoring); err != nil {
+		return err
+	}
 	sc := state.StoreContext{
 		ApplicationID: t.cfg.ApplicationID,
 		TaskID:        t.cfg.ID.String(),
@@ -199,14 +207,35 @@ func (t *Task) Init() error {
 			return errors.Join(fmt.Errorf("task %s: opening store %q: %w", t.cfg.ID, name, err), t.Close())
 		}
 	}
-	t.initialized = true
+	return nil
+}
+
+// CompleteRestoration initializes the processors, parents first: the task
+// goes from Restoring to Running and processes what it buffered meanwhile.
+// If a processor fails, the task is closed.
+func (t *Task) CompleteRestoration() error {
+	if err := t.transition(Running); err != nil {
+		return err
+	}
+	if err := t.initNodes(); err != nil {
+		return errors.Join(err, t.Close())
+	}
+	return nil
+}
+
+func (t *Task) initNodes() error {
+	t.nodesInit = true
 	for _, n := range t.nodes {
 		if err := n.Init(t); err != nil {
-			return errors.Join(err, t.Close())
+			return err
 		}
 	}
 	return nil
 }
+
+// Suspend stops the task processing, when a rebalance takes it away: the
+// caller commits or abandons its work, then closes it.
+func (t *Task) Suspend() error { return t.transition(Suspended) }
 
 // Reads reports whether the task reads topic (a cluster topic name).
 func (t *Task) Reads(topic string) bool { return t.sourceFor(topic) != nil }
@@ -230,6 +259,9 @@ func fullMatch(loc []int, s string) bool { return loc != nil && loc[0] == 0 && l
 // deserialized is not buffered and a *processor.DeserializationError is
 // returned; the caller's handler decides what happens next.
 func (t *Task) AddRecord(raw *graph.RawRecord) error {
+	if t.state != Restoring && t.state != Running {
+		return fmt.Errorf("task %s is %v: it takes no records (%s-%d@%d)", t.cfg.ID, t.state, raw.Topic, raw.Partition, raw.Offset)
+	}
 	in, err := t.input(raw.Topic, raw.Partition)
 	if err != nil {
 		return err
@@ -289,9 +321,10 @@ func (t *Task) Skip(topic string, partition int32, offset int64) error {
 func (t *Task) Buffered() int { return t.buffered }
 
 // Process processes the buffered record with the smallest timestamp, if
-// there is one. Ties go to the partition that got records first.
+// there is one and the task is Running. Ties go to the partition that got
+// records first.
 func (t *Task) Process() (bool, error) {
-	if t.buffered == 0 {
+	if t.buffered == 0 || t.state != Running {
 		return false, nil
 	}
 	var next *input
@@ -336,124 +369,14 @@ func (t *Task) ConsumedOffsets() map[TopicPartition]int64 {
 	return m
 }
 
-// CommitRequested reports whether a processor called Context.Commit since
-// the last Commit.
-func (t *Task) CommitRequested() bool { return t.commitRequested }
-
-// Commit flushes the task's stores.
-func (t *Task) Commit() error {
-	t.commitRequested = false
-	var errs []error
-	for _, name := range t.storeNames {
-		if err := t.stores[name].Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("task %s: flushing store %q: %w", t.cfg.ID, name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Prepare is Commit for a transactional task: it sends the writes of its
-// transactional stores since the last commit to their changelogs, and
-// flushes the others. Apply or Revive must follow.
-func (t *Task) Prepare() error {
-	t.commitRequested = false
-	var errs []error
-	for _, name := range t.storeNames {
-		st := t.stores[name]
-		var err error
-		if tx, ok := st.(state.Transactional); ok {
-			err = tx.Prepare()
-		} else {
-			err = st.Flush()
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("task %s: preparing store %q: %w", t.cfg.ID, name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Apply writes what Prepare sent to the changelogs to the stores, once the
-// transaction committed. changelogEnd returns the offset after the last
-// record of a store's changelog partition, or -1.
-func (t *Task) Apply(changelogEnd func(store string) int64) error {
-	var errs []error
-	for _, name := range t.storeNames {
-		if tx, ok := t.stores[name].(state.Transactional); ok {
-			if err := tx.Apply(changelogEnd(name)); err != nil {
-				errs = append(errs, fmt.Errorf("task %s: applying the commit to store %q: %w", t.cfg.ID, name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// NeedsCommit reports whether a processor asked for a commit or a
-// transactional store's writes overflowed its cache.
-func (t *Task) NeedsCommit() bool {
-	if t.commitRequested {
-		return true
-	}
-	for _, name := range t.storeNames {
-		if tx, ok := t.stores[name].(state.Transactional); ok && tx.Full() {
-			return true
-		}
-	}
-	return false
-}
-
-// Revive takes the task back to its last commit after the transaction was
-// aborted: its stores drop their uncommitted writes, its processors are
-// closed and made anew (so no processor keeps in memory what the aborted
-// transaction did), and its buffered records, stream time and schedules
-// are forgotten. The caller rewinds its input partitions to the committed
-// offsets. The stores stay open: nothing is restored.
-func (t *Task) Revive() error {
-	for _, name := range t.storeNames {
-		if tx, ok := t.stores[name].(state.Transactional); ok {
-			tx.Abort()
-		}
-	}
-	errs := t.closeNodes()
-	for _, in := range t.inputs {
-		in.q.Clear()
-	}
-	t.inputs, t.byTP, t.last, t.buffered = nil, map[TopicPartition]*input{}, nil, 0
-	t.streamTime, t.streamTimeT = unknown, time.Time{}
-	t.current, t.hasCurrent = processor.NoRecord, false
-	t.schedules, t.due = nil, nil
-	t.commitRequested = false
-	if err := t.buildNodes(); err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for _, n := range t.nodes {
-		if err := n.Init(t); err != nil {
-			return errors.Join(append(errs, err)...)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("task %s: closing its processors to revive it: %w", t.cfg.ID, errors.Join(errs...))
-	}
-	return nil
-}
-
-// Committed tells the task's stores that a commit succeeded: observed
-// stores hand their recorded changes to their observers.
-func (t *Task) Committed() {
-	for _, name := range t.storeNames {
-		if c, ok := t.stores[name].(state.Committer); ok {
-			c.Committed()
-		}
-	}
-}
-
-// Close closes the processors, children after parents, then the stores. It
-// is idempotent.
+// Close closes the processors, children after parents, then the stores,
+// from any state: writes no commit handed over are dropped. It is
+// idempotent.
 func (t *Task) Close() error {
-	if t.closed {
+	if t.state == Closed {
 		return nil
 	}
-	t.closed = true
+	t.state = Closed
 	errs := t.closeNodes()
 	for _, name := range t.storeNames {
 		if err := t.stores[name].Close(); err != nil {
@@ -470,7 +393,7 @@ func (t *Task) Close() error {
 // closeNodes closes the processors, children after parents, if Init got to
 // them.
 func (t *Task) closeNodes() []error {
-	if !t.initialized {
+	if !t.nodesInit {
 		return nil
 	}
 	var errs []error

@@ -73,6 +73,7 @@ func TestConsumedOffsetsCountOnlyProcessedRecords(t *testing.T) {
 	var log []string
 	tk := build(t, &log, nil)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	defer tk.Close()
 	require.Empty(t, tk.ConsumedOffsets())
 
@@ -102,6 +103,7 @@ func TestAddRecordForATopicNoSourceReads(t *testing.T) {
 	var log []string
 	tk := build(t, &log, nil)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	defer tk.Close()
 	require.EqualError(t, tk.AddRecord(raw("c", 0, "x", 1)), `task 0_3: no source reads topic "c"`)
 	require.True(t, tk.Reads("a"))
@@ -113,12 +115,13 @@ func TestCommitRequestAndFlush(t *testing.T) {
 	var log []string
 	tk := build(t, &log, nil)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	defer tk.Close()
 	require.NoError(t, tk.AddRecord(raw("a", 0, "commit", 1)))
 	_, err := tk.Process()
 	require.NoError(t, err)
 	require.True(t, tk.CommitRequested())
-	require.NoError(t, tk.Commit())
+	require.NoError(t, tk.PrepareCommit())
 	require.False(t, tk.CommitRequested())
 }
 
@@ -127,6 +130,7 @@ func TestCloseIsIdempotentAndClosesProcessorsAndStores(t *testing.T) {
 	var log []string
 	tk := build(t, &log, nil)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	require.NoError(t, tk.AddRecord(raw("a", 0, "x", 1)))
 	require.NoError(t, tk.Close())
 	require.NoError(t, tk.Close())
@@ -141,7 +145,8 @@ func TestFailedInitClosesWhatItOpened(t *testing.T) {
 	var log []string
 	boom := errors.New("boom")
 	tk := build(t, &log, boom)
-	err := tk.Init()
+	require.NoError(t, tk.Init(), "the stores open; the processors start once they are restored")
+	err := tk.CompleteRestoration()
 	require.ErrorIs(t, err, boom)
 	require.ErrorContains(t, err, `task 0_3: processor "p": init: boom`)
 	st, _ := tk.Store("s")
@@ -153,6 +158,7 @@ func TestNextWallClock(t *testing.T) {
 	var log []string
 	tk := build(t, &log, nil)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	defer tk.Close()
 	_, ok := tk.NextWallClock()
 	require.False(t, ok)
@@ -199,6 +205,7 @@ func TestSinkPartitioner(t *testing.T) {
 			tk, err := task.New(task.Config{ID: processor.TaskID{Partition: 3}, ApplicationID: "app", Program: graph.ProgramOf(topo), Collector: c})
 			require.NoError(t, err)
 			require.NoError(t, tk.Init())
+			require.NoError(t, tk.CompleteRestoration())
 			defer tk.Close()
 			require.NoError(t, tk.AddRecord(raw("a", 0, "v", 1)))
 			_, err = tk.Process()
@@ -223,6 +230,7 @@ func TestSkippedRecordsAdvanceConsumedOffsetsInOrder(t *testing.T) {
 	var log []string
 	tk := build(t, &log, nil)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	defer tk.Close()
 	a := task.TopicPartition{Topic: "a", Partition: 3}
 
@@ -258,6 +266,7 @@ func TestFailedRecordIsNotConsumed(t *testing.T) {
 	tk, err := task.New(task.Config{ID: processor.TaskID{Partition: 3}, Program: graph.ProgramOf(topo), Collector: &collector{}})
 	require.NoError(t, err)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	defer tk.Close()
 	require.NoError(t, tk.AddRecord(raw("a", 0, "ok", 1)))
 	require.NoError(t, tk.AddRecord(raw("a", 1, "bad", 2)))

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/stateproto"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
@@ -64,12 +65,13 @@ func TestTransactionalTaskPrepareApplyRevive(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
 	defer tk.Close()
 	rec := func(off int64, v string) *graph.RawRecord {
 		return &graph.RawRecord{Topic: "in", Partition: 0, Offset: off, Key: []byte("k"), Value: []byte(v), Timestamp: time.Unix(off, 0)}
 	}
 	st, _ := tk.Store("sum")
-	view := st.(state.CommittedViewer).CommittedView().(state.ReadOnlyKeyValueStore[string, int64])
+	view := st.(stateproto.CommittedViewer).CommittedView().(state.ReadOnlyKeyValueStore[string, int64])
 	get := func() (int64, bool) {
 		n, ok, err := view.Get("k")
 		require.NoError(t, err)
@@ -79,11 +81,11 @@ func TestTransactionalTaskPrepareApplyRevive(t *testing.T) {
 	require.NoError(t, tk.AddRecord(rec(0, "aaa")))
 	_, err = tk.Process()
 	require.NoError(t, err)
-	require.NoError(t, tk.Prepare())
+	require.NoError(t, tk.PrepareCommit())
 	require.Len(t, coll.sent, 1, "Prepare sends the changelog record")
 	_, ok := get()
 	require.False(t, ok, "not applied before the transaction commits")
-	require.NoError(t, tk.Apply(func(string) int64 { return -1 }))
+	require.NoError(t, tk.FinishCommit(func(string) int64 { return -1 }))
 	n, _ := get()
 	require.Equal(t, int64(3), n)
 
@@ -93,8 +95,8 @@ func TestTransactionalTaskPrepareApplyRevive(t *testing.T) {
 	_, err = tk.Process()
 	require.NoError(t, err)
 	require.Equal(t, 1, tk.Buffered())
-	require.NoError(t, tk.Prepare())
-	require.NoError(t, tk.Revive())
+	require.NoError(t, tk.PrepareCommit())
+	require.NoError(t, tk.AbortCommit())
 	require.Equal(t, 2, inits, "the processor is made anew")
 	require.Equal(t, 1, closed)
 	require.Zero(t, tk.Buffered(), "buffered records are forgotten: the input is rewound")
@@ -102,7 +104,7 @@ func TestTransactionalTaskPrepareApplyRevive(t *testing.T) {
 	require.False(t, tk.StreamTime().After(time.Unix(0, 0)), "stream time is forgotten")
 	n, _ = get()
 	require.Equal(t, int64(3), n, "the aborted write never reached the store")
-	require.NoError(t, tk.Apply(func(string) int64 { return -1 }))
+	require.NoError(t, tk.FinishCommit(func(string) int64 { return -1 }))
 	n, _ = get()
 	require.Equal(t, int64(3), n, "nor does it after a later commit")
 
@@ -113,8 +115,8 @@ func TestTransactionalTaskPrepareApplyRevive(t *testing.T) {
 		_, err = tk.Process()
 		require.NoError(t, err)
 	}
-	require.NoError(t, tk.Prepare())
-	require.NoError(t, tk.Apply(func(string) int64 { return -1 }))
+	require.NoError(t, tk.PrepareCommit())
+	require.NoError(t, tk.FinishCommit(func(string) int64 { return -1 }))
 	n, _ = get()
 	require.Equal(t, int64(6), n)
 	require.Equal(t, map[task.TopicPartition]int64{{Topic: "in", Partition: 0}: 3}, tk.ConsumedOffsets())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/internal/stateproto"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
 )
@@ -241,7 +242,7 @@ func TestWindowStoreSegmentsOnDisk(t *testing.T) {
 	require.ElementsMatch(t, []string{"W.60000", "W.180000"}, segmentDirs(t, dir, "W"))
 
 	// Wipe removes every segment directory.
-	require.NoError(t, st.(state.Restorer).Wipe())
+	require.NoError(t, st.(stateproto.Restorer).Wipe())
 	require.Empty(t, segmentDirs(t, dir, "W"))
 	require.Empty(t, collect(t, st.All()))
 }
@@ -319,7 +320,7 @@ func TestWindowRestoreAcrossBackends(t *testing.T) {
 			}
 			relog := &recLog{}
 			b := openWindow(t, dst.window("W", 3*time.Minute, time.Minute, true), t.TempDir(), relog)
-			require.NoError(t, b.(state.Restorer).Restore(log.recs))
+			require.NoError(t, b.(stateproto.Restorer).Restore(log.recs))
 			require.Empty(t, relog.recs)
 			require.Equal(t, render(collect(t, a.All())), render(collect(t, b.All())))
 
@@ -330,7 +331,7 @@ func TestWindowRestoreAcrossBackends(t *testing.T) {
 				require.NoError(t, sa.Put(s, fmt.Sprint(i)))
 			}
 			sb := openSession(t, dst.session("S", 3*time.Minute), t.TempDir(), nil)
-			require.NoError(t, sb.(state.Restorer).Restore(slog.recs))
+			require.NoError(t, sb.(stateproto.Restorer).Restore(slog.recs))
 			require.Equal(t, render(collect(t, sa.FetchRange(nil, nil))), render(collect(t, sb.FetchRange(nil, nil))))
 		})
 	}

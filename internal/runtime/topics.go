@@ -1,4 +1,4 @@
-package streams
+package runtime
 
 import (
 	"context"
@@ -32,12 +32,6 @@ type internalTopic struct {
 	partitions int32
 	configs    map[string]*string
 	changelog  bool
-}
-
-// ChangelogTopic is the changelog topic name of a store:
-// "<applicationID>-<store>-changelog".
-func ChangelogTopic(applicationID, store string) string {
-	return graph.ChangelogTopic(applicationID, store)
 }
 
 // planTopics checks the source topics and works out every internal topic.
@@ -162,7 +156,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, prog *graph.Program, appI
 			} else {
 				cfg["cleanup.policy"] = new("compact")
 			}
-			plan.internal[ChangelogTopic(appID, s)] = internalTopic{partitions: plan.subPartitions[st.ID], configs: cfg, changelog: true}
+			plan.internal[graph.ChangelogTopic(appID, s)] = internalTopic{partitions: plan.subPartitions[st.ID], configs: cfg, changelog: true}
 		}
 	}
 	return plan, nil
@@ -241,12 +235,6 @@ func ensureInternalTopics(ctx context.Context, adm *kadm.Client, plan *topicPlan
 		return errors.New("streams: " + strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// RepartitionTopic is the cluster name of the repartition topic that
-// topology.AddRepartition(b, name, ...) declares.
-func RepartitionTopic(applicationID, name string) string {
-	return applicationID + "-" + name + "-repartition"
 }
 
 // waitForTopics waits until the topics just created show in the cluster's

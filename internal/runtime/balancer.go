@@ -1,4 +1,4 @@
-package streams
+package runtime
 
 import (
 	"cmp"
@@ -21,11 +21,22 @@ import (
 // its fair share) and cooperative (a task that moves is first revoked from
 // its owner, in one rebalance, and assigned to its new owner in the next,
 // so unaffected tasks never stop).
+//
+// It also carries the request to shut the whole application down
+// (ShutdownApplication), as Kafka Streams carries it in its assignment's
+// error code: a member that asks for it says so in its subscription, and a
+// leader that sees it assigns no task to anyone and tells every member to
+// stop.
 type taskBalancer struct {
 	subs []subSources
 	// server is this instance's Config.ApplicationServer, sent in the
 	// join metadata so the leader can tell every member who runs what.
 	server string
+	// requestShutdown makes the member ask for the application's shutdown.
+	requestShutdown bool
+	// onShutdown, if set, is called when an assignment says the
+	// application is shutting down.
+	onShutdown func()
 
 	mu struct {
 		sync.Mutex
@@ -57,7 +68,7 @@ func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string]
 	meta.Version = 2
 	meta.Topics = interests
 	meta.Generation = generation
-	meta.UserData = []byte(b.server)
+	meta.UserData = encodeSubscription(subscriptionInfo{server: b.server, shutdown: b.requestShutdown})
 	for _, topic := range slices.Sorted(maps.Keys(current)) {
 		owned := kmsg.NewConsumerMemberMetadataOwnedPartition()
 		owned.Topic = topic
@@ -74,10 +85,15 @@ func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int3
 	if err := a.ReadFrom(assignment); err != nil {
 		return nil, fmt.Errorf("streams: sync assignment: %w", err)
 	}
-	if owners, err := decodeOwners(a.UserData); err == nil && owners != nil {
-		b.mu.Lock()
-		b.mu.owners = owners
-		b.mu.Unlock()
+	info, err := decodeAssignment(a.UserData)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.mu.owners = info.owners
+	b.mu.Unlock()
+	if info.shutdown && b.onShutdown != nil {
+		b.onShutdown()
 	}
 	return kgo.ParseConsumerSyncAssignment(assignment)
 }
@@ -91,10 +107,11 @@ func (b *taskBalancer) owner(sub int, p int32) (string, bool) {
 	return s, ok
 }
 
-// ownersPlan adds the task -> server map to every member's assignment.
+// ownersPlan adds the assignment's user data (the task -> server map and
+// the shutdown request) to every member's assignment.
 type ownersPlan struct {
-	plan   kgo.IntoSyncAssignment
-	owners []byte
+	plan kgo.IntoSyncAssignment
+	info []byte
 }
 
 func (p ownersPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
@@ -104,47 +121,114 @@ func (p ownersPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment 
 		if err := a.ReadFrom(out[i].MemberAssignment); err != nil {
 			continue
 		}
-		a.UserData = p.owners
+		a.UserData = p.info
 		out[i].MemberAssignment = a.AppendTo(nil)
 	}
 	return out
 }
 
-// encodeOwners writes the owners map as lines "<sub> <partition> <server>".
-func encodeOwners(owners map[taskKey]string) []byte {
-	keys := slices.SortedFunc(maps.Keys(owners), func(a, c taskKey) int {
-		return cmp.Or(cmp.Compare(a.sub, c.sub), cmp.Compare(a.partition, c.partition))
-	})
-	var buf []byte
-	buf = append(buf, "streams-owners-v1\n"...)
-	for _, k := range keys {
-		buf = fmt.Appendf(buf, "%d %d %s\n", k.sub, k.partition, owners[k])
+// subscriptionInfo is what a member tells the leader in its subscription's
+// user data.
+type subscriptionInfo struct {
+	server   string
+	shutdown bool
+}
+
+// assignmentInfo is what the leader tells every member in its
+// assignment's user data.
+type assignmentInfo struct {
+	owners   map[taskKey]string
+	shutdown bool
+}
+
+// The user data are lines of text after a version line:
+//
+//	streams-subscription-v1          streams-assignment-v1
+//	server <host:port>               owner <sub> <partition> <host:port>
+//	shutdown                         shutdown
+const (
+	subscriptionV1 = "streams-subscription-v1"
+	assignmentV1   = "streams-assignment-v1"
+)
+
+func encodeSubscription(s subscriptionInfo) []byte {
+	buf := []byte(subscriptionV1 + "\n")
+	if s.server != "" {
+		buf = fmt.Appendf(buf, "server %s\n", s.server)
+	}
+	if s.shutdown {
+		buf = append(buf, "shutdown\n"...)
 	}
 	return buf
 }
 
-func decodeOwners(data []byte) (map[taskKey]string, error) {
+func decodeSubscription(data []byte) (subscriptionInfo, error) {
+	var s subscriptionInfo
 	lines := strings.Split(string(data), "\n")
-	if len(lines) == 0 || lines[0] != "streams-owners-v1" {
-		return nil, nil // no map (an old member, or a member without servers)
+	if len(data) == 0 {
+		return s, nil // a member with nothing to say
 	}
-	owners := map[taskKey]string{}
+	if lines[0] != subscriptionV1 {
+		return s, fmt.Errorf("streams: subscription user data of an unknown version %q", lines[0])
+	}
 	for _, l := range lines[1:] {
-		if l == "" {
-			continue
+		switch {
+		case l == "":
+		case l == "shutdown":
+			s.shutdown = true
+		case strings.HasPrefix(l, "server "):
+			s.server = strings.TrimPrefix(l, "server ")
+		default:
+			return s, fmt.Errorf("streams: subscription user data line %q", l)
 		}
-		f := strings.SplitN(l, " ", 3)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("streams: owners line %q", l)
-		}
-		sub, err1 := strconv.Atoi(f[0])
-		p, err2 := strconv.ParseInt(f[1], 10, 32)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("streams: owners line %q", l)
-		}
-		owners[taskKey{sub, int32(p)}] = f[2]
 	}
-	return owners, nil
+	return s, nil
+}
+
+func encodeAssignment(a assignmentInfo) []byte {
+	keys := slices.SortedFunc(maps.Keys(a.owners), func(x, y taskKey) int {
+		return cmp.Or(cmp.Compare(x.sub, y.sub), cmp.Compare(x.partition, y.partition))
+	})
+	buf := []byte(assignmentV1 + "\n")
+	for _, k := range keys {
+		buf = fmt.Appendf(buf, "owner %d %d %s\n", k.sub, k.partition, a.owners[k])
+	}
+	if a.shutdown {
+		buf = append(buf, "shutdown\n"...)
+	}
+	return buf
+}
+
+func decodeAssignment(data []byte) (assignmentInfo, error) {
+	a := assignmentInfo{owners: map[taskKey]string{}}
+	if len(data) == 0 {
+		return a, nil
+	}
+	lines := strings.Split(string(data), "\n")
+	if lines[0] != assignmentV1 {
+		return a, fmt.Errorf("streams: assignment user data of an unknown version %q", lines[0])
+	}
+	for _, l := range lines[1:] {
+		switch {
+		case l == "":
+		case l == "shutdown":
+			a.shutdown = true
+		case strings.HasPrefix(l, "owner "):
+			f := strings.SplitN(strings.TrimPrefix(l, "owner "), " ", 3)
+			if len(f) != 3 {
+				return a, fmt.Errorf("streams: assignment user data line %q", l)
+			}
+			sub, err1 := strconv.Atoi(f[0])
+			p, err2 := strconv.ParseInt(f[1], 10, 32)
+			if err1 != nil || err2 != nil {
+				return a, fmt.Errorf("streams: assignment user data line %q", l)
+			}
+			a.owners[taskKey{sub, int32(p)}] = f[2]
+		default:
+			return a, fmt.Errorf("streams: assignment user data line %q", l)
+		}
+	}
+	return a, nil
 }
 
 func (b *taskBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
@@ -204,6 +288,22 @@ func fullMatch(p *regexp.Regexp, s string) bool {
 func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
 	tasks := b.tasks(topics)
 	n := len(cb.Members())
+	servers := make([]string, n)
+	shutdown := false
+	for m := range n {
+		_, meta := cb.MemberAt(m)
+		// A member whose user data cannot be read is given tasks but not
+		// advertised: the balance must not fail on it.
+		info, _ := decodeSubscription(meta.UserData)
+		servers[m] = info.server
+		shutdown = shutdown || info.shutdown
+	}
+	if shutdown {
+		// Every member gives its tasks up and stops.
+		plan := cb.NewPlan()
+		plan.AdjustCooperative(cb)
+		return ownersPlan{plan: plan, info: encodeAssignment(assignmentInfo{shutdown: true})}
+	}
 
 	// The current owner of a task is the member that claims its first
 	// partition with the highest generation (a member that missed a
@@ -288,16 +388,16 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 	plan := cb.NewPlan()
 	owners := map[taskKey]string{}
 	for m := range n {
-		member, meta := cb.MemberAt(m)
+		member, _ := cb.MemberAt(m)
 		for _, t := range assigned[m] {
 			for _, tp := range t.tps {
 				plan.AddPartition(member, tp.topic, tp.partition)
 			}
-			if len(meta.UserData) > 0 {
-				owners[taskKey{t.sub, t.partition}] = string(meta.UserData)
+			if servers[m] != "" {
+				owners[taskKey{t.sub, t.partition}] = servers[m]
 			}
 		}
 	}
 	plan.AdjustCooperative(cb)
-	return ownersPlan{plan: plan, owners: encodeOwners(owners)}
+	return ownersPlan{plan: plan, info: encodeAssignment(assignmentInfo{owners: owners})}
 }

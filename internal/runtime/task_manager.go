@@ -1,0 +1,377 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gostreams/streams/internal/checkpoint"
+	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/task"
+	"github.com/gostreams/streams/processor"
+)
+
+// TaskManager owns the tasks of one stream thread, as Kafka Streams'
+// TaskManager: it makes them when the group assigns their partitions,
+// gives them up when it revokes or loses them, restores them through its
+// ChangelogReader, and runs and commits them for the thread's loop.
+//
+// Everything it holds is behind mu, which the loop and the rebalance
+// callbacks (on franz-go's goroutine) take: the tasks, the changelog
+// reader's restorations and the committer's state. A revocation has one
+// path, whenever it comes: the committer commits what it can of the tasks
+// (release), and they are closed, clean or not.
+type TaskManager struct {
+	rt     *Runtime
+	idx    int
+	log    *slog.Logger
+	client GroupClient
+	coll   *RecordCollector
+	reader *ChangelogReader
+	commit committer
+	// thread is told of the rebalance callbacks, for its state.
+	thread *StreamThread
+	raw    graph.RawRecord
+	// ready is closed once the thread is built: franz-go joins the group
+	// inside kgo.NewClient, so a callback may come before.
+	ready chan struct{}
+
+	mu struct {
+		sync.Mutex
+		tasks map[processor.TaskID]*task.Task
+		byTP  map[TopicPartition]*task.Task
+		// inputs are each task's input partitions; paused, those of
+		// restoring tasks whose input is paused.
+		inputs map[processor.TaskID]map[string][]int32
+		paused map[processor.TaskID]bool
+		// locks hold the task directories.
+		locks map[processor.TaskID]*dirLock
+		// fatal is an error a callback hit; the loop returns it.
+		fatal error
+	}
+}
+
+func newTaskManager(rt *Runtime, idx int, log *slog.Logger) *TaskManager {
+	tm := &TaskManager{rt: rt, idx: idx, log: log, ready: make(chan struct{})}
+	tm.mu.tasks = map[processor.TaskID]*task.Task{}
+	tm.mu.byTP = map[TopicPartition]*task.Task{}
+	tm.mu.inputs = map[processor.TaskID]map[string][]int32{}
+	tm.mu.paused = map[processor.TaskID]bool{}
+	tm.mu.locks = map[processor.TaskID]*dirLock{}
+	return tm
+}
+
+// OnAssigned is the group's OnPartitionsAssigned: it makes the tasks of
+// newly assigned partitions and starts restoring their stores.
+func (tm *TaskManager) OnAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	<-tm.ready
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	tm.thread.setState(ThreadPartitionsAssigned)
+	if err := tm.assign(ctx, assigned); err != nil && tm.mu.fatal == nil {
+		tm.mu.fatal = err
+	}
+}
+
+func (tm *TaskManager) assign(ctx context.Context, assigned map[string][]int32) error {
+	var created []*task.Task
+	for _, topic := range sortedKeys(assigned) {
+		sub, ok := tm.rt.subtopologyOf(topic)
+		if !ok {
+			return fmt.Errorf("streams: thread %d: assigned topic %q, which no source reads", tm.idx, topic)
+		}
+		for _, p := range assigned[topic] {
+			id := processor.TaskID{Subtopology: sub, Partition: p}
+			tk := tm.mu.tasks[id]
+			if tk == nil {
+				var err error
+				if tk, err = tm.newTask(id); err != nil {
+					return err
+				}
+				created = append(created, tk)
+				tm.log.Info("task assigned", "task", id.String())
+			}
+			if tm.mu.inputs[id] == nil {
+				tm.mu.inputs[id] = map[string][]int32{}
+			}
+			tm.mu.inputs[id][topic] = append(tm.mu.inputs[id][topic], p)
+			tm.mu.byTP[TopicPartition{Topic: topic, Partition: p}] = tk
+		}
+	}
+	for _, tk := range created {
+		done, err := tm.reader.Register(ctx, tk)
+		if err != nil {
+			return err
+		}
+		if done {
+			if err := tm.restored(tk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// newTask makes and opens a task: its directory locked, its stores open.
+func (tm *TaskManager) newTask(id processor.TaskID) (*task.Task, error) {
+	rt := tm.rt
+	dir := filepath.Join(rt.appDir, id.String())
+	if len(rt.prog.Subtopologies[id.Subtopology].Stores) > 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("streams: task %s: state directory: %w", id, err)
+		}
+		lock, err := lockTaskDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("streams: task %s: %w", id, err)
+		}
+		tm.mu.locks[id] = lock
+	}
+	tk, err := task.New(task.Config{
+		ID: id, ApplicationID: rt.cfg.ApplicationID, StateDir: dir, Program: rt.prog, Collector: tm.coll,
+		CacheMaxBytes: rt.cfg.StoreCacheMaxBytes,
+		Transactional: !tm.commit.bufferWhileRestoring(),
+		Dropped:       func() { rt.metrics.Dropped.Add(1) },
+		Logger:        tm.log,
+	})
+	if err == nil {
+		err = tk.Init()
+	}
+	if err != nil {
+		tm.unlockDir(id)
+		return nil, err
+	}
+	tm.mu.tasks[id] = tk
+	return tk, nil
+}
+
+// restored is called when all of tk's stores caught up: its processors
+// start. Its checkpoint is removed: from now on its persistent stores move
+// past it, and a crash must not restore them from a stale position onto
+// newer contents. A clean close writes a new one.
+func (tm *TaskManager) restored(tk *task.Task) error {
+	if err := tk.CompleteRestoration(); err != nil {
+		return err
+	}
+	if tm.mu.paused[tk.ID()] {
+		tm.client.ResumeFetchPartitions(tm.mu.inputs[tk.ID()])
+		delete(tm.mu.paused, tk.ID())
+	}
+	tm.rt.cfg.Hooks.TaskRunning(tk)
+	if len(tk.Changelogs()) > 0 {
+		tm.log.Info("task restored; processing", "task", tk.ID().String())
+	}
+	if tk.StateDir() == "" || len(tk.StoreNames()) == 0 {
+		return nil
+	}
+	return checkpoint.Remove(tk.StateDir())
+}
+
+// OnRevoked is the group's OnPartitionsRevoked: the tasks of the revoked
+// partitions are committed as far as the guarantee allows and closed, so
+// that their next owner starts where they stopped.
+func (tm *TaskManager) OnRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	<-tm.ready
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	tasks := tm.tasksOf(revoked)
+	if len(tasks) == 0 {
+		return
+	}
+	tm.thread.setState(ThreadPartitionsRevoked)
+	tm.revoke(ctx, tasks)
+}
+
+// revoke is the one path of a revocation. The caller holds mu.
+func (tm *TaskManager) revoke(ctx context.Context, tasks []*task.Task) {
+	for _, tk := range tasks {
+		_ = tk.Suspend() // a Restoring or Running task stops; a closed one has gone already
+	}
+	clean, err := tm.commit.release(ctx, tasks)
+	if err != nil && tm.mu.fatal == nil {
+		tm.mu.fatal = err
+	}
+	tm.closeTasks(tasks, clean && err == nil, "revoked")
+}
+
+// OnLost is the group's OnPartitionsLost: the tasks are closed without a
+// commit, since the group gave their partitions to someone else already.
+func (tm *TaskManager) OnLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	<-tm.ready
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	tasks := tm.tasksOf(lost)
+	if len(tasks) > 0 {
+		tm.thread.setState(ThreadPartitionsRevoked)
+	}
+	tm.closeTasks(tasks, false, "lost")
+}
+
+// closeTasks closes tasks and forgets them and their input partitions. A
+// clean close (its stores committed) writes the task's checkpoint; any
+// other leaves none, so that the next owner here restores the stores from
+// their own changelog offset or from the beginning. The caller holds mu.
+func (tm *TaskManager) closeTasks(tasks []*task.Task, clean bool, why string) {
+	for _, tk := range tasks {
+		id := tk.ID()
+		if tm.mu.tasks[id] != tk {
+			continue
+		}
+		tm.rt.cfg.Hooks.TaskClosing(tk)
+		var cp map[checkpoint.Partition]int64
+		if clean {
+			cp = tm.reader.Checkpoint(tk, tm.coll.AckedEnd)
+		}
+		tm.reader.Unregister(tk)
+		if err := tk.Close(); err != nil {
+			tm.log.Warn("closing task", "task", id.String(), "error", err)
+			cp = nil
+		}
+		tm.reader.WriteCheckpoint(tk.StateDir(), cp)
+		tm.unlockDir(id)
+		if tm.mu.paused[id] {
+			tm.client.ResumeFetchPartitions(tm.mu.inputs[id])
+			delete(tm.mu.paused, id)
+		}
+		var tps []TopicPartition
+		for topic, ps := range tm.mu.inputs[id] {
+			for _, p := range ps {
+				tp := TopicPartition{Topic: topic, Partition: p}
+				delete(tm.mu.byTP, tp)
+				tps = append(tps, tp)
+			}
+		}
+		tm.commit.forget(tps)
+		delete(tm.mu.inputs, id)
+		delete(tm.mu.tasks, id)
+		tm.log.Info("task "+why, "task", id.String(), "clean", clean)
+	}
+}
+
+func (tm *TaskManager) unlockDir(id processor.TaskID) {
+	if l := tm.mu.locks[id]; l != nil {
+		l.unlock()
+		delete(tm.mu.locks, id)
+	}
+}
+
+// tasksOf returns the tasks that read parts, in task order. The caller
+// holds mu.
+func (tm *TaskManager) tasksOf(parts map[string][]int32) []*task.Task {
+	seen := map[processor.TaskID]bool{}
+	var ts []*task.Task
+	for topic, ps := range parts {
+		for _, p := range ps {
+			if tk := tm.mu.byTP[TopicPartition{Topic: topic, Partition: p}]; tk != nil && !seen[tk.ID()] {
+				seen[tk.ID()] = true
+				ts = append(ts, tk)
+			}
+		}
+	}
+	slices.SortFunc(ts, func(a, b *task.Task) int { return CompareTaskIDs(a.ID(), b.ID()) })
+	return ts
+}
+
+// allTasks returns every task, in task order. The caller holds mu.
+func (tm *TaskManager) allTasks() []*task.Task {
+	ts := make([]*task.Task, 0, len(tm.mu.tasks))
+	for _, tk := range tm.mu.tasks {
+		ts = append(ts, tk)
+	}
+	slices.SortFunc(ts, func(a, b *task.Task) int { return CompareTaskIDs(a.ID(), b.ID()) })
+	return ts
+}
+
+// runningTasks returns the Running tasks, in task order. The caller holds
+// mu.
+func (tm *TaskManager) runningTasks() []*task.Task {
+	return slices.DeleteFunc(tm.allTasks(), func(tk *task.Task) bool { return tk.State() != task.Running })
+}
+
+// CompareTaskIDs orders task ids by sub-topology, then partition.
+func CompareTaskIDs(a, b processor.TaskID) int {
+	if a.Subtopology != b.Subtopology {
+		return a.Subtopology - b.Subtopology
+	}
+	return int(a.Partition - b.Partition)
+}
+
+// rewind sets the consumer's position of each partition to its offset.
+func (tm *TaskManager) rewind(to map[TopicPartition]int64) {
+	if len(to) == 0 {
+		return
+	}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for tp, off := range to {
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	tm.client.SetOffsets(set)
+}
+
+// restoring reports whether a task is restoring.
+func (tm *TaskManager) restoring() bool {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.reader.Restoring()
+}
+
+// untilNextWork is how long a poll may wait: until the next commit or
+// wall-clock punctuation is due.
+func (tm *TaskManager) untilNextWork(now time.Time) time.Duration {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	next := tm.commit.lastCommit().Add(tm.rt.cfg.CommitInterval)
+	for _, tk := range tm.mu.tasks {
+		if t, ok := tk.NextWallClock(); ok && t.Before(next) {
+			next = t
+		}
+	}
+	return max(next.Sub(now), time.Millisecond)
+}
+
+// mayRebalance reports whether the loop may let a blocked rebalance go on.
+func (tm *TaskManager) mayRebalance() bool {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.commit.mayRebalance()
+}
+
+// restoreStep reads the changelogs being restored and writes what came to
+// the stores; tasks whose stores all caught up start processing.
+func (tm *TaskManager) restoreStep(ctx context.Context, wait time.Duration) error {
+	fetches := tm.reader.Poll(ctx, wait)
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	done, err := tm.reader.Apply(fetches)
+	for _, tk := range done {
+		if rerr := tm.restored(tk); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// allRunning reports whether no task is restoring.
+func (tm *TaskManager) allRunning() bool {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return !tm.reader.Restoring()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
