@@ -78,6 +78,8 @@ func (tm *TaskManager) OnAssigned(ctx context.Context, _ *kgo.Client, assigned m
 	if err := tm.assign(ctx, assigned); err != nil && tm.mu.fatal == nil {
 		tm.mu.fatal = err
 	}
+	// The loop restores between polls and moves the thread to Running.
+	tm.thread.wake()
 }
 
 func (tm *TaskManager) assign(ctx context.Context, assigned map[string][]int32) error {

@@ -32,6 +32,8 @@ type StreamThread struct {
 	mu struct {
 		sync.Mutex
 		state ThreadState
+		// cancelPoll ends the poll the loop is in, if any.
+		cancelPoll context.CancelFunc
 	}
 }
 
@@ -194,7 +196,9 @@ func (th *StreamThread) Run(ctx context.Context) (err error) {
 			wait = time.Millisecond // the restore poll below does the waiting
 		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
+		th.setPollCancel(cancel)
 		fetches := th.client.PollRecords(pctx, th.rt.cfg.MaxPollRecords)
+		th.setPollCancel(nil)
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
@@ -221,6 +225,23 @@ func (th *StreamThread) Run(ctx context.Context) (err error) {
 		if th.State() == ThreadPartitionsAssigned && th.tm.allRunning() {
 			th.setState(ThreadRunning)
 		}
+	}
+}
+
+func (th *StreamThread) setPollCancel(cancel context.CancelFunc) {
+	th.mu.Lock()
+	th.mu.cancelPoll = cancel
+	th.mu.Unlock()
+}
+
+// wake ends the loop's poll early: an assignment brought stores to
+// restore, which the loop does between polls, and an idle input would
+// otherwise keep it waiting until the next commit is due.
+func (th *StreamThread) wake() {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	if th.mu.cancelPoll != nil {
+		th.mu.cancelPoll()
 	}
 }
 
