@@ -38,7 +38,7 @@ type fakeGroup struct {
 	reject    func(*kgo.Record) error
 	committed map[TopicPartition]int64
 	// flushHook, if set, runs inside Flush, before the promises.
-	flushHook func()
+	flushHook  func()
 	rewinds    []map[string]map[int32]kgo.EpochOffset
 	paused     map[TopicPartition]bool
 	allowed    int
