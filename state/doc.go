@@ -78,7 +78,7 @@
 // task commits (or the cache, StoreContext.CacheMaxBytes, fills), so a key
 // written many times between commits reaches the backend and the changelog
 // once; the task reads its own writes. Interactive queries read a store
-// through its CommittedView, below the cache. Window and session stores
+// below the cache: what the task has committed. Window and session stores
 // have the same layers.
 //
 // # Window and session stores
