@@ -38,6 +38,21 @@
 // done since the last commit. Cancelling Run's context finishes the current
 // step, commits, closes the tasks and leaves the group.
 //
+// # Life cycle
+//
+// An App has Kafka Streams' states (State): Created until Run, Rebalancing
+// while its threads join the group, rebalance or restore stores, Running
+// while all of them process, then PendingShutdown and NotRunning after a
+// clean stop, or PendingError and Error after a failure. Config.OnStateChange
+// hears every change. When a stream thread fails, Config.OnUncaughtError
+// decides: ReplaceThread, ShutdownClient (the default) or
+// ShutdownApplication, which stops every instance of the app. An instance
+// locks its state directory, <StateDir>/<ApplicationID>, while it runs;
+// CleanUp removes it when no instance does.
+//
+// The runtime itself is in internal/runtime, split as Kafka Streams splits
+// its own; its package documentation says how and where it differs.
+//
 // Sinks produce with the Java client's default partitioner (murmur2 of the
 // serialized key), so other Kafka clients agree on where a key lives.
 package streams
