@@ -16,6 +16,7 @@ import (
 
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/stateproto"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
@@ -458,15 +459,23 @@ func (r *rig) taskState(p int32) string {
 	return "gone"
 }
 
-// count reads key's count in task 0_p's store, through its committed view.
-func (r *rig) count(p int32, key string) int64 {
+// count reads key's count in task 0_p's store, as the task sees it.
+func (r *rig) count(p int32, key string) int64 { return r.read(p, key, false) }
+
+// committedCount reads it as queries do: what the task committed.
+func (r *rig) committedCount(p int32, key string) int64 { return r.read(p, key, true) }
+
+func (r *rig) read(p int32, key string, committed bool) int64 {
 	r.t.Helper()
 	r.tm.mu.Lock()
 	defer r.tm.mu.Unlock()
 	tk := r.tm.mu.tasks[processor.TaskID{Partition: p}]
 	require.NotNil(r.t, tk, "task 0_%d", p)
 	st, _ := tk.Store("counts")
-	n, _, err := st.(state.KeyValueStore[string, int64]).Get(key)
+	if committed {
+		st = st.(stateproto.CommittedViewer).CommittedView()
+	}
+	n, _, err := st.(state.ReadOnlyKeyValueStore[string, int64]).Get(key)
 	require.NoError(r.t, err)
 	return n
 }

@@ -11,25 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gostreams/streams/eos"
-	"github.com/gostreams/streams/internal/stateproto"
 	"github.com/gostreams/streams/processor"
-	"github.com/gostreams/streams/state"
 )
-
-// committedCount reads key's count in task 0_p's store as queries see it:
-// what the task committed.
-func (r *rig) committedCount(p int32, key string) int64 {
-	r.t.Helper()
-	r.tm.mu.Lock()
-	defer r.tm.mu.Unlock()
-	tk := r.tm.mu.tasks[processor.TaskID{Partition: p}]
-	require.NotNil(r.t, tk, "task 0_%d", p)
-	st, _ := tk.Store("counts")
-	view := st.(stateproto.CommittedViewer).CommittedView().(state.ReadOnlyKeyValueStore[string, int64])
-	n, _, err := view.Get(key)
-	require.NoError(r.t, err)
-	return n
-}
 
 // A revocation that comes while the loop commits waits for the commit and
 // then commits what the revoked task did since, under at-least-once and
