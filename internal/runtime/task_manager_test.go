@@ -233,3 +233,30 @@ func TestRevokeDuringRestore(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.Empty(t, r.running, "it never ran")
 }
+
+// A task holds its directory's lock while it is open, so that no other
+// thread or process opens its stores meanwhile; closing it lets go.
+func TestTaskHoldsItsDirectoryLock(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, eos.AtLeastOnce)
+	r.assign(0)
+	dir := filepath.Join(r.rt.appDir, "0_0")
+	_, err := lockDir(dir)
+	require.ErrorIs(t, err, ErrStateDirLocked)
+	require.ErrorContains(t, err, dir)
+	r.revoke(0)
+	l, err := lockDir(dir)
+	require.NoError(t, err, "the closed task let go of its directory")
+	// A task assigned while its directory is held (another thread of the
+	// process still closing it) waits for it, then opens.
+	done := make(chan struct{})
+	go func() { r.assign(0); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("the task opened a directory another holds")
+	case <-time.After(100 * time.Millisecond):
+	}
+	l.unlock()
+	<-done
+	require.Equal(t, "Running", r.taskState(0))
+}
