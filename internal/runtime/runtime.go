@@ -56,6 +56,9 @@ type Runtime struct {
 	// shutting down.
 	shutdownSeen     chan struct{}
 	shutdownSeenOnce sync.Once
+	// stateMu orders the app's state changes and their hook calls; it
+	// comes before mu.
+	stateMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -113,6 +116,14 @@ func (rt *Runtime) State() State {
 // setState moves the app to s if Kafka Streams allows it, and tells the
 // hook; it reports whether it moved.
 func (rt *Runtime) setState(s State) bool {
+	rt.stateMu.Lock()
+	defer rt.stateMu.Unlock()
+	return rt.setStateLocked(s)
+}
+
+// setStateLocked is setState for a caller that holds stateMu, which keeps
+// the hook hearing the changes in the order they were made.
+func (rt *Runtime) setStateLocked(s State) bool {
 	rt.mu.Lock()
 	old := rt.mu.state
 	if old == s || !validTransition(stateTransitions, old, s) {
@@ -127,20 +138,33 @@ func (rt *Runtime) setState(s State) bool {
 }
 
 // threadStateChanged moves the app between Rebalancing and Running as its
-// threads move: Running once every thread is.
+// threads move: Running once every live thread is. A thread on its way out
+// (PendingShutdown, Dead) takes part in no rebalance: it neither keeps the
+// app Rebalancing nor makes it so, as in Kafka Streams; why the app stops
+// is the supervisor's to say (PendingShutdown or PendingError), and a
+// replacement thread makes the app Rebalancing itself when it starts.
 func (rt *Runtime) threadStateChanged() {
+	rt.stateMu.Lock()
+	defer rt.stateMu.Unlock()
 	rt.mu.Lock()
 	state := rt.mu.state
-	running := len(rt.mu.threads) > 0
+	live, running := 0, 0
 	for _, th := range rt.mu.threads {
-		running = running && th.State() == ThreadRunning
+		switch th.State() {
+		case ThreadPendingShutdown, ThreadDead:
+		case ThreadRunning:
+			live++
+			running++
+		default:
+			live++
+		}
 	}
 	rt.mu.Unlock()
 	switch {
-	case state == Rebalancing && running:
-		rt.setState(Running)
-	case state == Running && !running:
-		rt.setState(Rebalancing)
+	case state == Rebalancing && live > 0 && running == live:
+		rt.setStateLocked(Running)
+	case state == Running && running < live:
+		rt.setStateLocked(Rebalancing)
 	}
 }
 

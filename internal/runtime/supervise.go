@@ -22,8 +22,11 @@ type threadExit struct {
 // once (recovery, not a failure); any other failure goes to
 // Hooks.OnUncaughtError, whose answer replaces the thread, stops this
 // instance, or stops every instance of the app.
-func (rt *Runtime) supervise(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (rt *Runtime) supervise(runCtx context.Context) error {
+	// The threads stop when the supervisor says, after it set the state
+	// that says why: a thread that stops first must not look like a
+	// rebalance.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(runCtx))
 	defer cancel()
 	exits := make(chan threadExit)
 	live := 0
@@ -46,6 +49,7 @@ func (rt *Runtime) supervise(ctx context.Context) error {
 	stop := func(err error) {
 		if first == nil && err != nil {
 			first = err
+			rt.setState(PendingError)
 		}
 		cancel()
 	}
@@ -56,7 +60,7 @@ func (rt *Runtime) supervise(ctx context.Context) error {
 		}
 	}
 	var requested chan error // the ShutdownApplication request, while it runs
-	done := ctx.Done()
+	done := runCtx.Done()
 	shutdownSeen := rt.shutdownSeen
 	for live > 0 || requested != nil {
 		select {
@@ -65,11 +69,11 @@ func (rt *Runtime) supervise(ctx context.Context) error {
 			if first == nil {
 				rt.setState(PendingShutdown)
 			}
+			cancel()
 		case <-shutdownSeen:
 			shutdownSeen = nil
 			rt.log.Error("an instance of the app asked every instance to shut down; stopping")
 			stop(ErrApplicationShutdown)
-			rt.setState(PendingError)
 		case err := <-requested:
 			requested = nil
 			if err != nil {
@@ -121,11 +125,9 @@ func (rt *Runtime) supervise(ctx context.Context) error {
 				requested = make(chan error, 1)
 				go func() { requested <- rt.requestApplicationShutdown(context.WithoutCancel(ctx)) }()
 				stop(err)
-				rt.setState(PendingError)
 			default:
 				rt.log.Error("a stream thread failed; shutting this instance down", "thread", ex.idx, "error", err)
 				stop(err)
-				rt.setState(PendingError)
 			}
 		}
 	}
