@@ -247,10 +247,10 @@ func TestTwoInstancesShareAndRebalance(t *testing.T) {
 	}
 }
 
-func TestProcessorErrorStopsTheAppNamingTaskProcessorAndRecord(t *testing.T) {
-	t.Parallel()
-	c := startCluster(t)
-	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+// failsOnBad reads "in" into the processor "picky", which fails on the
+// value "bad" and drops everything else.
+func failsOnBad(t *testing.T) *topology.Topology {
+	t.Helper()
 	b := topology.NewBuilder()
 	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
 	topology.AddProcessor(b, "picky", processor.Func(func(_ processor.Context[string, string], rec processor.Record[string, string]) error {
@@ -261,9 +261,17 @@ func TestProcessorErrorStopsTheAppNamingTaskProcessorAndRecord(t *testing.T) {
 	}), src)
 	topo, err := b.Build()
 	require.NoError(t, err)
+	return topo
+}
+
+func TestProcessorErrorStopsTheAppNamingTaskProcessorAndRecord(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
+	topo := failsOnBad(t)
 	produceValues(t, c, "in", false, "ok", "ok", "bad", "ok")
 	r := start(t, topo, config(t, c, "picky"))
-	err = r.wait(t)
+	err := r.wait(t)
 	var pe *processor.ProcessingError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, "picky", pe.Processor)

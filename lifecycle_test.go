@@ -1,7 +1,6 @@
 package streams_test
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -221,16 +220,7 @@ func TestStateChanges(t *testing.T) {
 		t.Parallel()
 		c := startCluster(t)
 		require.NoError(t, c.CreateTopic(ctxT(t), "in", 1))
-		b := topology.NewBuilder()
-		src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
-		topology.AddProcessor(b, "picky", processor.Func(func(_ processor.Context[string, string], rec processor.Record[string, string]) error {
-			if rec.Value == "bad" {
-				return errors.New("cannot handle bad")
-			}
-			return nil
-		}), src)
-		topo, err := b.Build()
-		require.NoError(t, err)
+		topo := failsOnBad(t)
 		var l stateLog
 		cfg := config(t, c, "states-fail")
 		cfg.OnStateChange = l.record
@@ -240,7 +230,7 @@ func TestStateChanges(t *testing.T) {
 		r := run(t, app)
 		require.Eventually(t, func() bool { return app.State() == streams.Running }, 20*time.Second, 10*time.Millisecond)
 		produceValues(t, c, "in", false, "ok", "bad")
-		err = r.wait(t)
+		err := r.wait(t)
 		require.ErrorContains(t, err, "cannot handle bad")
 		var pe *processor.ProcessingError
 		require.ErrorAs(t, err, &pe)
