@@ -207,22 +207,27 @@ type result struct {
 }
 
 // run runs the word-count systems and prints their table, then the restore
-// systems and theirs.
+// systems and theirs, then the aims (aims.go) with what this run measured.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	var counts []result
+	var restores []restoreResult
+	var err error
 	if slices.ContainsFunc(allSystems, func(s system) bool { return slices.Contains(o.systems, s.name) }) {
-		if err := runWordCounts(ctx, o, stdout, stderr); err != nil {
+		if counts, err = runWordCounts(ctx, o, stdout, stderr); err != nil {
 			return err
 		}
 	}
 	if slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return slices.Contains(o.systems, s.name) }) {
-		if err := runRestores(ctx, o, stdout, stderr); err != nil {
+		if restores, err = runRestores(ctx, o, stdout, stderr); err != nil {
 			return err
 		}
 	}
+	fmt.Fprintln(stdout)
+	printAims(stdout, o.partitions, counts, restores)
 	return nil
 }
 
-func runWordCounts(ctx context.Context, o options, stdout, stderr io.Writer) error {
+func runWordCounts(ctx context.Context, o options, stdout, stderr io.Writer) ([]result, error) {
 	wl := newWorkload(o.words, o.vocab, o.wordsPerLine, o.seed)
 	fmt.Fprintf(stderr, "bench: %d words in %d lines, %d distinct; %s, %d CPUs; commit interval %v\n",
 		o.words, len(wl.lines), len(wl.expected), runtime.Version(), runtime.NumCPU(), o.commitInterval)
@@ -236,7 +241,7 @@ func runWordCounts(ctx context.Context, o options, stdout, stderr io.Writer) err
 			for i := range o.runs {
 				m, err := runOnce(ctx, o, s, p, wl)
 				if err != nil {
-					return fmt.Errorf("%s, %d partitions, run %d: %w", s.name, p, i+1, err)
+					return nil, fmt.Errorf("%s, %d partitions, run %d: %w", s.name, p, i+1, err)
 				}
 				fmt.Fprintf(stderr, "bench: %-12s %d partitions, run %d: %.2fs, %s words/s, %.2f CPU-s; output checked\n",
 					s.name, p, i+1, m.wall.Seconds(), perSecond(o.words, m.wall), m.cpu.Seconds())
@@ -250,7 +255,7 @@ func runWordCounts(ctx context.Context, o options, stdout, stderr io.Writer) err
 		}
 	}
 	printTable(stdout, o, results)
-	return nil
+	return results, nil
 }
 
 // runOnce starts a cluster, writes the input and hands over to the system,

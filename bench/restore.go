@@ -44,7 +44,7 @@ type restoreResult struct {
 // runRestores times, for each partition count and restore system, a fresh
 // App restoring the word count's store from a changelog of o.restoreRecords
 // records, beside a raw read of the same changelog, and prints the table.
-func runRestores(ctx context.Context, o options, stdout, stderr io.Writer) error {
+func runRestores(ctx context.Context, o options, stdout, stderr io.Writer) ([]restoreResult, error) {
 	// The changelog of a count store that counted restoreRecords words
 	// drawn uniformly from restoreKeys: the words, one to a line, in the
 	// order they were counted, and each one's final count.
@@ -61,7 +61,7 @@ func runRestores(ctx context.Context, o options, stdout, stderr io.Writer) error
 			for i := range o.runs {
 				r, err := restoreOnce(ctx, o, s.backend, p, wl)
 				if err != nil {
-					return fmt.Errorf("%s, %d partitions, run %d: %w", s.name, p, i+1, err)
+					return nil, fmt.Errorf("%s, %d partitions, run %d: %w", s.name, p, i+1, err)
 				}
 				fmt.Fprintf(stderr, "bench: %-15s %d partitions, run %d: ours %.2fs (restoring %.2fs), %s records/s; raw %.2fs, %s records/s; store checked\n",
 					s.name, p, i+1, r.ours.wall.Seconds(), r.restoring.Seconds(), perSecond(wl.words, r.ours.wall),
@@ -82,7 +82,7 @@ func runRestores(ctx context.Context, o options, stdout, stderr io.Writer) error
 		}
 	}
 	printRestoreTable(stdout, wl.words, results)
-	return nil
+	return results, nil
 }
 
 // printRestoreTable prints one row per restore system and partition count.
