@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"text/tabwriter"
 )
 
@@ -17,15 +16,15 @@ type aim struct {
 	min          float64
 }
 
-// raw is the base of the restore aims: the raw franz-go read measured
+// rawRead is the base of the restore aims: the raw franz-go read measured
 // beside each restore.
-const raw = "raw read"
+const rawRead = "raw read"
 
 var aims = []aim{
 	{"word count, RocksDB store, no cache, vs memory", "ours-rocksdb", "ours", 0.6},
 	{"word count, RocksDB vs goka memory", "ours-rocksdb", "goka", 1.5},
-	{"restore into RocksDB vs a raw read", "restore-rocksdb", raw, 0.25},
-	{"restore into memory vs a raw read", "restore", raw, 0.5},
+	{"restore into RocksDB vs a raw read", "restore-rocksdb", rawRead, 0.25},
+	{"restore into memory vs a raw read", "restore", rawRead, 0.5},
 	{"word count ours (at-least-once, memory) vs raw2", "ours", "raw2", 0.75},
 	{"ours-eos vs ours-cached", "ours-eos", "ours-cached", 0.95},
 }
@@ -33,23 +32,15 @@ var aims = []aim{
 // aimRatio is the ratio of an aim at one partition count, or false where
 // this run did not measure both sides.
 func aimRatio(a aim, partitions int, counts []result, restores []restoreResult) (float64, bool) {
-	if a.base == raw {
-		i := slices.IndexFunc(restores, func(r restoreResult) bool { return r.system == a.system && r.partitions == partitions })
-		if i < 0 {
+	if a.base == rawRead {
+		r, ok := find(restores, a.system, partitions)
+		if !ok {
 			return 0, false
 		}
-		r := restores[i]
 		return r.raw.wall.Seconds() / r.ours.wall.Seconds(), true
 	}
-	find := func(name string) (result, bool) {
-		i := slices.IndexFunc(counts, func(r result) bool { return r.system == name && r.partitions == partitions })
-		if i < 0 {
-			return result{}, false
-		}
-		return counts[i], true
-	}
-	sys, ok1 := find(a.system)
-	base, ok2 := find(a.base)
+	sys, ok1 := find(counts, a.system, partitions)
+	base, ok2 := find(counts, a.base, partitions)
 	if !ok1 || !ok2 {
 		return 0, false
 	}

@@ -281,6 +281,19 @@ func runOnce(ctx context.Context, o options, s system, partitions int, wl *workl
 	return s.run(ctx, o, c, wl)
 }
 
+// find returns the result of system at partitions, or false where the run
+// has none.
+func find[R interface{ key() (string, int) }](results []R, system string, partitions int) (R, bool) {
+	i := slices.IndexFunc(results, func(r R) bool { s, p := r.key(); return s == system && p == partitions })
+	if i < 0 {
+		var zero R
+		return zero, false
+	}
+	return results[i], true
+}
+
+func (r result) key() (string, int) { return r.system, r.partitions }
+
 func perSecond(n int, d time.Duration) string {
 	return groupDigits(int64(float64(n) / d.Seconds()))
 }
@@ -306,13 +319,7 @@ func groupDigits(n int64) string {
 // ours.
 func printTable(w io.Writer, o options, results []result) {
 	others := []string{"raw", "raw2", "goka"}
-	at := func(name string, partitions int) (result, bool) {
-		i := slices.IndexFunc(results, func(x result) bool { return x.system == name && x.partitions == partitions })
-		if i < 0 {
-			return result{}, false
-		}
-		return results[i], true
-	}
+	at := func(name string, partitions int) (result, bool) { return find(results, name, partitions) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "system\tpartitions\tseconds\twords/s\tCPU-s\t")
 	for _, name := range others {

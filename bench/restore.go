@@ -41,6 +41,8 @@ type restoreResult struct {
 	restoring time.Duration
 }
 
+func (r restoreResult) key() (string, int) { return r.system, r.partitions }
+
 // runRestores times, for each partition count and restore system, a fresh
 // App restoring the word count's store from a changelog of o.restoreRecords
 // records, beside a raw read of the same changelog, and prints the table.
