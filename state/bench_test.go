@@ -103,3 +103,32 @@ func BenchmarkBytesPut(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkRestore applies changelog batches of 10,000 records over 100,000
+// keys in a random order, as the runtime's restore does, one record per op.
+func BenchmarkRestore(b *testing.B) {
+	const batchLen, keys = 10_000, 100_000
+	records := make([]KeyValue[[]byte, []byte], 1<<20)
+	rng := uint64(1)
+	for i := range records {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		k, _ := serde.Int64().Serialize(int64(rng>>33) % keys)
+		v, _ := serde.Int64().Serialize(int64(i))
+		records[i] = KeyValue[[]byte, []byte]{Key: k, Value: v}
+	}
+	s, _ := openStore(b, "Bench", serde.Int64(), serde.Int64())
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if i%batchLen == 0 {
+			at := i % len(records)
+			if at < batchLen {
+				at = batchLen
+			}
+			if err := s.Restore(records[at-batchLen : at]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -23,6 +23,9 @@ const (
 	// LZ4, fast enough to cost less than the I/O it saves.
 	DefaultCompression = CompressionLZ4
 
+	// DefaultWriteBatchSize is the default Options.WriteBatchSize: 16 MiB.
+	DefaultWriteBatchSize = defaultWriteBatchSize
+
 	// minWriteBufferSize is the smallest WriteBufferSize Validate accepts.
 	minWriteBufferSize = 64 << 10
 )
@@ -37,7 +40,9 @@ const (
 // that cache too, so reads cost at most that much memory however many
 // stores are open. Writes are buffered per store: each open store may hold up
 // to WriteBufferSize × MaxWriteBuffers bytes of memtables (48 MiB by
-// default), so lower them when a process has many stores.
+// default), and between commits up to WriteBatchSize bytes of writes in Go
+// memory (16 MiB by default, and only what a commit writes), so lower them
+// when a process has many stores.
 type Options struct {
 	// Cache is the block cache the store reads through: uncompressed data
 	// blocks, and the index and filter blocks of its files. Share one
@@ -71,6 +76,19 @@ type Options struct {
 	// a crash loses what was only in memory. Set it when the store is used
 	// without the runtime and must survive a crash on its own.
 	WriteAheadLog bool
+
+	// WriteBatchSize bounds the writes a store without a write-ahead log
+	// keeps in Go memory before it applies them to RocksDB in one sorted
+	// write batch, counted as key and value bytes plus about 64 bytes an
+	// entry. The store applies them at every commit (Flush) anyway, before
+	// every range loop and at Close; a key written many times between two
+	// commits reaches RocksDB once. See the package doc for why this is
+	// safe and what it buys. It has no effect with WriteAheadLog or under
+	// exactly-once, where every write batch goes straight to RocksDB.
+	// Default: 0, which means DefaultWriteBatchSize (16 MiB); a negative
+	// value turns the buffering off, so that every write goes to RocksDB
+	// when it is made.
+	WriteBatchSize int64
 
 	// SyncWrites, with WriteAheadLog, makes every write (Put, PutAll,
 	// Write, Delete) wait until RocksDB has synced the log to stable
@@ -137,6 +155,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Compression == CompressionDefault {
 		o.Compression = DefaultCompression
+	}
+	if o.WriteBatchSize == 0 {
+		o.WriteBatchSize = DefaultWriteBatchSize
 	}
 }
 

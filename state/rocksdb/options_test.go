@@ -18,10 +18,11 @@ func TestOptionsDefaults(t *testing.T) {
 		WriteBufferSize: 16 << 20,
 		MaxWriteBuffers: 3,
 		Compression:     CompressionLZ4,
+		WriteBatchSize:  16 << 20,
 	}, o)
 	require.NoError(t, o.Validate())
 
-	set := Options{WriteBufferSize: 1 << 20, MaxWriteBuffers: 2, Compression: CompressionNone, SyncWrites: true}
+	set := Options{WriteBufferSize: 1 << 20, MaxWriteBuffers: 2, Compression: CompressionNone, SyncWrites: true, WriteBatchSize: -1}
 	o = set
 	o.EnsureDefaults()
 	require.Equal(t, set, o, "EnsureDefaults keeps what is set")

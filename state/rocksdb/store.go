@@ -99,6 +99,11 @@ type store struct {
 	wal bool
 	// syncWrites is Options.SyncWrites: every write syncs, Flush need not.
 	syncWrites bool
+
+	// buf holds the writes not applied to RocksDB yet, when the store
+	// keeps no write-ahead log (batch.go). Lock order: the gate, then
+	// buf.mu; Close takes buf.mu once the gate has drained.
+	buf writeBatch
 }
 
 var (
@@ -182,6 +187,11 @@ func (s *store) Init(ctx state.StoreContext) error {
 	s.wo.DisableWAL(!opts.WriteAheadLog && !ctx.Transactional)
 	s.syncWrites = opts.SyncWrites
 	s.wal = opts.WriteAheadLog
+	s.buf = writeBatch{}
+	if !opts.WriteAheadLog && !ctx.Transactional && opts.WriteBatchSize > 0 {
+		s.buf.limit = opts.WriteBatchSize
+		s.buf.m = map[string]*pending{}
+	}
 	s.done = make(chan struct{})
 	s.gate.Or(gateOpen) // publishes the fields above to every acquire
 	return nil
@@ -222,6 +232,9 @@ func (s *store) Flush() error {
 		return err
 	}
 	defer s.release()
+	if err := s.applyNow("flush"); err != nil {
+		return err
+	}
 	return s.syncWAL("flush")
 }
 
@@ -254,7 +267,10 @@ func (s *store) Close() error {
 	if g&gateCount != 0 {
 		<-s.done
 	}
-	err := s.syncWAL("close")
+	err := s.applyNow("close")
+	if serr := s.syncWAL("close"); err == nil {
+		err = serr
+	}
 	if !s.wal && s.dirty.Swap(false) {
 		// Without a log, what is only in the memtables is lost at close
 		// unless written to files now.
@@ -273,6 +289,7 @@ func (s *store) Close() error {
 	s.wo.Destroy()
 	s.native.destroy()
 	s.db, s.ro, s.wo, s.native, s.cfs, s.meta = nil, nil, nil, nativeOptions{}, nil, nil
+	s.buf.reset()
 	return err
 }
 
@@ -325,8 +342,16 @@ func (s *store) Get(key []byte) ([]byte, bool, error) {
 	return s.get(key)
 }
 
-// get reads key; the caller holds the gate.
+// get reads key, from the buffered writes first; the caller holds the gate.
 func (s *store) get(key []byte) ([]byte, bool, error) {
+	if s.batching() {
+		if v, ok, found := s.buf.lookup(key); found {
+			return v, ok, nil
+		}
+		// Not buffered: RocksDB has the latest value. Should the owner
+		// write key meanwhile, this read returns the value before that
+		// write, as it would have had it run a moment earlier.
+	}
 	// GetBytes copies the value into Go memory and frees RocksDB's copy.
 	// It returns nil for a missing key and a non-nil slice, empty or not,
 	// for a stored value.
@@ -344,6 +369,11 @@ func (s *store) Put(key, value []byte) error {
 		return err
 	}
 	defer s.release()
+	if s.batching() {
+		return s.buffer("put", func() {
+			s.buf.add(key, value, false)
+		})
+	}
 	if err := s.db.Put(s.wo, key, value); err != nil {
 		return s.wrap("put", err)
 	}
@@ -374,8 +404,25 @@ func (s *store) write(op string, entries []state.KeyValue[[]byte, []byte], nilDe
 	if len(entries) == 0 && meta == nil {
 		return nil
 	}
+	if s.batching() && meta == nil {
+		return s.buffer(op, func() {
+			for _, kv := range entries {
+				del := nilDeletes && kv.Value == nil
+				s.buf.add(kv.Key, kv.Value, del)
+			}
+		})
+	}
+	if s.batching() {
+		// The offset must land in the same RocksDB batch as everything
+		// written before it: the buffered writes go first.
+		s.buf.mu.Lock()
+		defer s.buf.mu.Unlock()
+	}
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
+	if s.batching() {
+		s.buf.fill(wb)
+	}
 	for _, kv := range entries {
 		if nilDeletes && kv.Value == nil {
 			wb.Delete(kv.Key)
@@ -389,7 +436,22 @@ func (s *store) write(op string, entries []state.KeyValue[[]byte, []byte], nilDe
 	if err := s.db.Write(s.wo, wb); err != nil {
 		return s.wrap(op, err)
 	}
+	if s.batching() {
+		s.buf.reset()
+	}
 	s.dirty.Store(true)
+	return nil
+}
+
+// buffer runs add, which buffers writes, under buf.mu, and applies the
+// buffered writes when they reach the limit. The caller holds the gate.
+func (s *store) buffer(op string, add func()) error {
+	s.buf.mu.Lock()
+	defer s.buf.mu.Unlock()
+	add()
+	if s.buf.full() {
+		return s.applyBuffered(op)
+	}
 	return nil
 }
 
@@ -403,6 +465,9 @@ func (s *store) Delete(key []byte) ([]byte, bool, error) {
 	old, ok, err := s.get(key)
 	if err != nil || !ok {
 		return nil, false, err
+	}
+	if s.batching() {
+		return old, true, s.buffer("delete", func() { s.buf.add(key, nil, true) })
 	}
 	if err := s.db.Delete(s.wo, key); err != nil {
 		return nil, false, s.wrap("delete", err)
@@ -419,6 +484,10 @@ func (s *store) ApproximateNumEntries() (int64, error) {
 		return 0, err
 	}
 	defer s.release()
+	// RocksDB counts only what it has: apply the buffered writes first.
+	if err := s.applyNow("approximate num entries"); err != nil {
+		return 0, err
+	}
 	n, ok := s.db.GetIntProperty("rocksdb.estimate-num-keys")
 	if !ok {
 		return 0, s.wrap("approximate num entries", fmt.Errorf("property rocksdb.estimate-num-keys not available"))
@@ -449,7 +518,11 @@ func (s *store) Scan(r state.KeyRange, reverse bool) iter.Seq2[state.KeyValue[[]
 		if r.HasLower && r.HasUpper && bytes.Compare(r.Lower, r.Upper) > 0 {
 			return
 		}
-		snap := s.db.NewSnapshot()
+		snap, err := s.snapshot()
+		if err != nil {
+			yield(state.KeyValue[[]byte, []byte]{}, err)
+			return
+		}
 		defer s.db.ReleaseSnapshot(snap)
 		ro := grocksdb.NewDefaultReadOptions()
 		defer ro.Destroy()
@@ -460,6 +533,21 @@ func (s *store) Scan(r state.KeyRange, reverse bool) iter.Seq2[state.KeyValue[[]
 			yield(state.KeyValue[[]byte, []byte]{}, err)
 		}
 	}
+}
+
+// snapshot applies the buffered writes and takes a snapshot that has them
+// all, holding buf.mu across both so that no write slips in between. The
+// caller holds the gate.
+func (s *store) snapshot() (*grocksdb.Snapshot, error) {
+	if !s.batching() {
+		return s.db.NewSnapshot(), nil
+	}
+	s.buf.mu.Lock()
+	defer s.buf.mu.Unlock()
+	if err := s.applyBuffered("scan"); err != nil {
+		return nil, err
+	}
+	return s.db.NewSnapshot(), nil
 }
 
 // iterate walks it over r and yields copies of the entries. It returns the
