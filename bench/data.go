@@ -26,6 +26,26 @@ type workload struct {
 	expected map[string]int64
 }
 
+// newWorkloadOfEach is a workload of n distinct made-up words, each once,
+// wordsPerLine to a line: a word count over it ends with n keys.
+func newWorkloadOfEach(n, wordsPerLine int) *workload {
+	wl := &workload{words: n, expected: make(map[string]int64, n)}
+	var sb strings.Builder
+	for i := 0; i < n; {
+		sb.Reset()
+		for j := 0; j < wordsPerLine && i < n; j, i = j+1, i+1 {
+			if j > 0 {
+				sb.WriteByte(' ')
+			}
+			w := fmt.Sprintf("w%07d", i)
+			sb.WriteString(w)
+			wl.expected[w] = 1
+		}
+		wl.lines = append(wl.lines, sb.String())
+	}
+	return wl
+}
+
 // newWorkload draws words from a vocabulary of vocabSize made-up
 // lower-case words, uniformly, wordsPerLine to a line, with a fixed seed:
 // every run and every system sees the same bytes.

@@ -49,6 +49,12 @@ type options struct {
 	// systems.
 	restoreRecords int
 	restoreKeys    int
+	// memoryKeys is the distinct words of the memory systems' input.
+	memoryKeys int
+	// beforeStart and caughtUp, when set, run just before the word count's
+	// App is made and as soon as it has caught up, while it still runs:
+	// the memory systems sample there.
+	beforeStart, caughtUp func()
 }
 
 // logLevel is the level of our App's logger: errors only, unless -v.
@@ -99,6 +105,9 @@ func systemNames() string {
 	for _, s := range restoreSystems {
 		names = append(names, s.name)
 	}
+	for _, s := range memorySystems {
+		names = append(names, s.name)
+	}
 	return strings.Join(names, ", ")
 }
 
@@ -110,7 +119,7 @@ func main() {
 	flag.IntVar(&o.wordsPerLine, "words-per-line", 10, "words in each input record")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the pseudo-random input")
 	flag.StringVar(&partitions, "partitions", "1,4", "comma-separated partition counts of the input topic")
-	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-window,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb", "comma-separated systems to run: "+systemNames())
+	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-window,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb,mem-ours,mem-ours-rocksdb", "comma-separated systems to run: "+systemNames())
 	flag.IntVar(&o.runs, "runs", 3, "runs of each system and partition count; the table shows the median")
 	flag.DurationVar(&o.commitInterval, "commit-interval", 100*time.Millisecond, "commit interval of every system")
 	flag.IntVar(&o.maxPoll, "max-poll", 1000, "records per poll: ours (Config.MaxPollRecords), raw and raw2")
@@ -120,7 +129,16 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole program to `FILE`")
 	flag.IntVar(&o.restoreRecords, "restore-records", 1_000_000, "restore systems: records in the changelog")
 	flag.IntVar(&o.restoreKeys, "restore-keys", 100_000, "restore systems: distinct keys in the changelog")
+	flag.IntVar(&o.memoryKeys, "memory-keys", 1_000_000, "memory systems: distinct words, each once, in their input")
+	serve := flag.Bool("serve-broker", false, "run only the broker, for the memory systems' parent process (internal)")
 	flag.Parse()
+	if *serve {
+		if err := serveBroker(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -serve-broker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if err := parseOptions(&o, partitions, systems); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -157,7 +175,8 @@ func parseOptions(o *options, partitions, systems string) error {
 	for f := range strings.SplitSeq(systems, ",") {
 		f = strings.TrimSpace(f)
 		if !slices.ContainsFunc(allSystems, func(s system) bool { return s.name == f }) &&
-			!slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return s.name == f }) {
+			!slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return s.name == f }) &&
+			!slices.ContainsFunc(memorySystems, func(s struct{ name, backend string }) bool { return s.name == f }) {
 			return fmt.Errorf("-systems: %q is not one of %s", f, systemNames())
 		}
 		o.systems = append(o.systems, f)
@@ -181,6 +200,8 @@ func parseOptions(o *options, partitions, systems string) error {
 		return fmt.Errorf("-restore-records: %d is not positive", o.restoreRecords)
 	case o.restoreKeys < 1 || o.restoreKeys > 1_000_000:
 		return fmt.Errorf("-restore-keys: %d is not in 1..1000000", o.restoreKeys)
+	case o.memoryKeys < 1 || o.memoryKeys > 10_000_000:
+		return fmt.Errorf("-memory-keys: %d is not in 1..10000000", o.memoryKeys)
 	}
 	return nil
 }
@@ -219,6 +240,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	if slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return slices.Contains(o.systems, s.name) }) {
 		if restores, err = runRestores(ctx, o, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if slices.ContainsFunc(memorySystems, func(s struct{ name, backend string }) bool { return slices.Contains(o.systems, s.name) }) {
+		fmt.Fprintln(stdout)
+		if _, err := runMemories(ctx, o, stdout, stderr); err != nil {
 			return err
 		}
 	}

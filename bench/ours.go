@@ -208,6 +208,9 @@ func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workl
 	}
 	defer os.RemoveAll(stateDir)
 
+	if o.beforeStart != nil {
+		o.beforeStart()
+	}
 	sw := startStopwatch()
 	app, err := streams.New(topo, streams.Config{
 		ApplicationID:    oursAppID,
@@ -234,6 +237,9 @@ func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workl
 		return measurement{}, errors.Join(fmt.Errorf("%s: the app stopped before processing everything", name), err)
 	case err := <-caughtUp:
 		m = sw.stop()
+		if o.caughtUp != nil {
+			o.caughtUp()
+		}
 		if err != nil {
 			app.Close()
 			return measurement{}, errors.Join(err, <-runErr)
