@@ -399,8 +399,12 @@ func TestStaticMembershipKeepsTasksAcrossARestart(t *testing.T) {
 	away := values(200, "away-")
 	produceValues(t, c, "in", true, away...)
 	// A closed without leaving: the group still counts it, with its
-	// partitions, so B does not take them over.
-	require.Equal(t, before, assigned(), "the group keeps the absent static member's assignment")
+	// partitions, so B does not take them over. B would hear of a
+	// rebalance at its next heartbeat (config sets 100 ms): watch the
+	// assignment for twenty of them.
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		require.Equal(t, before, assigned(), "the group keeps the absent static member's assignment")
+	}
 	a = start(t, tagger("A2"), cfgA)
 	require.NoError(t, c.WaitCaughtUp(ctxT(t), "static", "in"))
 	require.NoError(t, a.stop(t))
@@ -448,12 +452,13 @@ func TestOffsetResetPerSource(t *testing.T) {
 	r := start(t, topo, cfg)
 	// Records produced once the app runs reach the output; produce until
 	// one from each topic did.
-	i := 0
-	require.Eventually(t, func() bool {
+	// The loop polls on the test goroutine (require may stop the test only
+	// there), until one record from each topic is in the output.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
 		for _, topic := range []string{"early", "late", "dflt"} {
 			produceValues(t, c, topic, false, fmt.Sprintf("after-%s-%d", topic, i))
 		}
-		i++
 		out, err := c.ReadAll(ctxT(t), "out")
 		require.NoError(t, err)
 		got := map[string]bool{}
@@ -463,8 +468,12 @@ func TestOffsetResetPerSource(t *testing.T) {
 				got[topic] = true
 			}
 		}
-		return len(got) == 3
-	}, 30*time.Second, 50*time.Millisecond, "records produced after the start reach the output")
+		if len(got) == 3 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "records produced after the start reach the output; got %v", got)
+		time.Sleep(50 * time.Millisecond)
+	}
 	require.NoError(t, c.WaitCaughtUp(ctxT(t), "resets", "early", "late", "dflt"))
 	require.NoError(t, r.stop(t))
 

@@ -8,33 +8,10 @@ import (
 	"github.com/linxGnu/grocksdb"
 )
 
-// The write batch: without a write-ahead log, a store keeps its writes in Go
-// memory, a hash map from key to its latest value or deletion, and applies
-// them to RocksDB as one sorted write batch when the runtime commits
-// (Flush), when they reach Options.WriteBatchSize bytes, before a range loop
-// takes its snapshot, and at Close.
-//
-// Why: a RocksDB write lands in the memtable, a skiplist, and on a machine
-// whose memory latency is that of a small cloud VM a skiplist insert of a
-// random key costs 3 to 4 µs, most of it cache misses (RocksDB's own C++ put,
-// measured with no Go in between, costs the same). A word count writes the
-// same few thousand keys over and over: the map turns a commit's million
-// writes into a write of its distinct keys, and a restore's changelog
-// records (many versions of each key) likewise into the keys' last values.
-//
-// What it gives up: nothing of durability. Without the log RocksDB's memtables
-// are lost in a crash as the map is, and the runtime never trusts a store
-// that was not closed cleanly (it restores it from the changelog, from the
-// checkpoint a clean close writes or from scratch), so the map loses
-// nothing the memtables would have kept. With a write-ahead log, where each
-// write must be in the log before it returns, and for transactional stores
-// (which keep the log and write one batch per commit already) there is no
-// map.
-//
-// Reads see the map: Get looks in it first, and a range loop applies it
-// before it takes its snapshot, so every read sees every write made before
-// it began, as without the map, and a PutAll or Write is applied to the map
-// under one lock, so no read sees half of it.
+// The write batch: a store without a write-ahead log keeps its writes in
+// Go memory between commits and applies them to RocksDB as one sorted write
+// batch. The package doc says when, why, and why nothing of durability is
+// given up.
 
 // defaultWriteBatchSize is the default Options.WriteBatchSize: 16 MiB, one
 // memtable's worth (DefaultWriteBufferSize).
@@ -134,15 +111,19 @@ func (b *writeBatch) reset() {
 // batching reports whether the store buffers its writes.
 func (s *store) batching() bool { return s.buf.limit > 0 }
 
-// applyBuffered writes the buffered writes to RocksDB in one write batch.
-// The caller holds the gate and buf.mu exclusively.
-func (s *store) applyBuffered(op string) error {
-	if len(s.buf.m) == 0 {
+// applyBuffered writes the buffered writes to RocksDB in one write batch,
+// with what meta, if not nil, adds after them. The caller holds the gate and
+// buf.mu exclusively.
+func (s *store) applyBuffered(op string, meta func(*grocksdb.WriteBatch)) error {
+	if len(s.buf.m) == 0 && meta == nil {
 		return nil
 	}
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	s.buf.fill(wb)
+	if meta != nil {
+		meta(wb)
+	}
 	if err := s.db.Write(s.wo, wb); err != nil {
 		return fmt.Errorf("rocksdb: store %q: %s: applying %d buffered writes: %w", s.name, op, len(s.buf.m), err)
 	}
@@ -159,5 +140,5 @@ func (s *store) applyNow(op string) error {
 	}
 	s.buf.mu.Lock()
 	defer s.buf.mu.Unlock()
-	return s.applyBuffered(op)
+	return s.applyBuffered(op, nil)
 }

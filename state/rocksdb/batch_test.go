@@ -3,6 +3,7 @@ package rocksdb
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,6 +17,14 @@ func inRocksDB(t *testing.T, s *store, key string) (string, bool) {
 	v, err := s.db.GetBytes(s.ro, []byte(key))
 	require.NoError(t, err)
 	return string(v), v != nil
+}
+
+// mustGet reads key through the store and requires no error.
+func mustGet(t *testing.T, s *store, key string) ([]byte, bool) {
+	t.Helper()
+	v, ok, err := s.Get([]byte(key))
+	require.NoError(t, err)
+	return v, ok
 }
 
 // Without a write-ahead log the writes wait in the batch until a commit
@@ -42,25 +51,19 @@ func TestWriteBatchReadsItsWrites(t *testing.T) {
 
 	v, _ := inRocksDB(t, s, "a")
 	require.Equal(t, "1", v, "before the commit RocksDB still has the old value")
-	got, ok, err := s.Get(b("a"))
-	require.NoError(t, err)
+	got, ok := mustGet(t, s, "a")
 	require.True(t, ok)
 	require.Equal(t, "2", string(got))
-	got, ok, err = s.Get(b("empty"))
-	require.NoError(t, err)
+	got[0] = 'z' // the caller's copy: changing it changes nothing stored
+	again, _ := mustGet(t, s, "a")
+	require.Equal(t, "2", string(again))
+	got, ok = mustGet(t, s, "empty")
 	require.True(t, ok)
 	require.NotNil(t, got, "a stored empty value is empty, not missing")
 	require.Empty(t, got)
-	_, ok, err = s.Get(b("gone"))
-	require.NoError(t, err)
+	_, ok = mustGet(t, s, "gone")
 	require.False(t, ok, "the buffered deletion hides the key RocksDB has")
 
-	a, _, err := s.Get(b("a"))
-	require.NoError(t, err)
-	a[0] = 'z' // the caller's copy: changing it changes nothing stored
-	again, _, err := s.Get(b("a"))
-	require.NoError(t, err)
-	require.Equal(t, "2", string(again))
 	require.NoError(t, s.Flush())
 	v, _ = inRocksDB(t, s, "a")
 	require.Equal(t, "2", v)
@@ -161,11 +164,14 @@ func TestWriteBatchApproximateNumEntries(t *testing.T) {
 
 // Readers on other goroutines during the owner's writes: each Get sees a
 // value the key had (here counts only grow), and each range loop sees a
-// PutAll whole or not at all. Run with -race.
+// PutAll whole or not at all. The owner keeps writing until the readers
+// have made minReads passes, so that they overlap its writes. Run with
+// -race.
 func TestWriteBatchConcurrentReaders(t *testing.T) {
 	t.Parallel()
 	s := openBytes(t, t.TempDir(), "readers", Options{WriteBatchSize: 4 << 10})
-	const keys, rounds = 20, 300
+	const keys, rounds, minReads = 20, 300, 50
+	var reads atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	errs := make(chan error, 4)
@@ -214,10 +220,11 @@ func TestWriteBatchConcurrentReaders(t *testing.T) {
 						return
 					}
 				}
+				reads.Add(1)
 			}
 		})
 	}
-	for r := 1; r <= rounds; r++ {
+	for r := 1; r <= rounds || reads.Load() < minReads; r++ {
 		batch := make([]bkv, keys)
 		for i := range batch {
 			batch[i] = bkv{Key: fmt.Appendf(nil, "k%02d", i), Value: fmt.Append(nil, r)}

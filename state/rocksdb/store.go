@@ -187,7 +187,6 @@ func (s *store) Init(ctx state.StoreContext) error {
 	s.wo.DisableWAL(!opts.WriteAheadLog && !ctx.Transactional)
 	s.syncWrites = opts.SyncWrites
 	s.wal = opts.WriteAheadLog
-	s.buf = writeBatch{}
 	if !opts.WriteAheadLog && !ctx.Transactional && opts.WriteBatchSize > 0 {
 		s.buf.limit = opts.WriteBatchSize
 		s.buf.m = map[string]*pending{}
@@ -370,9 +369,7 @@ func (s *store) Put(key, value []byte) error {
 	}
 	defer s.release()
 	if s.batching() {
-		return s.buffer("put", func() {
-			s.buf.add(key, value, false)
-		})
+		return s.buffer("put", []state.KeyValue[[]byte, []byte]{{Key: key, Value: value}}, false, nil)
 	}
 	if err := s.db.Put(s.wo, key, value); err != nil {
 		return s.wrap("put", err)
@@ -404,25 +401,11 @@ func (s *store) write(op string, entries []state.KeyValue[[]byte, []byte], nilDe
 	if len(entries) == 0 && meta == nil {
 		return nil
 	}
-	if s.batching() && meta == nil {
-		return s.buffer(op, func() {
-			for _, kv := range entries {
-				del := nilDeletes && kv.Value == nil
-				s.buf.add(kv.Key, kv.Value, del)
-			}
-		})
-	}
 	if s.batching() {
-		// The offset must land in the same RocksDB batch as everything
-		// written before it: the buffered writes go first.
-		s.buf.mu.Lock()
-		defer s.buf.mu.Unlock()
+		return s.buffer(op, entries, nilDeletes, meta)
 	}
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
-	if s.batching() {
-		s.buf.fill(wb)
-	}
 	for _, kv := range entries {
 		if nilDeletes && kv.Value == nil {
 			wb.Delete(kv.Key)
@@ -436,21 +419,23 @@ func (s *store) write(op string, entries []state.KeyValue[[]byte, []byte], nilDe
 	if err := s.db.Write(s.wo, wb); err != nil {
 		return s.wrap(op, err)
 	}
-	if s.batching() {
-		s.buf.reset()
-	}
 	s.dirty.Store(true)
 	return nil
 }
 
-// buffer runs add, which buffers writes, under buf.mu, and applies the
-// buffered writes when they reach the limit. The caller holds the gate.
-func (s *store) buffer(op string, add func()) error {
+// buffer adds entries to the write batch, a nil value deleting its key when
+// nilDeletes is set, all under one hold of buf.mu so that no reader sees
+// part of them. It applies the batch when it is full, and at once when meta
+// adds to it: the changelog offset must land in the same RocksDB batch as
+// every write before it. The caller holds the gate.
+func (s *store) buffer(op string, entries []state.KeyValue[[]byte, []byte], nilDeletes bool, meta func(*grocksdb.WriteBatch)) error {
 	s.buf.mu.Lock()
 	defer s.buf.mu.Unlock()
-	add()
-	if s.buf.full() {
-		return s.applyBuffered(op)
+	for _, kv := range entries {
+		s.buf.add(kv.Key, kv.Value, nilDeletes && kv.Value == nil)
+	}
+	if meta != nil || s.buf.full() {
+		return s.applyBuffered(op, meta)
 	}
 	return nil
 }
@@ -467,7 +452,7 @@ func (s *store) Delete(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	if s.batching() {
-		return old, true, s.buffer("delete", func() { s.buf.add(key, nil, true) })
+		return old, true, s.buffer("delete", []state.KeyValue[[]byte, []byte]{{Key: key}}, true, nil)
 	}
 	if err := s.db.Delete(s.wo, key); err != nil {
 		return nil, false, s.wrap("delete", err)
@@ -544,7 +529,7 @@ func (s *store) snapshot() (*grocksdb.Snapshot, error) {
 	}
 	s.buf.mu.Lock()
 	defer s.buf.mu.Unlock()
-	if err := s.applyBuffered("scan"); err != nil {
+	if err := s.applyBuffered("scan", nil); err != nil {
 		return nil, err
 	}
 	return s.db.NewSnapshot(), nil
