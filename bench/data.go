@@ -29,17 +29,23 @@ type workload struct {
 // newWorkloadOfEach is a workload of n distinct made-up words, each once,
 // wordsPerLine to a line: a word count over it ends with n keys.
 func newWorkloadOfEach(n, wordsPerLine int) *workload {
-	wl := &workload{words: n, expected: make(map[string]int64, n)}
+	return buildWorkload(n, wordsPerLine, func(i int) string { return fmt.Sprintf("w%07d", i) })
+}
+
+// buildWorkload makes a workload of words words, wordsPerLine to a line,
+// the i-th word being word(i).
+func buildWorkload(words, wordsPerLine int, word func(i int) string) *workload {
+	wl := &workload{words: words, expected: map[string]int64{}}
 	var sb strings.Builder
-	for i := 0; i < n; {
+	for n := 0; n < words; {
 		sb.Reset()
-		for j := 0; j < wordsPerLine && i < n; j, i = j+1, i+1 {
-			if j > 0 {
+		for i := 0; i < wordsPerLine && n < words; i, n = i+1, n+1 {
+			w := word(n)
+			if i > 0 {
 				sb.WriteByte(' ')
 			}
-			w := fmt.Sprintf("w%07d", i)
 			sb.WriteString(w)
-			wl.expected[w] = 1
+			wl.expected[w]++
 		}
 		wl.lines = append(wl.lines, sb.String())
 	}
@@ -63,21 +69,8 @@ func newWorkload(words, vocabSize, wordsPerLine int, seed uint64) *workload {
 			vocab = append(vocab, w)
 		}
 	}
-	wl := &workload{words: words, expected: map[string]int64{}}
-	var sb strings.Builder
-	for n := 0; n < words; {
-		sb.Reset()
-		for i := 0; i < wordsPerLine && n < words; i, n = i+1, n+1 {
-			w := vocab[rng.IntN(len(vocab))]
-			if i > 0 {
-				sb.WriteByte(' ')
-			}
-			sb.WriteString(w)
-			wl.expected[w]++
-		}
-		wl.lines = append(wl.lines, sb.String())
-	}
-	return wl
+	// word is called in order, so the draws are the same on every run.
+	return buildWorkload(words, wordsPerLine, func(int) string { return vocab[rng.IntN(len(vocab))] })
 }
 
 // produce writes the lines to inputTopic, spread round-robin over its

@@ -86,12 +86,19 @@ var allSystems = []system{
 	{name: "ours-window", run: runOursWindow, outputs: []string{oursOutputTopic}},
 }
 
-type restoreSystem struct{ name, backend string }
+// backendSystem is our App with the Counts store on one backend: the
+// restore and the memory systems.
+type backendSystem struct{ name, backend string }
+
+// anySelected reports whether -systems names one of systems.
+func anySelected(o options, systems []backendSystem) bool {
+	return slices.ContainsFunc(systems, func(s backendSystem) bool { return slices.Contains(o.systems, s.name) })
+}
 
 // restoreSystems are the restore measurements (restore.go), each our
 // App's restore of the word count's store with one backend, beside a raw
 // read of the same changelog.
-var restoreSystems = []restoreSystem{
+var restoreSystems = []backendSystem{
 	{"restore", memoryBackend},
 	{"restore-rocksdb", rocksdbBackend},
 }
@@ -175,8 +182,7 @@ func parseOptions(o *options, partitions, systems string) error {
 	for f := range strings.SplitSeq(systems, ",") {
 		f = strings.TrimSpace(f)
 		if !slices.ContainsFunc(allSystems, func(s system) bool { return s.name == f }) &&
-			!slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return s.name == f }) &&
-			!slices.ContainsFunc(memorySystems, func(s struct{ name, backend string }) bool { return s.name == f }) {
+			!slices.ContainsFunc(slices.Concat(restoreSystems, memorySystems), func(s backendSystem) bool { return s.name == f }) {
 			return fmt.Errorf("-systems: %q is not one of %s", f, systemNames())
 		}
 		o.systems = append(o.systems, f)
@@ -238,12 +244,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if slices.ContainsFunc(restoreSystems, func(s restoreSystem) bool { return slices.Contains(o.systems, s.name) }) {
+	if anySelected(o, restoreSystems) {
 		if restores, err = runRestores(ctx, o, stdout, stderr); err != nil {
 			return err
 		}
 	}
-	if slices.ContainsFunc(memorySystems, func(s struct{ name, backend string }) bool { return slices.Contains(o.systems, s.name) }) {
+	if anySelected(o, memorySystems) {
 		fmt.Fprintln(stdout)
 		if _, err := runMemories(ctx, o, stdout, stderr); err != nil {
 			return err

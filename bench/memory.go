@@ -26,7 +26,7 @@ import (
 // (mem-ours-rocksdb). The broker runs in a child process (this program with
 // -serve-broker), so that the figures are the app's: kfake keeps every
 // topic in its heap, which would otherwise dwarf the store.
-var memorySystems = []struct{ name, backend string }{
+var memorySystems = []backendSystem{
 	{"mem-ours", memoryBackend},
 	{"mem-ours-rocksdb", rocksdbBackend},
 }
@@ -183,8 +183,8 @@ func runMemories(ctx context.Context, o options, stdout, stderr io.Writer) ([]me
 				return nil, fmt.Errorf("%s, %d partitions: %w", s.name, p, err)
 			}
 			r.system = s.name
-			fmt.Fprintf(stderr, "bench: %-16s %d partitions: %.2fs, peak heap %s, peak RSS %s; output checked\n",
-				s.name, p, r.wall.Seconds(), mib(r.use.peakHeap-r.use.baseHeap), mib(r.use.peakRSS-r.use.baseRSS))
+			fmt.Fprintf(stderr, "bench: %-16s %d partitions: %.2fs, peak heap %.0f MiB, peak RSS %.0f MiB; output checked\n",
+				s.name, p, r.wall.Seconds(), mb(r.use.peakHeap-r.use.baseHeap), mb(r.use.peakRSS-r.use.baseRSS))
 			results = append(results, r)
 		}
 	}
@@ -220,8 +220,6 @@ func runMemoryOnce(ctx context.Context, o options, backend string, partitions in
 	return memoryResult{partitions: partitions, use: use, measurement: m}, nil
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
-
 // printMemoryTable prints the memory runs: above the base (the process
 // before the app started, input included), the peak of the Go heap (live
 // and garbage), the live heap after a GC at the end with the app still
@@ -243,4 +241,5 @@ func printMemoryTable(w io.Writer, o options, results []memoryResult) {
 	tw.Flush()
 }
 
+// mb is n bytes in MiB.
 func mb(n int64) float64 { return float64(n) / (1 << 20) }
