@@ -56,10 +56,21 @@ func buildWorkload(words, wordsPerLine int, word func(i int) string) *workload {
 // lower-case words, uniformly, wordsPerLine to a line, with a fixed seed:
 // every run and every system sees the same bytes.
 func newWorkload(words, vocabSize, wordsPerLine int, seed uint64) *workload {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	vocab := make([]string, 0, vocabSize)
+	rng := newRand(seed)
+	vocab := vocabulary(rng, vocabSize)
+	// word is called in order, so the draws are the same on every run.
+	return buildWorkload(words, wordsPerLine, func(int) string { return vocab[rng.IntN(len(vocab))] })
+}
+
+// newRand is the benchmark's pseudo-random generator with seed.
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+
+// vocabulary draws size distinct made-up lower-case words of 3 to 10
+// letters from rng.
+func vocabulary(rng *rand.Rand, size int) []string {
+	vocab := make([]string, 0, size)
 	seen := map[string]bool{}
-	for len(vocab) < vocabSize {
+	for len(vocab) < size {
 		b := make([]byte, 3+rng.IntN(8))
 		for i := range b {
 			b[i] = byte('a' + rng.IntN(26))
@@ -69,8 +80,7 @@ func newWorkload(words, vocabSize, wordsPerLine int, seed uint64) *workload {
 			vocab = append(vocab, w)
 		}
 	}
-	// word is called in order, so the draws are the same on every run.
-	return buildWorkload(words, wordsPerLine, func(int) string { return vocab[rng.IntN(len(vocab))] })
+	return vocab
 }
 
 // produce writes the lines to inputTopic, spread round-robin over its

@@ -51,6 +51,10 @@ type options struct {
 	restoreKeys    int
 	// memoryKeys is the distinct words of the memory systems' input.
 	memoryKeys int
+	// latencyRates are the input rates (records/s) of the latency
+	// systems, each written for latencyDuration.
+	latencyRates    []int
+	latencyDuration time.Duration
 	// beforeStart and caughtUp, when set, run just before the word count's
 	// App is made and as soon as it has caught up, while it still runs:
 	// the memory systems sample there.
@@ -115,6 +119,9 @@ func systemNames() string {
 	for _, s := range memorySystems {
 		names = append(names, s.name)
 	}
+	for _, s := range latencySystems {
+		names = append(names, s.name)
+	}
 	return strings.Join(names, ", ")
 }
 
@@ -126,7 +133,7 @@ func main() {
 	flag.IntVar(&o.wordsPerLine, "words-per-line", 10, "words in each input record")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the pseudo-random input")
 	flag.StringVar(&partitions, "partitions", "1,4", "comma-separated partition counts of the input topic")
-	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-window,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb,mem-ours,mem-ours-rocksdb", "comma-separated systems to run: "+systemNames())
+	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-window,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb,mem-ours,mem-ours-rocksdb,latency-kafka,latency-raw2,latency-ours,latency-ours-eos", "comma-separated systems to run: "+systemNames())
 	flag.IntVar(&o.runs, "runs", 3, "runs of each system and partition count; the table shows the median")
 	flag.DurationVar(&o.commitInterval, "commit-interval", 100*time.Millisecond, "commit interval of every system")
 	flag.IntVar(&o.maxPoll, "max-poll", 1000, "records per poll: ours (Config.MaxPollRecords), raw and raw2")
@@ -137,6 +144,8 @@ func main() {
 	flag.IntVar(&o.restoreRecords, "restore-records", 1_000_000, "restore systems: records in the changelog")
 	flag.IntVar(&o.restoreKeys, "restore-keys", 100_000, "restore systems: distinct keys in the changelog")
 	flag.IntVar(&o.memoryKeys, "memory-keys", 1_000_000, "memory systems: distinct words, each once, in their input")
+	rates := flag.String("latency-rates", "20000,100000", "latency systems: comma-separated input rates, records/s")
+	flag.DurationVar(&o.latencyDuration, "latency-duration", 5*time.Second, "latency systems: how long the input is written at each rate")
 	serve := flag.Bool("serve-broker", false, "run only the broker, for the memory systems' parent process (internal)")
 	flag.Parse()
 	if *serve {
@@ -147,7 +156,7 @@ func main() {
 		return
 	}
 
-	if err := parseOptions(&o, partitions, systems); err != nil {
+	if err := parseOptions(&o, partitions, systems, *rates); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
@@ -171,7 +180,7 @@ func main() {
 	}
 }
 
-func parseOptions(o *options, partitions, systems string) error {
+func parseOptions(o *options, partitions, systems, rates string) error {
 	for f := range strings.SplitSeq(partitions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -179,9 +188,17 @@ func parseOptions(o *options, partitions, systems string) error {
 		}
 		o.partitions = append(o.partitions, n)
 	}
+	for f := range strings.SplitSeq(rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 10_000_000 {
+			return fmt.Errorf("-latency-rates: %q is not a rate in 1..10000000 records/s", f)
+		}
+		o.latencyRates = append(o.latencyRates, n)
+	}
 	for f := range strings.SplitSeq(systems, ",") {
 		f = strings.TrimSpace(f)
 		if !slices.ContainsFunc(allSystems, func(s system) bool { return s.name == f }) &&
+			!slices.ContainsFunc(latencySystems, func(s latencySystem) bool { return s.name == f }) &&
 			!slices.ContainsFunc(slices.Concat(restoreSystems, memorySystems), func(s backendSystem) bool { return s.name == f }) {
 			return fmt.Errorf("-systems: %q is not one of %s", f, systemNames())
 		}
@@ -208,6 +225,13 @@ func parseOptions(o *options, partitions, systems string) error {
 		return fmt.Errorf("-restore-keys: %d is not in 1..1000000", o.restoreKeys)
 	case o.memoryKeys < 1 || o.memoryKeys > 10_000_000:
 		return fmt.Errorf("-memory-keys: %d is not in 1..10000000", o.memoryKeys)
+	case o.latencyDuration <= 0:
+		return fmt.Errorf("-latency-duration: %v is not positive", o.latencyDuration)
+	}
+	for _, r := range o.latencyRates {
+		if n := float64(r) * o.latencyDuration.Seconds(); n < 1 || n > 100_000_000 {
+			return fmt.Errorf("-latency-rates %d for -latency-duration %v: %.0f records, not in 1..100000000", r, o.latencyDuration, n)
+		}
 	}
 	return nil
 }
@@ -252,6 +276,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if anySelected(o, memorySystems) {
 		fmt.Fprintln(stdout)
 		if _, err := runMemories(ctx, o, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if slices.ContainsFunc(latencySystems, func(s latencySystem) bool { return slices.Contains(o.systems, s.name) }) {
+		fmt.Fprintln(stdout)
+		if _, err := runLatencies(ctx, o, stdout, stderr); err != nil {
 			return err
 		}
 	}

@@ -187,6 +187,20 @@ func runOursRocksDBCached(ctx context.Context, o options, c *embedded.Cluster, w
 	return runWordCount(ctx, o, c, wl, rocksdbCachedBackend, eos.AtLeastOnce)
 }
 
+// oursConfig is the Config of every run of our word count.
+func oursConfig(o options, c *embedded.Cluster, stateDir string, g eos.Guarantee) streams.Config {
+	return streams.Config{
+		ApplicationID:    oursAppID,
+		Brokers:          c.Addrs(),
+		StateDir:         stateDir,
+		NumStreamThreads: o.threads,
+		CommitInterval:   o.commitInterval,
+		Guarantee:        g,
+		MaxPollRecords:   o.maxPoll,
+		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel()})),
+	}
+}
+
 func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workload, backend string, g eos.Guarantee) (measurement, error) {
 	name := "ours"
 	if backend != memoryBackend {
@@ -212,16 +226,7 @@ func runWordCount(ctx context.Context, o options, c *embedded.Cluster, wl *workl
 		o.beforeStart()
 	}
 	sw := startStopwatch()
-	app, err := streams.New(topo, streams.Config{
-		ApplicationID:    oursAppID,
-		Brokers:          c.Addrs(),
-		StateDir:         stateDir,
-		NumStreamThreads: o.threads,
-		CommitInterval:   o.commitInterval,
-		Guarantee:        g,
-		MaxPollRecords:   o.maxPoll,
-		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel()})),
-	})
+	app, err := streams.New(topo, oursConfig(o, c, stateDir, g))
 	if err != nil {
 		return measurement{}, err
 	}

@@ -64,20 +64,7 @@ func runRaw(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (
 // ours) to the output topic. The map is safe without tasks because the
 // benchmark has one member, which owns every partition.
 func runRaw2(ctx context.Context, o options, c *embedded.Cluster, wl *workload) (measurement, error) {
-	counts := map[string]int64{}
-	count := func(r *kgo.Record, produce func(*kgo.Record)) {
-		if r.Topic == raw2ShuffleTopic {
-			n := counts[string(r.Key)] + 1
-			counts[string(r.Key)] = n
-			produce(&kgo.Record{Topic: raw2OutputTopic, Key: r.Key, Value: strconv.AppendInt(nil, n, 10)})
-			return
-		}
-		for _, w := range strings.Fields(strings.ToLower(string(r.Value))) {
-			b := []byte(w)
-			produce(&kgo.Record{Topic: raw2ShuffleTopic, Key: b, Value: b})
-		}
-	}
-	m, err := timePipe(ctx, o, c, raw2Group, []string{inputTopic, raw2ShuffleTopic}, count)
+	m, err := timePipe(ctx, o, c, raw2Group, raw2Topics, raw2Count())
 	if err != nil {
 		return m, fmt.Errorf("raw2: %w", err)
 	}
@@ -94,11 +81,61 @@ func runRaw2(ctx context.Context, o options, c *embedded.Cluster, wl *workload) 
 	return m, nil
 }
 
+// raw2Topics are the topics raw2 consumes, in the order records flow.
+var raw2Topics = []string{inputTopic, raw2ShuffleTopic}
+
+// raw2Count returns raw2's record handler, with its map of counts. Each
+// record it produces carries the timestamp and headers of the record it
+// came from, as ours does (the latency systems read them).
+func raw2Count() func(*kgo.Record, func(*kgo.Record)) {
+	counts := map[string]int64{}
+	return func(r *kgo.Record, produce func(*kgo.Record)) {
+		if r.Topic == raw2ShuffleTopic {
+			n := counts[string(r.Key)] + 1
+			counts[string(r.Key)] = n
+			produce(&kgo.Record{Topic: raw2OutputTopic, Key: r.Key, Value: strconv.AppendInt(nil, n, 10),
+				Timestamp: r.Timestamp, Headers: r.Headers})
+			return
+		}
+		for _, w := range strings.Fields(strings.ToLower(string(r.Value))) {
+			b := []byte(w)
+			produce(&kgo.Record{Topic: raw2ShuffleTopic, Key: b, Value: b, Timestamp: r.Timestamp, Headers: r.Headers})
+		}
+	}
+}
+
 // timePipe runs a consume-transform-produce loop in group over topics,
 // timed from making its client until the group has committed the end
 // offset of every partition of topics, given in the order records flow.
 func timePipe(ctx context.Context, o options, c *embedded.Cluster, group string, topics []string, handle func(*kgo.Record, func(*kgo.Record))) (measurement, error) {
 	sw := startStopwatch()
+	p, err := startPipe(ctx, o, c, group, topics, handle)
+	if err != nil {
+		return measurement{}, err
+	}
+	caughtUp := make(chan error, 1)
+	go func() { caughtUp <- c.WaitCaughtUp(ctx, group, topics...) }()
+
+	select {
+	case <-p.done:
+		return measurement{}, errors.Join(errors.New("the pipe stopped before processing everything"), p.stop())
+	case err := <-caughtUp:
+		m := sw.stop()
+		return m, errors.Join(err, p.stop())
+	}
+}
+
+// runningPipe is a pipe running on a goroutine of its own: done is closed
+// when it stops, by itself or by stop, which stops it and returns its
+// error.
+type runningPipe struct {
+	done <-chan struct{}
+	stop func() error
+}
+
+// startPipe starts a consume-transform-produce loop (pipe) in group over
+// topics, on a goroutine of its own.
+func startPipe(ctx context.Context, o options, c *embedded.Cluster, group string, topics []string, handle func(*kgo.Record, func(*kgo.Record))) (runningPipe, error) {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(c.Addrs()...),
 		kgo.ClientID(group),
@@ -108,26 +145,19 @@ func timePipe(ctx context.Context, o options, c *embedded.Cluster, group string,
 		kgo.DisableAutoCommit(),
 	)
 	if err != nil {
-		return measurement{}, err
+		return runningPipe{}, err
 	}
-	pctx, stop := context.WithCancel(ctx)
-	pipeErr := make(chan error, 1)
-	go func() { pipeErr <- pipe(pctx, cl, o.commitInterval, o.maxPoll, handle) }()
-	caughtUp := make(chan error, 1)
-	go func() { caughtUp <- c.WaitCaughtUp(ctx, group, topics...) }()
-
-	select {
-	case err := <-pipeErr:
-		stop()
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var pipeErr error
+	go func() { defer close(done); pipeErr = pipe(pctx, cl, o.commitInterval, o.maxPoll, handle) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		<-done
 		cl.Close()
-		return measurement{}, errors.Join(errors.New("the pipe stopped before processing everything"), err)
-	case err := <-caughtUp:
-		m := sw.stop()
-		stop()
-		perr := <-pipeErr
-		cl.Close()
-		return m, errors.Join(err, perr)
-	}
+		return pipeErr
+	})
+	return runningPipe{done: done, stop: stop}, nil
 }
 
 // pipe is the loop of timePipe; it returns nil when ctx is cancelled.
