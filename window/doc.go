@@ -12,8 +12,8 @@
 // reaches its end plus the grace period; a record for a closed window is
 // late. Sliding windows and sessions have inclusive bounds: a sliding
 // window closes once stream time is past its end plus the grace period, a
-// session when stream time reaches its end plus the gap and the grace
-// period. A record late for every window it would change is dropped,
+// session once stream time is past its end plus the gap and the grace
+// period (so a record exactly the gap after a session joins it). A record late for every window it would change is dropped,
 // logged (processor.Context.Logger) and counted (the app's
 // Metrics.DroppedRecords, and LateRecords per aggregation).
 //

@@ -40,7 +40,7 @@ type SessionAggregation[K, V, A any] struct {
 	// forwards a null. With a pointer result type and serde.Nullable at the
 	// sink, a retraction is a Kafka tombstone, so a compacted topic or a
 	// table downstream forgets the replaced session. EmitOnWindowClose:
-	// each session once, when stream time reaches its end + gap + grace,
+	// each session once, when stream time passes its end + gap + grace,
 	// and never one that was replaced.
 	Emit Emit
 	// WallClockClose, with EmitOnWindowClose, also closes sessions by
@@ -113,7 +113,7 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		}
 	}
 	gap := p.cfg.Windows.Gap
-	// A session has closed when its end + gap + grace is at or before the
+	// A session has closed when its end + gap + grace is before the
 	// stream time seen, or it was emitted (by the wall clock): no record
 	// joins it any more.
 	closeBound := p.cfg.Windows.closedTo(p.observed)
@@ -183,7 +183,7 @@ func (p *sessionAggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	return p.ctx.Forward(processor.Derive(rec, merged, agg))
 }
 
-// emitClosed forwards, once, every session whose end + gap + grace is at or
+// emitClosed forwards, once, every session whose end + gap + grace is
 // before now (Unix ms: the stream time seen, or the wall clock), oldest end
 // first.
 func (p *sessionAggregator[K, V, A]) emitClosed(now int64) error {

@@ -72,14 +72,15 @@ func TestSessionEmitOnClose(t *testing.T) {
 	require.NoError(t, in.Pipe("a", 1, sec(0)))
 	require.NoError(t, in.Pipe("a", 2, sec(8)))
 	require.NoError(t, in.Pipe("b", 4, sec(22)))
-	require.Empty(t, sessions(t, out), "[0,8] closes at 8+10+5 = 23 s")
 	require.NoError(t, in.Pipe("b", 8, sec(23)))
+	require.Empty(t, sessions(t, out), "[0,8] is open until stream time passes 8+10+5 = 23 s")
+	require.NoError(t, in.Pipe("c", 0, sec(24)))
 	require.Equal(t, []string{"a@0-8=3"}, sessions(t, out))
-	require.NoError(t, in.Pipe("a", 16, sec(5))) // its session would have closed at 20 s: late
+	require.NoError(t, in.Pipe("a", 16, sec(5))) // its session closed after 23 s: late
 	require.Equal(t, int64(1), late())
 	require.NoError(t, in.Pipe("a", 64, sec(9))) // [0,8] has closed: a new session, still open
-	require.NoError(t, in.Pipe("c", 32, sec(60)))
-	require.Equal(t, []string{"a@9-9=64", "b@22-23=12"}, sessions(t, out), "oldest end first")
+	require.NoError(t, in.Pipe("d", 32, sec(60)))
+	require.Equal(t, []string{"a@9-9=64", "b@22-23=12", "c@24-24=0"}, sessions(t, out), "oldest end first")
 }
 
 // A session reduction: the smallest value of each session, merges

@@ -166,14 +166,17 @@ func (w SessionWindows) WithGrace(g time.Duration) SessionWindows {
 func (w SessionWindows) Validate() error { return validate("Gap", w.Gap, w.Grace) }
 
 // Closed reports whether a session that ends at end can no longer grow or
-// merge at stream time now: end + Gap + Grace is at or before now, the
-// rule AddSessionAggregation applies.
+// merge at stream time now: end + Gap + Grace is before now, the rule
+// AddSessionAggregation applies. At now == end + Gap + Grace a session is
+// still open, as in Kafka Streams (KStreamSessionWindowAggregate drops a
+// record only when its session's end is before now - gap - grace): a
+// record exactly Gap after a session's end still joins it.
 func (w SessionWindows) Closed(end, now time.Time) bool {
 	return end.UnixMilli() <= w.closedTo(now.UnixMilli())
 }
 
 // closedTo returns the latest session end that has closed at stream time
-// now, Unix ms.
+// now, Unix ms: one before now - gap - grace, which is still open.
 func (w SessionWindows) closedTo(now int64) int64 {
-	return now - w.Gap.Milliseconds() - w.Grace.Milliseconds()
+	return now - w.Gap.Milliseconds() - w.Grace.Milliseconds() - 1
 }
