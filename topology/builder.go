@@ -115,6 +115,9 @@ type Repartition[K, V any] struct {
 	// Partitions of the topic. Default 0: as many as the largest source
 	// topic of the sub-topology that writes to it.
 	Partitions int
+	// SinkName and SourceName name the two nodes. Default
+	// "<name>-repartition-sink" and "<name>-repartition-source".
+	SinkName, SourceName string
 }
 
 func (b *Builder) problem(format string, args ...any) {
@@ -249,7 +252,8 @@ func AddSink[K, V any](b *Builder, name string, sink Sink[K, V], parents ...Node
 // AddRepartition routes the records of parents through an internal topic,
 // "<application.id>-<name>-repartition", so that records with the same key
 // reach the same task downstream. It adds a sink "<name>-repartition-sink"
-// below parents and a source "<name>-repartition-source", which it returns.
+// below parents and a source "<name>-repartition-source", which it returns
+// (r.SinkName and r.SourceName name them otherwise).
 // The two ends land in different sub-topologies.
 func AddRepartition[K, V any](b *Builder, name string, r Repartition[K, V], parents ...Node[K, V]) Node[K, V] {
 	topic := name + "-repartition"
@@ -260,8 +264,15 @@ func AddRepartition[K, V any](b *Builder, name string, r Repartition[K, V], pare
 		b.problem("repartition topic %q is declared twice", topic)
 	}
 	b.internal[topic] = graph.InternalTopic{Partitions: r.Partitions}
-	AddSink(b, topic+"-sink", Sink[K, V]{Topic: topic, KeySerde: r.KeySerde, ValueSerde: r.ValueSerde, Partitioner: r.Partitioner}, parents...)
-	return AddSource(b, topic+"-source", Source[K, V]{Topics: []string{topic}, KeySerde: r.KeySerde, ValueSerde: r.ValueSerde})
+	sink, source := r.SinkName, r.SourceName
+	if sink == "" {
+		sink = topic + "-sink"
+	}
+	if source == "" {
+		source = topic + "-source"
+	}
+	AddSink(b, sink, Sink[K, V]{Topic: topic, KeySerde: r.KeySerde, ValueSerde: r.ValueSerde, Partitioner: r.Partitioner}, parents...)
+	return AddSource(b, source, Source[K, V]{Topics: []string{topic}, KeySerde: r.KeySerde, ValueSerde: r.ValueSerde})
 }
 
 // AddStateStore adds a store and connects it to the named processors, which

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/examples/internal/wordcountrun"
+
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -184,7 +186,7 @@ func TestRunOnEmbeddedKafkaPrintsExactCounts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "input.txt")
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), options{input: path, appID: "wordcount-test", partitions: 4, timeout: time.Minute}, &stdout, &stderr)
+	err := wordcountrun.Run(context.Background(), program, wordcountrun.Options{Input: path, AppID: "wordcount-test", Partitions: 4, Timeout: time.Minute}, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 
 	want := expectedCounts(strings.Split(text, "\n"))
@@ -197,6 +199,6 @@ func TestRunOnEmbeddedKafkaPrintsExactCounts(t *testing.T) {
 
 func TestRunReportsAMissingFile(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), options{input: filepath.Join(t.TempDir(), "missing.txt"), appID: "x", partitions: 1, timeout: time.Minute}, &bytes.Buffer{}, &bytes.Buffer{})
+	err := wordcountrun.Run(context.Background(), program, wordcountrun.Options{Input: filepath.Join(t.TempDir(), "missing.txt"), AppID: "x", Partitions: 1, Timeout: time.Minute}, &bytes.Buffer{}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "missing.txt")
 }

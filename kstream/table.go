@@ -1,0 +1,296 @@
+package kstream
+
+import (
+	"time"
+
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
+)
+
+// Name prefixes of Kafka Streams' KTableImpl.
+const (
+	tableSourceName    = "KTABLE-SOURCE-"
+	tableFilterName    = "KTABLE-FILTER-"
+	tableMapValuesName = "KTABLE-MAPVALUES-"
+	tableToStreamName  = "KTABLE-TOSTREAM-"
+)
+
+// Change is one update of a table's row, as a table forwards it to what
+// is built on it: the row's value before and after. HasOld is false for a
+// new row, HasNew false for a deletion (a tombstone on the table's topic).
+// Aggregations over tables use Old to subtract what a row no longer
+// contributes.
+type Change[V any] struct {
+	Old, New       V
+	HasOld, HasNew bool
+}
+
+// KTable is a changelog stream: each record is the latest value of its
+// key, and a nil value on its topic deletes the key. A table forwards each
+// update as a Change; ToStream turns it back into a stream of the new
+// values.
+type KTable[K, V any] struct {
+	sb   *StreamsBuilder
+	node topology.Node[K, Change[V]]
+	// plain, when set, is the table's node instead of node: it forwards
+	// new values only (a windowed aggregation's results).
+	plain *topology.Node[K, V]
+	// store is the name of the store holding the table's rows, "" when
+	// the table is not materialized.
+	store      string
+	keySerde   serde.Serde[K]
+	valueSerde serde.Serde[V]
+	// oldValues says the updates carry old values: the table, or one it is
+	// derived from statelessly, is materialized. Without them a Change's
+	// HasOld is always false, which means "not known", not "new row".
+	oldValues bool
+}
+
+// StoreName is the name of the store that holds the table, for
+// interactive queries (streams.QueryKeyValue with
+// state.ValueAndTimestamp[V] values), or "" when the table is not
+// materialized.
+func (t KTable[K, V]) StoreName() string { return t.store }
+
+// Table reads topic as a table: each record is its key's latest value, a
+// nil value deletes the key. With a Materialized, the table is kept in a
+// store of that name (a timestamped key-value store, queryable), and
+// forwards each update with the row's old value; without, it is not kept
+// and its updates carry no old value.
+func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], materialized ...Materialized[K, V]) KTable[K, V] {
+	srcName := consumed.Name
+	if srcName == "" {
+		srcName = sb.newName(sourceName)
+	}
+	var ex topology.TimestampExtractor[K, maybe[V]]
+	if consumed.TimestampExtractor != nil {
+		inner := consumed.TimestampExtractor
+		ex = func(rec processor.Record[K, maybe[V]], partitionTime time.Time) (time.Time, error) {
+			return inner(processor.Derive(rec, rec.Key, rec.Value.v), partitionTime)
+		}
+	}
+	var vs serde.Serde[maybe[V]]
+	if consumed.ValueSerde != nil {
+		vs = nullable[V]{consumed.ValueSerde}
+	}
+	src := topology.AddSource(sb.b, srcName, topology.Source[K, maybe[V]]{
+		Topics: []string{topic}, KeySerde: consumed.KeySerde, ValueSerde: vs,
+		TimestampExtractor: ex, OffsetReset: consumed.OffsetReset,
+	})
+	name := sb.newName(tableSourceName)
+	m := tableMaterialized(materialized)
+	t := KTable[K, V]{sb: sb, keySerde: consumed.KeySerde, valueSerde: consumed.ValueSerde}
+	if m != nil {
+		t.keySerde, t.valueSerde = or(m.KeySerde, consumed.KeySerde), or(m.ValueSerde, consumed.ValueSerde)
+		t.store = m.storeName(sb, topic+"-")
+	}
+	t.node = upsert(sb, name, t.store, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
+	if t.store != "" {
+		t.addStore(*m, name)
+		t.oldValues = true
+	}
+	return t
+}
+
+// tableMaterialized is the first of ms, or nil for none.
+func tableMaterialized[K, V any](ms []Materialized[K, V]) *Materialized[K, V] {
+	if len(ms) == 0 {
+		return nil
+	}
+	return &ms[0]
+}
+
+// addStore adds t's store, named t.store, built as m says, connected to
+// processor.
+func (t KTable[K, V]) addStore(m Materialized[K, V], processor string) {
+	t.sb.needSerdes(t.store, "Materialized", t.keySerde == nil, t.valueSerde == nil)
+	if t.keySerde == nil || t.valueSerde == nil {
+		return
+	}
+	t.sb.b.AddStateStore(m.keyValueStore(t.store, t.keySerde, t.valueSerde), processor)
+}
+
+// upsert adds the processor that turns records into table updates: value
+// returns a record's value and whether it has one (false deletes the key).
+// With a store, it keeps the rows and forwards old values.
+func upsert[K, VIn, V any](sb *StreamsBuilder, name, store string, parent topology.Node[K, VIn], value func(VIn) (V, bool)) topology.Node[K, Change[V]] {
+	isNil := nilTest[K]()
+	return topology.AddProcessor(sb.b, name, func() processor.Processor[K, VIn, K, Change[V]] {
+		return &upserter[K, VIn, V]{name: name, storeName: store, value: value, isNil: isNil}
+	}, parent)
+}
+
+type upserter[K, VIn, V any] struct {
+	name, storeName string
+	value           func(VIn) (V, bool)
+	isNil           func(K) bool
+	ctx             processor.Context[K, Change[V]]
+	store           state.TimestampedKeyValueStore[K, V]
+}
+
+func (u *upserter[K, VIn, V]) Init(ctx processor.Context[K, Change[V]]) error {
+	u.ctx = ctx
+	if u.storeName == "" {
+		return nil
+	}
+	var err error
+	u.store, err = processor.GetStore[state.TimestampedKeyValueStore[K, V]](ctx, u.storeName)
+	return err
+}
+
+func (u *upserter[K, VIn, V]) Process(rec processor.Record[K, VIn]) error {
+	if u.isNil(rec.Key) {
+		// A table row needs a key: Kafka Streams drops these too.
+		u.ctx.DroppedRecord()
+		return nil
+	}
+	v, ok := u.value(rec.Value)
+	c := Change[V]{New: v, HasNew: ok}
+	if u.store != nil {
+		old, had, err := u.store.Get(rec.Key)
+		if err != nil {
+			return err
+		}
+		c.Old, c.HasOld = old.Value, had
+		if ok {
+			err = u.store.Put(rec.Key, state.ValueAndTimestamp[V]{Value: v, Timestamp: rec.Timestamp})
+		} else if had {
+			_, _, err = u.store.Delete(rec.Key)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok && !had {
+			return nil // deleting a row that is not there changes nothing
+		}
+	}
+	return u.ctx.Forward(processor.Derive(rec, rec.Key, c))
+}
+
+func (u *upserter[K, VIn, V]) Close() error { return nil }
+
+// ToTable turns s into a table: each record is its key's latest value, and
+// a nil value (of a pointer, slice or map type) deletes the key.
+func (s KStream[K, V]) ToTable(named Named, materialized ...Materialized[K, V]) KTable[K, V] {
+	name := s.sb.name([]Named{named}, toTableName)
+	m := tableMaterialized(materialized)
+	t := KTable[K, V]{sb: s.sb, keySerde: s.keySerde, valueSerde: s.valueSerde}
+	if m != nil {
+		t.keySerde, t.valueSerde = or(m.KeySerde, s.keySerde), or(m.ValueSerde, s.valueSerde)
+		t.store = m.storeName(s.sb, toTableName)
+	}
+	isNil := nilTest[V]()
+	t.node = upsert(s.sb, name, t.store, s.node, func(v V) (V, bool) { return v, !isNil(v) })
+	if t.store != "" {
+		t.addStore(*m, name)
+		t.oldValues = true
+	}
+	return t
+}
+
+// Filter keeps the rows for which p is true: a row that stops satisfying
+// p is deleted downstream.
+func (t KTable[K, V]) Filter(p Predicate[K, V], named ...Named) KTable[K, V] {
+	return t.filter(p, false, named)
+}
+
+// FilterNot keeps the rows for which p is false.
+func (t KTable[K, V]) FilterNot(p Predicate[K, V], named ...Named) KTable[K, V] {
+	return t.filter(p, true, named)
+}
+
+func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[K, V] {
+	name := t.sb.name(named, tableFilterName)
+	oldValues := t.oldValues
+	n := addTable(t, name, "the predicate", func(ctx processor.Context[K, Change[V]], rec processor.Record[K, Change[V]]) error {
+		c := rec.Value
+		c.HasOld = c.HasOld && p(rec.Key, c.Old) != not
+		c.HasNew = c.HasNew && p(rec.Key, c.New) != not
+		if !c.HasNew {
+			var zero V
+			c.New = zero
+		}
+		if oldValues && !c.HasOld && !c.HasNew {
+			// Neither passes: downstream never had the row. Without old
+			// values it may have had it, and gets the deletion.
+			return nil
+		}
+		return ctx.Forward(rec.WithValue(c))
+	})
+	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, oldValues: oldValues}
+}
+
+// addTable adds a stateless table processor below t, under guard.
+func addTable[K, V, V2 any](t KTable[K, V], name, what string, process func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error) topology.Node[K, Change[V2]] {
+	if t.plain != nil {
+		return topology.AddProcessor(t.sb.b, name, processor.Func(asChanges(func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error {
+			return guard(ctx, name, what, func() error { return process(ctx, rec) })
+		})), *t.plain)
+	}
+	return topology.AddProcessor(t.sb.b, name, processor.Func(func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error {
+		return guard(ctx, name, what, func() error { return process(ctx, rec) })
+	}), t.node)
+}
+
+// MapValuesTable maps each row's value (old and new alike).
+func MapValuesTable[K, V, V2 any](t KTable[K, V], f func(key K, value V) V2, named ...Named) KTable[K, V2] {
+	name := t.sb.name(named, tableMapValuesName)
+	n := addTable(t, name, "the value mapper", func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error {
+		c := Change[V2]{HasOld: rec.Value.HasOld, HasNew: rec.Value.HasNew}
+		if c.HasOld {
+			c.Old = f(rec.Key, rec.Value.Old)
+		}
+		if c.HasNew {
+			c.New = f(rec.Key, rec.Value.New)
+		}
+		return ctx.Forward(processor.Derive(rec, rec.Key, c))
+	})
+	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), oldValues: t.oldValues}
+}
+
+// ToStream is the stream of the table's updates: each update's new value,
+// and for a deletion the zero V, which for a pointer value with a
+// serde.Nullable serde is nil, written as a tombstone (Kafka Streams'
+// null).
+func (t KTable[K, V]) ToStream(named ...Named) KStream[K, V] {
+	name := t.sb.name(named, tableToStreamName)
+	if t.plain != nil {
+		n := topology.AddProcessor(t.sb.b, name, processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
+			return ctx.Forward(rec)
+		}), *t.plain)
+		return KStream[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde}
+	}
+	n := topology.AddProcessor(t.sb.b, name, processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, Change[V]]) error {
+		return ctx.Forward(processor.Derive(rec, rec.Key, rec.Value.New))
+	}), t.node)
+	return KStream[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde}
+}
+
+// maybe is a table topic's value: ok is false for a tombstone.
+type maybe[V any] struct {
+	v  V
+	ok bool
+}
+
+// nullable reads nil bytes as a tombstone without asking the inner serde,
+// which may not take them.
+type nullable[V any] struct{ inner serde.Serde[V] }
+
+func (n nullable[V]) Name() string { return n.inner.Name() }
+
+func (n nullable[V]) Serialize(m maybe[V]) ([]byte, error) {
+	if !m.ok {
+		return nil, nil
+	}
+	return n.inner.Serialize(m.v)
+}
+
+func (n nullable[V]) Deserialize(b []byte) (maybe[V], error) {
+	if b == nil {
+		return maybe[V]{}, nil
+	}
+	v, err := n.inner.Deserialize(b)
+	return maybe[V]{v: v, ok: err == nil}, err
+}
