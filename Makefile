@@ -50,7 +50,7 @@ bench-micro:
 # fuzz runs each fuzzer for FUZZTIME (default 10s).
 FUZZTIME ?= 10s
 fuzz:
-	@for pkg in ./serde/ ./state/ ./internal/checkpoint/; do \
+	@for pkg in ./serde/ ./state/ ./internal/checkpoint/ ./kstream/; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -34,6 +34,9 @@ type StreamsBuilder struct {
 	// serdeless are nodes whose missing serdes problems already report:
 	// Build leaves out the topology's own, vaguer, reports of them.
 	serdeless map[string]bool
+	// later are the table stores Build adds if they are materialized by
+	// then.
+	later []*rows
 }
 
 // NewStreamsBuilder returns an empty builder.
@@ -50,6 +53,10 @@ func (sb *StreamsBuilder) Builder() *topology.Builder { return sb.b }
 // problem found, the DSL's (a missing serde, a bad option) and the
 // topology's.
 func (sb *StreamsBuilder) Build() (*topology.Topology, error) {
+	for _, r := range sb.later {
+		r.add()
+	}
+	sb.later = nil
 	t, err := sb.b.Build()
 	if len(sb.problems) == 0 {
 		return t, err

@@ -114,12 +114,13 @@ func aggregateStream[K, V, A any](g KGroupedStream[K, V], prefix string, m Mater
 	store := m.storeName(sb, prefix)
 	name := sb.newName(prefix)
 	in := g.input(store)
-	t := KTable[K, A]{sb: sb, store: store, keySerde: or(m.KeySerde, in.keySerde), valueSerde: m.ValueSerde, oldValues: true}
+	t := KTable[K, A]{sb: sb, keySerde: or(m.KeySerde, in.keySerde), valueSerde: m.ValueSerde}
 	isNilK, isNilV := nilTest[K](), nilTest[V]()
 	t.node = topology.AddProcessor(sb.b, name, func() processor.Processor[K, V, K, Change[A]] {
 		return &aggregator[K, V, A]{name: name, store: store, agg: agg, isNilK: isNilK, isNilV: isNilV}
 	}, in.node)
-	t.addStore(m, name)
+	t.rows = &rows{store: store, materialized: true, node: t.node}
+	t.addStore(m, store, name)
 	return t
 }
 

@@ -37,32 +37,87 @@ type KTable[K, V any] struct {
 	// plain, when set, is the table's node instead of node: it forwards
 	// new values only (a windowed aggregation's results).
 	plain *topology.Node[K, V]
-	// store is the name of the store holding the table's rows, "" when
-	// the table is not materialized.
-	store      string
-	keySerde   serde.Serde[K]
-	valueSerde serde.Serde[V]
-	// oldValues says the updates carry old values: the table, or one it is
-	// derived from statelessly, is materialized. Without them a Change's
-	// HasOld is always false, which means "not known", not "new row".
-	oldValues bool
+	// rows is the store of the table, or of the one it is derived from
+	// statelessly (Filter, MapValuesTable), that gives its updates their
+	// old values once materialized; nil when there is none (a windowed
+	// aggregation's table).
+	rows *rows
+	// windowStore is the store of a windowed aggregation's table.
+	windowStore string
+	keySerde    serde.Serde[K]
+	valueSerde  serde.Serde[V]
 }
 
-// StoreName is the name of the store that holds the table, for
-// interactive queries (streams.QueryKeyValue with
-// state.ValueAndTimestamp[V] values), or "" when the table is not
-// materialized.
-func (t KTable[K, V]) StoreName() string { return t.store }
+// rows is the store of a table's rows. A table read from a topic, or
+// made by ToTable, draws its store's name when it is made, as Kafka
+// Streams does, but adds the store only if it is materialized: asked for
+// with a Materialized, or needed by an operation downstream (GroupBy on
+// the table needs old values). Build adds the stores then.
+type rows struct {
+	store        string
+	materialized bool
+	// node is the processor that writes the rows, a topology.Node[K,
+	// Change[V]] of the table's types.
+	node any
+	// add adds the store to the builder, at Build; nil once added or for a
+	// store added when it was made (an aggregation's).
+	add func()
+}
+
+// oldValues says whether updates carry old values. Read it when the
+// topology runs, not while it is built: a later operation may materialize
+// the rows. Without them a Change's HasOld is always false, which means
+// "not known", not "new row".
+func (r *rows) oldValues() bool { return r != nil && r.materialized }
+
+// materialize makes the table's rows a store, if there are rows to make
+// one of; it reports false when there are none.
+func (t KTable[K, V]) materialize() bool {
+	if t.rows == nil {
+		return false
+	}
+	t.rows.materialized = true
+	return true
+}
+
+// StoreName is the name of the store that holds the table's rows, for
+// interactive queries (streams.QueryKeyValue with state.ValueAndTimestamp
+// values), or "" when the table is not materialized (so far: an operation
+// added later may still materialize it; give a Materialized with a Name to
+// query it).
+func (t KTable[K, V]) StoreName() string {
+	if t.windowStore != "" {
+		return t.windowStore
+	}
+	if t.rows == nil || !t.rows.materialized {
+		return ""
+	}
+	if n, ok := t.rows.node.(topology.Node[K, Change[V]]); ok && n == t.node {
+		return t.rows.store // the rows are this table's, not one it derives from
+	}
+	return ""
+}
 
 // Table reads topic as a table: each record is its key's latest value, a
 // nil value deletes the key. With a Materialized, the table is kept in a
 // store of that name (a timestamped key-value store, queryable), and
-// forwards each update with the row's old value; without, it is not kept
-// and its updates carry no old value.
+// forwards each update with the row's old value; without, it is kept only
+// if an operation on it needs old values.
 func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], materialized ...Materialized[K, V]) KTable[K, V] {
-	srcName := consumed.Name
-	if srcName == "" {
-		srcName = sb.newName(sourceName)
+	m := tableMaterialized(materialized)
+	// Kafka Streams' order: the store's name, the source's, the table
+	// source processor's.
+	var mm Materialized[K, V]
+	if m != nil {
+		mm = *m
+	}
+	store := mm.storeName(sb, topic+"-")
+	srcName, name := consumed.Name+"-source", consumed.Name
+	if consumed.Name == "" {
+		srcName, name = sb.newName(sourceName), ""
+	}
+	if name == "" {
+		name = sb.newName(tableSourceName)
 	}
 	var ex topology.TimestampExtractor[K, maybe[V]]
 	if consumed.TimestampExtractor != nil {
@@ -79,18 +134,11 @@ func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], 
 		Topics: []string{topic}, KeySerde: consumed.KeySerde, ValueSerde: vs,
 		TimestampExtractor: ex, OffsetReset: consumed.OffsetReset,
 	})
-	name := sb.newName(tableSourceName)
-	m := tableMaterialized(materialized)
-	t := KTable[K, V]{sb: sb, keySerde: consumed.KeySerde, valueSerde: consumed.ValueSerde}
-	if m != nil {
-		t.keySerde, t.valueSerde = or(m.KeySerde, consumed.KeySerde), or(m.ValueSerde, consumed.ValueSerde)
-		t.store = m.storeName(sb, topic+"-")
-	}
-	t.node = upsert(sb, name, t.store, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
-	if t.store != "" {
-		t.addStore(*m, name)
-		t.oldValues = true
-	}
+	t := KTable[K, V]{sb: sb, keySerde: or(mm.KeySerde, consumed.KeySerde), valueSerde: or(mm.ValueSerde, consumed.ValueSerde)}
+	t.rows = &rows{store: store, materialized: m != nil}
+	t.node = upsert(sb, name, t.rows, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
+	t.rows.node = t.node
+	t.addStoreLater(mm, name)
 	return t
 }
 
@@ -102,41 +150,54 @@ func tableMaterialized[K, V any](ms []Materialized[K, V]) *Materialized[K, V] {
 	return &ms[0]
 }
 
-// addStore adds t's store, named t.store, built as m says, connected to
+// addStoreLater has Build add t's rows store, built as m says and
+// connected to processor, if by then the rows are materialized.
+func (t KTable[K, V]) addStoreLater(m Materialized[K, V], processor string) {
+	r := t.rows
+	r.add = func() {
+		if r.materialized {
+			t.addStore(m, r.store, processor)
+		}
+	}
+	t.sb.later = append(t.sb.later, r)
+}
+
+// addStore adds store, built as m says with t's serdes, connected to
 // processor.
-func (t KTable[K, V]) addStore(m Materialized[K, V], processor string) {
-	t.sb.needSerdes(t.store, "Materialized", t.keySerde == nil, t.valueSerde == nil)
+func (t KTable[K, V]) addStore(m Materialized[K, V], store, processor string) {
+	t.sb.needSerdes(store, "Materialized", t.keySerde == nil, t.valueSerde == nil)
 	if t.keySerde == nil || t.valueSerde == nil {
 		return
 	}
-	t.sb.b.AddStateStore(m.keyValueStore(t.store, t.keySerde, t.valueSerde), processor)
+	t.sb.b.AddStateStore(m.keyValueStore(store, t.keySerde, t.valueSerde), processor)
 }
 
 // upsert adds the processor that turns records into table updates: value
 // returns a record's value and whether it has one (false deletes the key).
-// With a store, it keeps the rows and forwards old values.
-func upsert[K, VIn, V any](sb *StreamsBuilder, name, store string, parent topology.Node[K, VIn], value func(VIn) (V, bool)) topology.Node[K, Change[V]] {
+// Once r is materialized, it keeps the rows and forwards old values.
+func upsert[K, VIn, V any](sb *StreamsBuilder, name string, r *rows, parent topology.Node[K, VIn], value func(VIn) (V, bool)) topology.Node[K, Change[V]] {
 	isNil := nilTest[K]()
 	return topology.AddProcessor(sb.b, name, func() processor.Processor[K, VIn, K, Change[V]] {
-		return &upserter[K, VIn, V]{name: name, storeName: store, value: value, isNil: isNil}
+		return &upserter[K, VIn, V]{name: name, rows: r, value: value, isNil: isNil}
 	}, parent)
 }
 
 type upserter[K, VIn, V any] struct {
-	name, storeName string
-	value           func(VIn) (V, bool)
-	isNil           func(K) bool
-	ctx             processor.Context[K, Change[V]]
-	store           state.TimestampedKeyValueStore[K, V]
+	name  string
+	rows  *rows
+	value func(VIn) (V, bool)
+	isNil func(K) bool
+	ctx   processor.Context[K, Change[V]]
+	store state.TimestampedKeyValueStore[K, V]
 }
 
 func (u *upserter[K, VIn, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	u.ctx = ctx
-	if u.storeName == "" {
+	if !u.rows.materialized {
 		return nil
 	}
 	var err error
-	u.store, err = processor.GetStore[state.TimestampedKeyValueStore[K, V]](ctx, u.storeName)
+	u.store, err = processor.GetStore[state.TimestampedKeyValueStore[K, V]](ctx, u.rows.store)
 	return err
 }
 
@@ -174,19 +235,19 @@ func (u *upserter[K, VIn, V]) Close() error { return nil }
 // ToTable turns s into a table: each record is its key's latest value, and
 // a nil value (of a pointer, slice or map type) deletes the key.
 func (s KStream[K, V]) ToTable(named Named, materialized ...Materialized[K, V]) KTable[K, V] {
-	name := s.sb.name([]Named{named}, toTableName)
 	m := tableMaterialized(materialized)
-	t := KTable[K, V]{sb: s.sb, keySerde: s.keySerde, valueSerde: s.valueSerde}
+	var mm Materialized[K, V]
 	if m != nil {
-		t.keySerde, t.valueSerde = or(m.KeySerde, s.keySerde), or(m.ValueSerde, s.valueSerde)
-		t.store = m.storeName(s.sb, toTableName)
+		mm = *m
 	}
+	store := mm.storeName(s.sb, toTableName) // Kafka Streams draws it first
+	name := s.sb.name([]Named{named}, toTableName)
+	t := KTable[K, V]{sb: s.sb, keySerde: or(mm.KeySerde, s.keySerde), valueSerde: or(mm.ValueSerde, s.valueSerde)}
+	t.rows = &rows{store: store, materialized: m != nil}
 	isNil := nilTest[V]()
-	t.node = upsert(s.sb, name, t.store, s.node, func(v V) (V, bool) { return v, !isNil(v) })
-	if t.store != "" {
-		t.addStore(*m, name)
-		t.oldValues = true
-	}
+	t.node = upsert(s.sb, name, t.rows, s.node, func(v V) (V, bool) { return v, !isNil(v) })
+	t.rows.node = t.node
+	t.addStoreLater(mm, name)
 	return t
 }
 
@@ -203,7 +264,7 @@ func (t KTable[K, V]) FilterNot(p Predicate[K, V], named ...Named) KTable[K, V] 
 
 func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[K, V] {
 	name := t.sb.name(named, tableFilterName)
-	oldValues := t.oldValues
+	r := t.rows
 	n := addTable(t, name, "the predicate", func(ctx processor.Context[K, Change[V]], rec processor.Record[K, Change[V]]) error {
 		c := rec.Value
 		c.HasOld = c.HasOld && p(rec.Key, c.Old) != not
@@ -212,24 +273,24 @@ func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[
 			var zero V
 			c.New = zero
 		}
-		if oldValues && !c.HasOld && !c.HasNew {
+		if r.oldValues() && !c.HasOld && !c.HasNew {
 			// Neither passes: downstream never had the row. Without old
 			// values it may have had it, and gets the deletion.
 			return nil
 		}
 		return ctx.Forward(rec.WithValue(c))
 	})
-	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, oldValues: oldValues}
+	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, rows: t.rows}
 }
 
 // addTable adds a stateless table processor below t, under guard.
-func addTable[K, V, V2 any](t KTable[K, V], name, what string, process func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error) topology.Node[K, Change[V2]] {
+func addTable[K, V, K2, V2 any](t KTable[K, V], name, what string, process func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error) topology.Node[K2, Change[V2]] {
 	if t.plain != nil {
-		return topology.AddProcessor(t.sb.b, name, processor.Func(asChanges(func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error {
+		return topology.AddProcessor(t.sb.b, name, processor.Func(asChanges(func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error {
 			return guard(ctx, name, what, func() error { return process(ctx, rec) })
 		})), *t.plain)
 	}
-	return topology.AddProcessor(t.sb.b, name, processor.Func(func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error {
+	return topology.AddProcessor(t.sb.b, name, processor.Func(func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error {
 		return guard(ctx, name, what, func() error { return process(ctx, rec) })
 	}), t.node)
 }
@@ -247,7 +308,7 @@ func MapValuesTable[K, V, V2 any](t KTable[K, V], f func(key K, value V) V2, nam
 		}
 		return ctx.Forward(processor.Derive(rec, rec.Key, c))
 	})
-	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), oldValues: t.oldValues}
+	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), rows: t.rows}
 }
 
 // ToStream is the stream of the table's updates: each update's new value,

@@ -170,7 +170,7 @@ func windowedTable[K, A any](sb *StreamsBuilder, n topology.Node[state.Windowed[
 	if ks != nil {
 		wks = windowed(ks)
 	}
-	return KTable[state.Windowed[K], A]{sb: sb, plain: &n, store: store, keySerde: wks, valueSerde: vs}
+	return KTable[state.Windowed[K], A]{sb: sb, plain: &n, windowStore: store, keySerde: wks, valueSerde: vs}
 }
 
 // asChanges adapts a plain node, which forwards new values only, to a
