@@ -19,6 +19,10 @@ const (
 type KGroupedStream[K, V any] struct {
 	s       KStream[K, V]
 	grouped Grouped[K, V]
+	// shared is the repartitioned stream of a Grouped with a Name, made by
+	// the first aggregation and read by every other, as Kafka Streams
+	// reuses it.
+	shared *KStream[K, V]
 	// repartition: the key may have changed since the stream was read, so
 	// the aggregation reads it through a repartition topic.
 	repartition bool
@@ -32,7 +36,7 @@ func (s KStream[K, V]) GroupByKey(grouped ...Grouped[K, V]) KGroupedStream[K, V]
 	if len(grouped) > 0 {
 		g = grouped[0]
 	}
-	return KGroupedStream[K, V]{s: s, grouped: g, repartition: s.keyChanged}
+	return KGroupedStream[K, V]{s: s, grouped: g, repartition: s.keyChanged, shared: new(KStream[K, V])}
 }
 
 // GroupBy groups s by a new key, selector of each record: the aggregation
@@ -42,9 +46,13 @@ func GroupBy[K, V, K2 any](s KStream[K, V], selector func(key K, value V) K2, gr
 	if len(grouped) > 0 {
 		g = grouped[0]
 	}
-	name := s.sb.newName(keySelectName)
+	// Kafka Streams names the key selector after the Grouped, too.
+	name := g.Name
+	if name == "" {
+		name = s.sb.newName(keySelectName)
+	}
 	rekeyed := selectKey(s, name, "GroupBy's key selector", selector)
-	return KGroupedStream[K2, V]{s: rekeyed, grouped: g, repartition: true}
+	return KGroupedStream[K2, V]{s: rekeyed, grouped: g, repartition: true, shared: new(KStream[K2, V])}
 }
 
 // input is the stream the aggregation named store reads: g's stream, or
@@ -56,15 +64,22 @@ func (g KGroupedStream[K, V]) input(store string) KStream[K, V] {
 	base := g.grouped.Name
 	if base == "" {
 		base = store
+	} else if g.shared.sb != nil {
+		return *g.shared
 	}
-	return repartition(g.s, base, "Grouped", topology.Repartition[K, V]{
+	in := repartition(g.s, base, "Grouped", topology.Repartition[K, V]{
 		KeySerde: or(g.grouped.KeySerde, g.s.keySerde), ValueSerde: or(g.grouped.ValueSerde, g.s.valueSerde),
 	})
+	if g.grouped.Name != "" {
+		*g.shared = in
+	}
+	return in
 }
 
 // Count counts the records of each key. Records with a nil key or value
 // are dropped, as Kafka Streams drops nulls.
 func (g KGroupedStream[K, V]) Count(materialized ...Materialized[K, int64]) KTable[K, int64] {
+	burnForAnonymousCount(g.s.sb, materialized)
 	m := materialized0(materialized)
 	m.ValueSerde = or(m.ValueSerde, serde.Int64())
 	return aggregateStream(g, aggregateName, m, aggregation[K, V, int64]{
@@ -89,6 +104,17 @@ func (g KGroupedStream[K, V]) Reduce(reducer func(agg, value V) V, materialized 
 // serde): Go cannot infer one.
 func Aggregate[K, V, A any](g KGroupedStream[K, V], initializer func() A, aggregator func(key K, value V, agg A) A, materialized ...Materialized[K, A]) KTable[K, A] {
 	return aggregateStream(g, aggregateName, materialized0(materialized), aggregation[K, V, A]{init: initializer, add: aggregator})
+}
+
+// burnForAnonymousCount draws a store name and drops it when a count is
+// given a Materialized without a name, as Kafka Streams'
+// KGroupedStreamImpl.count(Materialized) (and the time and session
+// windowed counts) still does "for compatibility": the names after it are
+// then the ones Kafka Streams gives.
+func burnForAnonymousCount[K, V any](sb *StreamsBuilder, ms []Materialized[K, V]) {
+	if len(ms) > 0 && ms[0].Name == "" {
+		sb.newStoreName(aggregateName)
+	}
 }
 
 func materialized0[K, V any](ms []Materialized[K, V]) Materialized[K, V] {

@@ -170,3 +170,8 @@ func (m Materialized[K, V]) keyValueStore(name string, ks serde.Serde[K], vs ser
 
 // Predicate is a record filter.
 type Predicate[K, V any] func(key K, value V) bool
+
+// asksForStore says whether m asks for a table's store: a name (to query
+// it) or a store of its own. As in Kafka Streams, a Materialized that only
+// gives serdes does not: the table is kept only if an operation needs it.
+func (m Materialized[K, V]) asksForStore() bool { return m.Name != "" || m.KeyValueStore != nil }

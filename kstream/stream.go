@@ -354,8 +354,7 @@ func repartition[K, V any](s KStream[K, V], base, option string, r topology.Repa
 	isNil := nilTest[K]()
 	filter := topology.AddProcessor(s.sb.b, filterN, processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
 		if isNil(rec.Key) {
-			ctx.DroppedRecord()
-			return nil
+			return nil // a null key has no partition; Kafka Streams drops it here without counting
 		}
 		return ctx.Forward(rec)
 	}), s.node)

@@ -42,8 +42,10 @@ type KTable[K, V any] struct {
 	// old values once materialized; nil when there is none (a windowed
 	// aggregation's table).
 	rows *rows
-	// windowStore is the store of a windowed aggregation's table.
+	// windowStore is the store of a windowed aggregation's table, and
+	// windowing how its keys' windows close.
 	windowStore string
+	windowing   *windowing[K]
 	keySerde    serde.Serde[K]
 	valueSerde  serde.Serde[V]
 }
@@ -135,7 +137,7 @@ func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], 
 		TimestampExtractor: ex, OffsetReset: consumed.OffsetReset,
 	})
 	t := KTable[K, V]{sb: sb, keySerde: or(mm.KeySerde, consumed.KeySerde), valueSerde: or(mm.ValueSerde, consumed.ValueSerde)}
-	t.rows = &rows{store: store, materialized: m != nil}
+	t.rows = &rows{store: store, materialized: mm.asksForStore()}
 	t.node = upsert(sb, name, t.rows, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
 	t.rows.node = t.node
 	t.addStoreLater(mm, name)
@@ -233,17 +235,27 @@ func (u *upserter[K, VIn, V]) Process(rec processor.Record[K, VIn]) error {
 func (u *upserter[K, VIn, V]) Close() error { return nil }
 
 // ToTable turns s into a table: each record is its key's latest value, and
-// a nil value (of a pointer, slice or map type) deletes the key.
+// a nil value (of a pointer, slice or map type) deletes the key. If an
+// operation may have changed the key since s was read, the records go
+// through a repartition topic named after the table's processor first.
 func (s KStream[K, V]) ToTable(named Named, materialized ...Materialized[K, V]) KTable[K, V] {
 	m := tableMaterialized(materialized)
 	var mm Materialized[K, V]
 	if m != nil {
 		mm = *m
 	}
-	store := mm.storeName(s.sb, toTableName) // Kafka Streams draws it first
+	// Kafka Streams' order: the processor's name, the store's, then the
+	// repartition's (named after the processor) if the key may have
+	// changed.
 	name := s.sb.name([]Named{named}, toTableName)
+	store := mm.storeName(s.sb, toTableName)
+	if s.keyChanged {
+		s = repartition(s, name, "Materialized", topology.Repartition[K, V]{
+			KeySerde: or(mm.KeySerde, s.keySerde), ValueSerde: or(mm.ValueSerde, s.valueSerde),
+		})
+	}
 	t := KTable[K, V]{sb: s.sb, keySerde: or(mm.KeySerde, s.keySerde), valueSerde: or(mm.ValueSerde, s.valueSerde)}
-	t.rows = &rows{store: store, materialized: m != nil}
+	t.rows = &rows{store: store, materialized: mm.asksForStore()}
 	isNil := nilTest[V]()
 	t.node = upsert(s.sb, name, t.rows, s.node, func(v V) (V, bool) { return v, !isNil(v) })
 	t.rows.node = t.node
@@ -280,7 +292,7 @@ func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[
 		}
 		return ctx.Forward(rec.WithValue(c))
 	})
-	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, rows: t.rows}
+	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, rows: t.rows, windowing: t.windowing}
 }
 
 // addTable adds a stateless table processor below t, under guard.
@@ -308,7 +320,7 @@ func MapValuesTable[K, V, V2 any](t KTable[K, V], f func(key K, value V) V2, nam
 		}
 		return ctx.Forward(processor.Derive(rec, rec.Key, c))
 	})
-	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), rows: t.rows}
+	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), rows: t.rows, windowing: t.windowing}
 }
 
 // ToStream is the stream of the table's updates: each update's new value,

@@ -1,6 +1,8 @@
 package kstream
 
 import (
+	"time"
+
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -50,6 +52,7 @@ func WindowedBySession[K, V any](g KGroupedStream[K, V], w window.SessionWindows
 
 // Count counts each key's records per window.
 func (w TimeWindowedKStream[K, V]) Count(materialized ...Materialized[K, int64]) KTable[state.Windowed[K], int64] {
+	burnForAnonymousCount(w.g.s.sb, materialized)
 	m := materialized0(materialized)
 	m.ValueSerde = or(m.ValueSerde, serde.Int64())
 	init, add := window.Count[K, V]()
@@ -78,7 +81,7 @@ func timeAggregate[K, V, A any](w TimeWindowedKStream[K, V], prefix string, m Ma
 	}, in.node)
 	return windowedTable(sb, n, store, ks, func(k serde.Serde[K]) serde.Serde[state.Windowed[K]] {
 		return window.TimeWindowedSerde(k, w.w.Size)
-	}, m.ValueSerde)
+	}, m.ValueSerde, &windowing[state.Windowed[K]]{end: windowEnd[K], wait: w.w.Grace})
 }
 
 // Count counts each key's records per sliding window.
@@ -112,11 +115,19 @@ func slidingAggregate[K, V, A any](w SlidingWindowedKStream[K, V], prefix string
 	}, in.node)
 	return windowedTable(sb, n, store, ks, func(k serde.Serde[K]) serde.Serde[state.Windowed[K]] {
 		return window.TimeWindowedSerde(k, w.w.MaxTimeDifference)
-	}, m.ValueSerde)
+	}, m.ValueSerde, &windowing[state.Windowed[K]]{end: windowEnd[K], wait: w.w.Grace + inclusiveEnd})
 }
+
+// inclusiveEnd is what a window whose end is inclusive (sliding windows,
+// sessions) waits beyond end + grace: the window package closes them once
+// stream time is past that, not at it. Kafka Streams' suppression emits
+// them at it, a millisecond before its aggregation stops adding to them;
+// we emit a final result only once nothing can change it.
+const inclusiveEnd = time.Millisecond
 
 // Count counts each key's records per session.
 func (w SessionWindowedKStream[K, V]) Count(materialized ...Materialized[K, int64]) KTable[state.Windowed[K], int64] {
+	burnForAnonymousCount(w.g.s.sb, materialized)
 	m := materialized0(materialized)
 	m.ValueSerde = or(m.ValueSerde, serde.Int64())
 	init, add := window.Count[K, V]()
@@ -144,7 +155,13 @@ func sessionAggregate[K, V, A any](w SessionWindowedKStream[K, V], prefix string
 		Windows: w.w, Store: store, StoreFunc: m.SessionStore, KeySerde: ks, AggSerde: m.ValueSerde,
 		Init: init, First: first, Add: add, Merge: merge,
 	}, in.node)
-	return windowedTable(sb, n, store, ks, window.SessionWindowedSerde[K], m.ValueSerde)
+	return windowedTable(sb, n, store, ks, window.SessionWindowedSerde[K], m.ValueSerde, &windowing[state.Windowed[K]]{
+		end: windowEnd[K], wait: w.w.Grace + w.w.Gap + inclusiveEnd,
+		replaces: func(newer, older state.Windowed[K]) bool {
+			return sameKey(ks, newer.Key, older.Key) && !older.Start.Before(newer.Start) && !older.End.After(newer.End) &&
+				!(older.Start.Equal(newer.Start) && older.End.Equal(newer.End))
+		},
+	})
 }
 
 // windowedInput names a windowed aggregation as Kafka Streams does (store,
@@ -165,12 +182,12 @@ func windowedInput[K, V, A any](g KGroupedStream[K, V], prefix string, m Materia
 
 // windowedTable is the table of a windowed aggregation's results: its
 // updates carry no old values (the window package forwards new results).
-func windowedTable[K, A any](sb *StreamsBuilder, n topology.Node[state.Windowed[K], A], store string, ks serde.Serde[K], windowed func(serde.Serde[K]) serde.Serde[state.Windowed[K]], vs serde.Serde[A]) KTable[state.Windowed[K], A] {
+func windowedTable[K, A any](sb *StreamsBuilder, n topology.Node[state.Windowed[K], A], store string, ks serde.Serde[K], windowed func(serde.Serde[K]) serde.Serde[state.Windowed[K]], vs serde.Serde[A], w *windowing[state.Windowed[K]]) KTable[state.Windowed[K], A] {
 	var wks serde.Serde[state.Windowed[K]]
 	if ks != nil {
 		wks = windowed(ks)
 	}
-	return KTable[state.Windowed[K], A]{sb: sb, plain: &n, windowStore: store, keySerde: wks, valueSerde: vs}
+	return KTable[state.Windowed[K], A]{sb: sb, plain: &n, windowStore: store, windowing: w, keySerde: wks, valueSerde: vs}
 }
 
 // asChanges adapts a plain node, which forwards new values only, to a
@@ -180,3 +197,6 @@ func asChanges[K, V, KOut, VOut any](process func(ctx processor.Context[KOut, VO
 		return process(ctx, processor.Derive(rec, rec.Key, Change[V]{New: rec.Value, HasNew: true}))
 	}
 }
+
+// windowEnd is a window's end, as final results are timed by.
+func windowEnd[K any](w state.Windowed[K]) time.Time { return w.End }

@@ -1,0 +1,312 @@
+package kstream_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gostreams/streams/kstream"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/window"
+)
+
+// The descriptions Kafka Streams prints for these programs, copied from
+// its own tests (apache/kafka, streams/src/test/java/org/apache/kafka/
+// streams/…, trunk of 2024-10, default configuration: no optimization):
+// our DSL must name every node, store and topic alike. Each case's Go
+// program is the Java one of the test it names. Where Java's program uses
+// default serdes, ours gives them in Consumed, which changes no name.
+func TestDescribeMatchesKafkaStreams(t *testing.T) {
+	for _, tc := range []struct {
+		name  string // the Kafka Streams test
+		build func(sb *kstream.StreamsBuilder)
+		want  string
+	}{
+		{
+			name: "TopologyTest.kGroupedStreamZeroArgCountShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				kstream.Stream(sb, []string{"input-topic"}, strs).GroupByKey().Count()
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])\n" +
+				"      --> KSTREAM-AGGREGATE-0000000002\n" +
+				"    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n\n",
+		},
+		{
+			name: "TopologyTest.kGroupedStreamNamedMaterializedCountShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				kstream.Stream(sb, []string{"input-topic"}, strs).GroupByKey().Count(kstream.Materialized[string, int64]{Name: "count-store"})
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])\n" +
+				"      --> KSTREAM-AGGREGATE-0000000001\n" +
+				"    Processor: KSTREAM-AGGREGATE-0000000001 (stores: [count-store])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n\n",
+		},
+		{
+			name: "TopologyTest.kGroupedStreamAnonymousMaterializedCountShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				kstream.Stream(sb, []string{"input-topic"}, strs).GroupByKey().Count(kstream.Materialized[string, int64]{ValueSerde: serde.Int64()})
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])\n" +
+				"      --> KSTREAM-AGGREGATE-0000000003\n" +
+				"    Processor: KSTREAM-AGGREGATE-0000000003 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000002])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n\n",
+		},
+		{
+			name: "TopologyTest.timeWindowZeroArgCountShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				kstream.WindowedBy(kstream.Stream(sb, []string{"input-topic"}, strs).GroupByKey(), window.Tumbling(time.Millisecond)).Count()
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])\n" +
+				"      --> KSTREAM-AGGREGATE-0000000002\n" +
+				"    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n\n",
+		},
+		{
+			name: "TopologyTest.sessionWindowZeroArgCountShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				kstream.WindowedBySession(kstream.Stream(sb, []string{"input-topic"}, strs).GroupByKey(), window.Session(time.Millisecond)).Count()
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])\n" +
+				"      --> KSTREAM-AGGREGATE-0000000002\n" +
+				"    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n\n",
+		},
+		{
+			name: "TopologyTest.tableZeroArgCountShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				table := kstream.Table(sb, "input-topic", strs)
+				kstream.GroupByTable(table, func(_, v string) (string, string) { return "", v }).Count()
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic])\n" +
+				"      --> KTABLE-SOURCE-0000000002\n" +
+				"    Processor: KTABLE-SOURCE-0000000002 (stores: [input-topic-STATE-STORE-0000000000])\n" +
+				"      --> KTABLE-SELECT-0000000003\n" +
+				"      <-- KSTREAM-SOURCE-0000000001\n" +
+				"    Processor: KTABLE-SELECT-0000000003 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000005\n" +
+				"      <-- KTABLE-SOURCE-0000000002\n" +
+				"    Sink: KSTREAM-SINK-0000000005 (topic: KTABLE-AGGREGATE-STATE-STORE-0000000004-repartition)\n" +
+				"      <-- KTABLE-SELECT-0000000003\n" +
+				"\n" +
+				"  Sub-topology: 1\n" +
+				"    Source: KSTREAM-SOURCE-0000000006 (topics: [KTABLE-AGGREGATE-STATE-STORE-0000000004-repartition])\n" +
+				"      --> KTABLE-AGGREGATE-0000000007\n" +
+				"    Processor: KTABLE-AGGREGATE-0000000007 (stores: [KTABLE-AGGREGATE-STATE-STORE-0000000004])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000006\n" +
+				"\n",
+		},
+		{
+			name: "TopologyTest.tableNamedMaterializedCountShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				table := kstream.Table(sb, "input-topic", strs)
+				kstream.GroupByTable(table, func(_, v string) (string, string) { return "", v }).Count(kstream.Materialized[string, int64]{Name: "count-store"})
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic])\n" +
+				"      --> KTABLE-SOURCE-0000000002\n" +
+				"    Processor: KTABLE-SOURCE-0000000002 (stores: [input-topic-STATE-STORE-0000000000])\n" +
+				"      --> KTABLE-SELECT-0000000003\n" +
+				"      <-- KSTREAM-SOURCE-0000000001\n" +
+				"    Processor: KTABLE-SELECT-0000000003 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000004\n" +
+				"      <-- KTABLE-SOURCE-0000000002\n" +
+				"    Sink: KSTREAM-SINK-0000000004 (topic: count-store-repartition)\n" +
+				"      <-- KTABLE-SELECT-0000000003\n" +
+				"\n" +
+				"  Sub-topology: 1\n" +
+				"    Source: KSTREAM-SOURCE-0000000005 (topics: [count-store-repartition])\n" +
+				"      --> KTABLE-AGGREGATE-0000000006\n" +
+				"    Processor: KTABLE-AGGREGATE-0000000006 (stores: [count-store])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000005\n" +
+				"\n",
+		},
+		{
+			name: "TopologyTest.kTableNonMaterializedMapValuesShouldPreserveTopologyStructure",
+			build: func(sb *kstream.StreamsBuilder) {
+				table := kstream.Table(sb, "input-topic", strs)
+				kstream.MapValuesTable(table, func(_, v string) string { return v })
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic])\n" +
+				"      --> KTABLE-SOURCE-0000000002\n" +
+				"    Processor: KTABLE-SOURCE-0000000002 (stores: [])\n" +
+				"      --> KTABLE-MAPVALUES-0000000003\n" +
+				"      <-- KSTREAM-SOURCE-0000000001\n" +
+				"    Processor: KTABLE-MAPVALUES-0000000003 (stores: [])\n" +
+				"      --> none\n" +
+				"      <-- KTABLE-SOURCE-0000000002\n\n",
+		},
+		{
+			name: "KStreamImplTest.shouldSupportKeyChangeKTableFromKStream",
+			build: func(sb *kstream.StreamsBuilder) {
+				s := kstream.Stream(sb, []string{"input"}, strs)
+				byLetter := kstream.Map(s, func(k, v string) (int32, string) { return int32(k[0] - 'A'), v })
+				byLetter.ToTable("", kstream.Materialized[int32, string]{KeySerde: serde.Int32()}).ToStream().To("output")
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n" +
+				"      --> KSTREAM-MAP-0000000001\n" +
+				"    Processor: KSTREAM-MAP-0000000001 (stores: [])\n" +
+				"      --> KSTREAM-FILTER-0000000005\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n" +
+				"    Processor: KSTREAM-FILTER-0000000005 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000004\n" +
+				"      <-- KSTREAM-MAP-0000000001\n" +
+				"    Sink: KSTREAM-SINK-0000000004 (topic: KSTREAM-TOTABLE-0000000002-repartition)\n" +
+				"      <-- KSTREAM-FILTER-0000000005\n" +
+				"\n" +
+				"  Sub-topology: 1\n" +
+				"    Source: KSTREAM-SOURCE-0000000006 (topics: [KSTREAM-TOTABLE-0000000002-repartition])\n" +
+				"      --> KSTREAM-TOTABLE-0000000002\n" +
+				"    Processor: KSTREAM-TOTABLE-0000000002 (stores: [])\n" +
+				"      --> KTABLE-TOSTREAM-0000000007\n" +
+				"      <-- KSTREAM-SOURCE-0000000006\n" +
+				"    Processor: KTABLE-TOSTREAM-0000000007 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000008\n" +
+				"      <-- KSTREAM-TOTABLE-0000000002\n" +
+				"    Sink: KSTREAM-SINK-0000000008 (topic: output)\n" +
+				"      <-- KTABLE-TOSTREAM-0000000007\n\n",
+		},
+		{
+			name: "KStreamImplTest.shouldNotMaterializedKTableFromKStream",
+			build: func(sb *kstream.StreamsBuilder) {
+				kstream.Stream(sb, []string{"input"}, strs).ToTable("").ToStream().To("output")
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n" +
+				"      --> KSTREAM-TOTABLE-0000000001\n" +
+				"    Processor: KSTREAM-TOTABLE-0000000001 (stores: [])\n" +
+				"      --> KTABLE-TOSTREAM-0000000003\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n" +
+				"    Processor: KTABLE-TOSTREAM-0000000003 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000004\n" +
+				"      <-- KSTREAM-TOTABLE-0000000001\n" +
+				"    Sink: KSTREAM-SINK-0000000004 (topic: output)\n" +
+				"      <-- KTABLE-TOSTREAM-0000000003\n\n",
+		},
+		{
+			name: "SuppressTopologyTest.shouldApplyNameToFinalSuppressionNode",
+			build: func(sb *kstream.StreamsBuilder) {
+				suppressedSessions(sb, kstream.UntilWindowCloses(kstream.BufferConfig{}).WithName("myname"))
+			},
+			want: namedFinalTopology,
+		},
+		{
+			name: "SuppressTopologyTest.shouldUseNumberingForAnonymousFinalSuppressionNode",
+			build: func(sb *kstream.StreamsBuilder) {
+				suppressedSessions(sb, kstream.UntilWindowCloses(kstream.BufferConfig{}))
+			},
+			want: strings.NewReplacer(
+				"      --> myname\n", "      --> KTABLE-SUPPRESS-0000000006\n",
+				"    Processor: myname (stores: [myname-store])\n      --> KTABLE-TOSTREAM-0000000006\n",
+				"    Processor: KTABLE-SUPPRESS-0000000006 (stores: [KTABLE-SUPPRESS-STATE-STORE-0000000007])\n      --> KTABLE-TOSTREAM-0000000008\n",
+				"    Processor: KTABLE-TOSTREAM-0000000006 (stores: [])\n      --> KSTREAM-MAP-0000000007\n      <-- myname\n",
+				"    Processor: KTABLE-TOSTREAM-0000000008 (stores: [])\n      --> KSTREAM-MAP-0000000009\n      <-- KTABLE-SUPPRESS-0000000006\n",
+				"    Processor: KSTREAM-MAP-0000000007 (stores: [])\n      --> KSTREAM-SINK-0000000008\n      <-- KTABLE-TOSTREAM-0000000006\n",
+				"    Processor: KSTREAM-MAP-0000000009 (stores: [])\n      --> KSTREAM-SINK-0000000010\n      <-- KTABLE-TOSTREAM-0000000008\n",
+				"    Sink: KSTREAM-SINK-0000000008 (topic: output-suppressed)\n      <-- KSTREAM-MAP-0000000007\n",
+				"    Sink: KSTREAM-SINK-0000000010 (topic: output-suppressed)\n      <-- KSTREAM-MAP-0000000009\n",
+			).Replace(namedFinalTopology),
+		},
+		{
+			name: "SuppressTopologyTest.shouldUseNumberingForAnonymousSuppressionNode",
+			build: func(sb *kstream.StreamsBuilder) {
+				kstream.Stream(sb, []string{"input"}, strs).GroupByKey().Count().
+					Suppress(kstream.UntilTimeLimit(time.Second, kstream.BufferConfig{})).ToStream().To("output")
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n" +
+				"      --> KSTREAM-AGGREGATE-0000000002\n" +
+				"    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])\n" +
+				"      --> KTABLE-SUPPRESS-0000000003\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n" +
+				"    Processor: KTABLE-SUPPRESS-0000000003 (stores: [KTABLE-SUPPRESS-STATE-STORE-0000000004])\n" +
+				"      --> KTABLE-TOSTREAM-0000000005\n" +
+				"      <-- KSTREAM-AGGREGATE-0000000002\n" +
+				"    Processor: KTABLE-TOSTREAM-0000000005 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000006\n" +
+				"      <-- KTABLE-SUPPRESS-0000000003\n" +
+				"    Sink: KSTREAM-SINK-0000000006 (topic: output)\n" +
+				"      <-- KTABLE-TOSTREAM-0000000005\n\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := kstream.NewStreamsBuilder()
+			tc.build(sb)
+			topo, err := sb.Build()
+			require.NoError(t, err)
+			require.Equal(t, tc.want, topo.Describe().String())
+		})
+	}
+}
+
+// suppressedSessions is SuppressTopologyTest's program: a session count
+// of a re-grouped stream, suppressed, mapped to strings.
+func suppressedSessions(sb *kstream.StreamsBuilder, s kstream.Suppressed) {
+	in := kstream.Stream(sb, []string{"input"}, strs)
+	counts := kstream.WindowedBySession(kstream.GroupBy(in, func(k, _ string) string { return k }), window.Session(5*time.Millisecond).WithGrace(5*time.Millisecond)).
+		Count(kstream.Materialized[string, int64]{Name: "counts"})
+	kstream.Map(counts.Suppress(s).ToStream(), func(k state.Windowed[string], v int64) (string, int64) { return k.Key, v }).
+		To("output-suppressed", kstream.Produced[string, int64]{KeySerde: serde.String(), ValueSerde: serde.Int64()})
+}
+
+// namedFinalTopology is SuppressTopologyTest.NAMED_FINAL_TOPOLOGY.
+const namedFinalTopology = "Topologies:\n" +
+	"   Sub-topology: 0\n" +
+	"    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n" +
+	"      --> KSTREAM-KEY-SELECT-0000000001\n" +
+	"    Processor: KSTREAM-KEY-SELECT-0000000001 (stores: [])\n" +
+	"      --> counts-repartition-filter\n" +
+	"      <-- KSTREAM-SOURCE-0000000000\n" +
+	"    Processor: counts-repartition-filter (stores: [])\n" +
+	"      --> counts-repartition-sink\n" +
+	"      <-- KSTREAM-KEY-SELECT-0000000001\n" +
+	"    Sink: counts-repartition-sink (topic: counts-repartition)\n" +
+	"      <-- counts-repartition-filter\n" +
+	"\n" +
+	"  Sub-topology: 1\n" +
+	"    Source: counts-repartition-source (topics: [counts-repartition])\n" +
+	"      --> KSTREAM-AGGREGATE-0000000002\n" +
+	"    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [counts])\n" +
+	"      --> myname\n" +
+	"      <-- counts-repartition-source\n" +
+	"    Processor: myname (stores: [myname-store])\n" +
+	"      --> KTABLE-TOSTREAM-0000000006\n" +
+	"      <-- KSTREAM-AGGREGATE-0000000002\n" +
+	"    Processor: KTABLE-TOSTREAM-0000000006 (stores: [])\n" +
+	"      --> KSTREAM-MAP-0000000007\n" +
+	"      <-- myname\n" +
+	"    Processor: KSTREAM-MAP-0000000007 (stores: [])\n" +
+	"      --> KSTREAM-SINK-0000000008\n" +
+	"      <-- KTABLE-TOSTREAM-0000000006\n" +
+	"    Sink: KSTREAM-SINK-0000000008 (topic: output-suppressed)\n" +
+	"      <-- KSTREAM-MAP-0000000007\n" +
+	"\n"
