@@ -98,8 +98,9 @@ func (l *localStores) snapshot(name string) []state.Store {
 // instance is not found here (see the Kafka Streams notion of an
 // interactive query; route the query to the instance that owns the key).
 // A scan merges the tasks' stores in serialized-key order, each read from a
-// snapshot taken when the scan starts. For a timestamped store, V is
-// state.ValueAndTimestamp[X].
+// snapshot taken when the scan starts. A timestamped store (a DSL table's
+// or aggregation's) is read with V = state.ValueAndTimestamp[X] for values
+// with their timestamps, or with V = X for the values alone.
 func QueryKeyValue[K, V any](a *App, name string) (state.ReadOnlyKeyValueStore[K, V], error) {
 	if err := a.knowsStore(name); err != nil {
 		return nil, err
@@ -173,13 +174,65 @@ type kvQuery[K, V any] struct {
 	name string
 }
 
-// view merges the store of every running task.
+// view merges the store of every running task. A timestamped store (the
+// DSL's tables and aggregations) read with plain values answers with its
+// values, as Kafka Streams' keyValueStore() query type reads a
+// timestamped store.
 func (q *kvQuery[K, V]) view() (state.ReadOnlyKeyValueStore[K, V], error) {
-	typed, err := localStoresAs[state.ReadOnlyKeyValueStore[K, V]](q.a, q.name)
-	if err != nil {
-		return nil, err
+	sts := q.a.local.snapshot(q.name)
+	typed := make([]state.ReadOnlyKeyValueStore[K, V], len(sts))
+	for i, st := range sts {
+		switch s := st.(type) {
+		case state.ReadOnlyKeyValueStore[K, V]:
+			typed[i] = s
+		case state.ReadOnlyKeyValueStore[K, state.ValueAndTimestamp[V]]:
+			typed[i] = valuesOnly[K, V]{s}
+		default:
+			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
+				q.name, st, reflect.TypeFor[state.ReadOnlyKeyValueStore[K, V]]())
+		}
 	}
 	return state.MergeKeyValue(typed...), nil
+}
+
+// valuesOnly reads a timestamped store's values without their timestamps.
+type valuesOnly[K, V any] struct {
+	s state.ReadOnlyKeyValueStore[K, state.ValueAndTimestamp[V]]
+}
+
+func (v valuesOnly[K, V]) Get(key K) (V, bool, error) {
+	vt, ok, err := v.s.Get(key)
+	return vt.Value, ok, err
+}
+
+func (v valuesOnly[K, V]) ApproximateNumEntries() (int64, error) { return v.s.ApproximateNumEntries() }
+
+func (v valuesOnly[K, V]) Range(from, to *K) iter.Seq2[state.KeyValue[K, V], error] {
+	return dropTimestamps(v.s.Range(from, to))
+}
+
+func (v valuesOnly[K, V]) ReverseRange(from, to *K) iter.Seq2[state.KeyValue[K, V], error] {
+	return dropTimestamps(v.s.ReverseRange(from, to))
+}
+
+func (v valuesOnly[K, V]) All() iter.Seq2[state.KeyValue[K, V], error] { return dropTimestamps(v.s.All()) }
+
+func (v valuesOnly[K, V]) ReverseAll() iter.Seq2[state.KeyValue[K, V], error] {
+	return dropTimestamps(v.s.ReverseAll())
+}
+
+func (v valuesOnly[K, V]) PrefixScan(prefix K) iter.Seq2[state.KeyValue[K, V], error] {
+	return dropTimestamps(v.s.PrefixScan(prefix))
+}
+
+func dropTimestamps[K, V any](seq iter.Seq2[state.KeyValue[K, state.ValueAndTimestamp[V]], error]) iter.Seq2[state.KeyValue[K, V], error] {
+	return func(yield func(state.KeyValue[K, V], error) bool) {
+		for kv, err := range seq {
+			if !yield(state.KeyValue[K, V]{Key: kv.Key, Value: kv.Value.Value}, err) {
+				return
+			}
+		}
+	}
 }
 
 func (q *kvQuery[K, V]) Get(key K) (V, bool, error) {

@@ -40,3 +40,37 @@ func guard[KOut, VOut any](ctx processor.Context[KOut, VOut], name, what string,
 	}()
 	return f()
 }
+
+// guarded is the supplier of a stateless DSL processor: process, called
+// for every record with a recover that turns a panic of the user's
+// function what into a *FunctionPanicError. One struct and one deferred
+// recover per record: a DSL chain has more nodes than a hand-written
+// processor, so each must cost little more than the call.
+func guarded[K, V, K2, V2 any](name, what string, process func(ctx processor.Context[K2, V2], rec processor.Record[K, V]) error) processor.Supplier[K, V, K2, V2] {
+	return func() processor.Processor[K, V, K2, V2] {
+		return &guardedProcessor[K, V, K2, V2]{name: name, what: what, process: process}
+	}
+}
+
+type guardedProcessor[K, V, K2, V2 any] struct {
+	name, what string
+	process    func(ctx processor.Context[K2, V2], rec processor.Record[K, V]) error
+	ctx        processor.Context[K2, V2]
+}
+
+func (p *guardedProcessor[K, V, K2, V2]) Init(ctx processor.Context[K2, V2]) error {
+	p.ctx = ctx
+	return nil
+}
+
+func (p *guardedProcessor[K, V, K2, V2]) Process(rec processor.Record[K, V]) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			md, _ := p.ctx.RecordMetadata()
+			err = &FunctionPanicError{Processor: p.name, Function: p.what, Record: md, Value: r}
+		}
+	}()
+	return p.process(p.ctx, rec)
+}
+
+func (p *guardedProcessor[K, V, K2, V2]) Close() error { return nil }

@@ -69,9 +69,7 @@ func derived[K, V, K2, V2 any](s KStream[K, V], node topology.Node[K2, V2], ks s
 // add adds a stateless DSL processor below s: process is called for every
 // record, under guard, with what as the name of the user's function.
 func add[K, V, K2, V2 any](s KStream[K, V], name, what string, process func(ctx processor.Context[K2, V2], rec processor.Record[K, V]) error) topology.Node[K2, V2] {
-	return topology.AddProcessor(s.sb.b, name, processor.Func(func(ctx processor.Context[K2, V2], rec processor.Record[K, V]) error {
-		return guard(ctx, name, what, func() error { return process(ctx, rec) })
-	}), s.node)
+	return topology.AddProcessor(s.sb.b, name, guarded(name, what, process), s.node)
 }
 
 // Filter keeps the records for which p is true.

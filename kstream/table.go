@@ -298,13 +298,9 @@ func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[
 // addTable adds a stateless table processor below t, under guard.
 func addTable[K, V, K2, V2 any](t KTable[K, V], name, what string, process func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error) topology.Node[K2, Change[V2]] {
 	if t.plain != nil {
-		return topology.AddProcessor(t.sb.b, name, processor.Func(asChanges(func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error {
-			return guard(ctx, name, what, func() error { return process(ctx, rec) })
-		})), *t.plain)
+		return topology.AddProcessor(t.sb.b, name, guarded(name, what, asChanges(process)), *t.plain)
 	}
-	return topology.AddProcessor(t.sb.b, name, processor.Func(func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error {
-		return guard(ctx, name, what, func() error { return process(ctx, rec) })
-	}), t.node)
+	return topology.AddProcessor(t.sb.b, name, guarded(name, what, process), t.node)
 }
 
 // MapValuesTable maps each row's value (old and new alike).

@@ -1,0 +1,128 @@
+package kstream_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/internal/embedded"
+	"github.com/gostreams/streams/kstream"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+)
+
+// On the embedded cluster, under each guarantee: a stream re-grouped by
+// word (a repartition of plain records) and a table re-grouped by region
+// (a repartition of changes, old and new values) count exactly, across
+// three partitions, and their stores answer interactive queries.
+func TestGroupingWithRepartitionOnKafka(t *testing.T) {
+	for _, g := range []eos.Guarantee{eos.AtMostOnce, eos.AtLeastOnce, eos.ExactlyOnce} {
+		t.Run(g.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c, err := embedded.Start()
+			require.NoError(t, err)
+			defer c.Close()
+			for _, topic := range []string{"lines", "users", "word-counts", "region-counts"} {
+				require.NoError(t, c.CreateTopic(ctx, topic, 3))
+			}
+			lines := []string{"a b c", "b c", "c", "A  B", "d"}
+			var recs []*kgo.Record
+			for i, l := range lines {
+				recs = append(recs, &kgo.Record{Topic: "lines", Key: []byte(fmt.Sprint(i)), Value: []byte(l)})
+			}
+			// alice moves from eu to us, bob is deleted, carol stays.
+			for _, u := range []struct{ user, region string }{{"alice", "eu"}, {"bob", "eu"}, {"carol", "us"}, {"alice", "us"}, {"bob", ""}} {
+				r := &kgo.Record{Topic: "users", Key: []byte(u.user)}
+				if u.region != "" {
+					r.Value = []byte(u.region)
+				}
+				recs = append(recs, r)
+			}
+			require.NoError(t, c.Produce(ctx, recs...))
+
+			sb := kstream.NewStreamsBuilder()
+			words := kstream.FlatMapValues(kstream.Stream(sb, []string{"lines"}, strs), func(l string) []string { return strings.Fields(strings.ToLower(l)) })
+			kstream.GroupBy(words, func(_, w string) string { return w }).Count(kstream.Materialized[string, int64]{Name: "words"}).
+				ToStream().To("word-counts")
+			users := kstream.Table(sb, "users", strs)
+			kstream.GroupByTable(users, func(_, region string) (string, string) { return region, region }).
+				Count(kstream.Materialized[string, int64]{Name: "regions"}).ToStream().To("region-counts")
+			topo, err := sb.Build()
+			require.NoError(t, err)
+
+			appID := "dsl-" + strings.ToLower(g.String())
+			app, err := streams.New(topo, streams.Config{
+				ApplicationID: appID, Brokers: c.Addrs(), StateDir: t.TempDir(), Guarantee: g,
+				CommitInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			require.NoError(t, err)
+			runCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			runErr := make(chan error, 1)
+			go func() { runErr <- app.Run(runCtx) }()
+			require.NoError(t, c.WaitCaughtUp(ctx, appID, "lines", "users",
+				streams.RepartitionTopic(appID, "words"), streams.RepartitionTopic(appID, "regions")))
+
+			// The stores answer queries, plain or with timestamps.
+			wordStore, err := streams.QueryKeyValue[string, int64](app, "words")
+			require.NoError(t, err)
+			regions, err := streams.QueryKeyValue[string, state.ValueAndTimestamp[int64]](app, "regions")
+			require.NoError(t, err)
+			// At most once commits offsets before processing: the group can
+			// be caught up before the stores are. Poll, on this goroutine.
+			var n int64
+			var us state.ValueAndTimestamp[int64]
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				var err1, err2 error
+				n, _, err1 = wordStore.Get("c")
+				us, _, err2 = regions.Get("us")
+				require.NoError(t, err1)
+				require.NoError(t, err2)
+				if n == 3 && us.Value == 2 {
+					break
+				}
+			}
+			require.Equal(t, int64(3), n)
+			require.Equal(t, int64(2), us.Value)
+			require.False(t, us.Timestamp.IsZero())
+
+			// Stopped, the app has flushed everything (at most once commits
+			// its offsets before it processes, so caught-up offsets do not
+			// mean flushed output).
+			stop()
+			require.NoError(t, <-runErr)
+			require.Equal(t, map[string]int64{"a": 2, "b": 3, "c": 3, "d": 1}, lastCounts(t, ctx, c, "word-counts"))
+			require.Equal(t, map[string]int64{"eu": 0, "us": 2}, lastCounts(t, ctx, c, "region-counts"))
+			if g != eos.AtMostOnce {
+				recs, err := c.ReadAll(ctx, "word-counts")
+				require.NoError(t, err)
+				require.Len(t, recs, 9, "one count per word, none twice")
+			}
+		})
+	}
+}
+
+// lastCounts reads topic (read_committed) and keeps each key's last count.
+func lastCounts(t *testing.T, ctx context.Context, c *embedded.Cluster, topic string) map[string]int64 {
+	t.Helper()
+	recs, err := c.ReadAll(ctx, topic)
+	require.NoError(t, err)
+	got := map[string]int64{}
+	for _, r := range recs {
+		n, err := serde.Int64().Deserialize(r.Value)
+		require.NoError(t, err)
+		got[string(r.Key)] = n
+	}
+	return got
+}

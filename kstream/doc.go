@@ -1,0 +1,65 @@
+// Package kstream is the Streams DSL: Kafka Streams' KStream and KTable
+// API, typed, compiling to a *topology.Topology that streams.App and the
+// test driver run unchanged.
+//
+// The core types:
+//
+//   - StreamsBuilder: starts chains with Stream (a record stream) and
+//     Table (a changelog table) and builds the topology with Build.
+//   - KStream[K, V]: a stream of events. Filter, Peek, Merge, Split, To,
+//     GroupByKey and Repartition are methods; operations that change the key
+//     or value type are functions, because Go methods take no type
+//     parameters: MapValues(s, f), Map, FlatMap, FlatMapValues, SelectKey,
+//     GroupBy, Process, ProcessValues. A chain whose types do not fit does
+//     not compile.
+//   - KTable[K, V]: the latest value of each key. It forwards each update
+//     as a Change, old value and new; ToStream makes a stream of the new
+//     values. Aggregations (Count, Reduce, Aggregate on a KGroupedStream or
+//     a KGroupedTable, windowed with WindowedBy, WindowedBySliding and
+//     WindowedBySession) are tables kept in state stores, queryable under
+//     their Materialized.Name with streams.QueryKeyValue, QueryWindow and
+//     QuerySession. Suppress holds a table's updates back until its windows
+//     close or for a time.
+//
+// # Names
+//
+// Every node, store and internal topic is named as Kafka Streams names it:
+// an operation's prefix and a counter that nodes and stores share
+// (KSTREAM-SOURCE-0000000000, KSTREAM-AGGREGATE-STATE-STORE-0000000003),
+// and repartition topics after the store or the Grouped name
+// ("<application.id>-counts-store-repartition"). Named, Consumed.Name,
+// Produced.Name, Grouped.Name, Materialized.Name and Suppressed.WithName
+// name an operation instead. So Describe prints, for the same program, what
+// Kafka Streams' describe() prints, and a Kafka Streams application ported
+// to Go keeps its internal topics and state.
+//
+// # Serdes
+//
+// Go has no default serde. Consumed gives a chain its serdes; they carry
+// over where an operation keeps a type, and the stock serdes (string,
+// []byte, int64, int32, float64, bool) are taken where a new type is one of
+// those. An operation that needs a serde it does not have (a repartition,
+// a store, a sink) makes Build fail with an error that names it and the
+// option to give the serde in.
+//
+// # Nulls
+//
+// A nil value on a table's topic deletes its key; the user's serde never
+// sees it. Records with a nil key (of a pointer, slice, map or interface
+// type) are dropped where Kafka Streams drops null keys: before a
+// repartition, a table and an aggregation; aggregations drop nil values
+// too. A table's deletion reaches ToStream as the zero value, which for a
+// pointer value type with serde.Nullable is a Kafka tombstone.
+//
+// # The Processor API, and back
+//
+// Process and ProcessValues run a Processor API processor, with stores, in
+// the middle of a chain; StreamsBuilder.Builder is the topology.Builder
+// underneath, and FromNode turns one of its nodes back into a KStream.
+//
+// # Errors
+//
+// A function given to an operation that panics fails the task with a
+// *FunctionPanicError naming the processor, the function and the record,
+// which the app's handlers see like any processing error.
+package kstream

@@ -1,0 +1,83 @@
+package kstream_test
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gostreams/streams/kstream"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/testdriver"
+)
+
+// The word count, Kafka Streams' WordCountDemo, run in the test driver.
+func Example() {
+	sb := kstream.NewStreamsBuilder()
+	lines := kstream.Stream(sb, []string{"text"}, kstream.Consumed[string, string]{
+		KeySerde: serde.String(), ValueSerde: serde.String(),
+	})
+	words := kstream.FlatMapValues(lines, func(line string) []string { return strings.Fields(strings.ToLower(line)) })
+	kstream.GroupBy(words, func(_, word string) string { return word }).
+		Count(kstream.Materialized[string, int64]{Name: "counts"}).
+		ToStream().
+		To("word-counts")
+	topo, err := sb.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	d, err := testdriver.New(topo, testdriver.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "text", serde.String(), serde.String())
+	out := testdriver.CreateOutputTopic(d, "word-counts", serde.String(), serde.Int64())
+	_ = in.PipeValue("Hello Kafka Streams")
+	_ = in.PipeValue("hello Go")
+	kvs, _ := out.ReadKeyValues()
+	for _, kv := range kvs {
+		fmt.Println(kv.Key, kv.Value)
+	}
+	// Output:
+	// hello 1
+	// kafka 1
+	// streams 1
+	// hello 2
+	// go 1
+}
+
+// A table of users re-grouped by region: when a user moves, the old region
+// loses them and the new one gains them.
+func ExampleGroupByTable() {
+	sb := kstream.NewStreamsBuilder()
+	users := kstream.Table(sb, "users", kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()})
+	kstream.GroupByTable(users, func(_, region string) (string, string) { return region, region }).
+		Count().ToStream().To("users-per-region")
+	topo, err := sb.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := testdriver.New(topo, testdriver.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+	in := testdriver.CreateInputTopic(d, "users", serde.String(), serde.String())
+	out := testdriver.CreateOutputTopic(d, "users-per-region", serde.String(), serde.Int64())
+	_ = in.PipeKeyValue("alice", "eu")
+	_ = in.PipeKeyValue("bob", "eu")
+	_ = in.PipeKeyValue("alice", "us")
+	kvs, _ := out.ReadKeyValues()
+	for _, kv := range kvs {
+		fmt.Println(kv.Key, kv.Value)
+	}
+	// Output:
+	// eu 1
+	// eu 2
+	// eu 1
+	// us 1
+}
