@@ -215,7 +215,9 @@ func (v valuesOnly[K, V]) ReverseRange(from, to *K) iter.Seq2[state.KeyValue[K, 
 	return dropTimestamps(v.s.ReverseRange(from, to))
 }
 
-func (v valuesOnly[K, V]) All() iter.Seq2[state.KeyValue[K, V], error] { return dropTimestamps(v.s.All()) }
+func (v valuesOnly[K, V]) All() iter.Seq2[state.KeyValue[K, V], error] {
+	return dropTimestamps(v.s.All())
+}
 
 func (v valuesOnly[K, V]) ReverseAll() iter.Seq2[state.KeyValue[K, V], error] {
 	return dropTimestamps(v.s.ReverseAll())
