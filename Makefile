@@ -43,9 +43,9 @@ bench: setup
 	cd bench && $(GO) run .
 
 # bench-micro runs the benchmarks of the test driver, the stores, the
-# serdes and the windowed aggregations, with allocations.
+# serdes, the windowed aggregations and the DSL, with allocations.
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchmem ./testdriver/ ./state/ ./serde/ ./window/
+	$(GO) test -run '^$$' -bench . -benchmem ./testdriver/ ./state/ ./serde/ ./window/ ./kstream/
 
 # fuzz runs each fuzzer for FUZZTIME (default 10s).
 FUZZTIME ?= 10s
