@@ -118,9 +118,21 @@ func (sb *StreamsBuilder) newStoreName(prefix string) string {
 	return sb.newName(prefix + "STATE-STORE-")
 }
 
-// name is the name of an operation: the one given with Named, or a new one
-// with prefix.
+// name is the name of an operation: the one given with Named, or a new
+// one with prefix. A new one is drawn either way, as Kafka Streams'
+// NamedInternal.orElseGenerateWithPrefix still burns the index "to keep
+// topology backward compatibility": the names after it are Kafka Streams'.
 func (sb *StreamsBuilder) name(named []Named, prefix string) string {
+	generated := sb.newName(prefix)
+	if n := nameOf(named); n != "" {
+		return n
+	}
+	return generated
+}
+
+// nameNoBurn is name for the operations that draw no index when named
+// (Process, ProcessValues), as in Kafka Streams.
+func (sb *StreamsBuilder) nameNoBurn(named []Named, prefix string) string {
 	if n := nameOf(named); n != "" {
 		return n
 	}
@@ -154,10 +166,7 @@ func StreamPattern[K, V any](sb *StreamsBuilder, pattern *regexp.Regexp, consume
 }
 
 func stream[K, V any](sb *StreamsBuilder, src topology.Source[K, V], consumed Consumed[K, V]) KStream[K, V] {
-	name := consumed.Name
-	if name == "" {
-		name = sb.newName(sourceName)
-	}
+	name := sb.name([]Named{Named(consumed.Name)}, sourceName)
 	src.KeySerde, src.ValueSerde = consumed.KeySerde, consumed.ValueSerde
 	src.TimestampExtractor, src.OffsetReset = consumed.TimestampExtractor, consumed.OffsetReset
 	n := topology.AddSource(sb.b, name, src)

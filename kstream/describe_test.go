@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gostreams/streams/kstream"
+	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/window"
@@ -310,3 +311,41 @@ const namedFinalTopology = "Topologies:\n" +
 	"    Sink: KSTREAM-SINK-0000000008 (topic: output-suppressed)\n" +
 	"      <-- KSTREAM-MAP-0000000007\n" +
 	"\n"
+
+// Named names an operation but, as in Kafka Streams
+// (NamedInternal.orElseGenerateWithPrefix), still draws its index, so the
+// generated names after it are Kafka Streams'; Process and ProcessValues
+// draw none when named. Split's branches are the split's name followed by
+// each branch's (StreamsBuilderTest.shouldUseSpecifiedNameForSplitOperation).
+func TestNamedStillDrawsItsIndex(t *testing.T) {
+	sb := kstream.NewStreamsBuilder()
+	s := kstream.Stream(sb, []string{"in"}, kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String(), Name: "src"})
+	f := s.Filter(func(string, string) bool { return true }, kstream.Named("keep"))
+	m := kstream.MapValues(f, func(v string) string { return v })
+	p := kstream.ProcessValues(m, func() processor.Processor[string, string, string, string] { return &passThrough{} }, nil, kstream.Named("proc"))
+	p.Split(kstream.Named("branch-processor")).
+		Branch(func(string, string) bool { return true }, "-1").
+		Branch(func(string, string) bool { return true }, "-2").
+		NoDefaultBranch()["branch-processor-2"].To("out")
+	topo, err := sb.Build()
+	require.NoError(t, err)
+	d := topo.Describe().String()
+	for _, want := range []string{
+		"Source: src (topics: [in])", "Processor: keep (stores: [])", "Processor: KSTREAM-MAPVALUES-0000000002 (stores: [])",
+		"Processor: proc (stores: [])", "Processor: branch-processor (stores: [])",
+		"Processor: branch-processor-1 (stores: [])", "Processor: branch-processor-2 (stores: [])",
+		"Sink: KSTREAM-SINK-0000000006 (topic: out)",
+	} {
+		require.Contains(t, d, want)
+	}
+}
+
+type passThrough struct {
+	ctx processor.Context[string, string]
+}
+
+func (p *passThrough) Init(ctx processor.Context[string, string]) error { p.ctx = ctx; return nil }
+func (p *passThrough) Process(rec processor.Record[string, string]) error {
+	return p.ctx.Forward(rec)
+}
+func (p *passThrough) Close() error { return nil }

@@ -47,10 +47,7 @@ func GroupBy[K, V, K2 any](s KStream[K, V], selector func(key K, value V) K2, gr
 		g = grouped[0]
 	}
 	// Kafka Streams names the key selector after the Grouped, too.
-	name := g.Name
-	if name == "" {
-		name = s.sb.newName(keySelectName)
-	}
+	name := s.sb.name([]Named{Named(g.Name)}, keySelectName)
 	rekeyed := selectKey(s, name, "GroupBy's key selector", selector)
 	return KGroupedStream[K2, V]{s: rekeyed, grouped: g, repartition: true, shared: new(KStream[K2, V])}
 }

@@ -44,10 +44,7 @@ func GroupByTable[K, V, K2, V2 any](t KTable[K, V], selector func(key K, value V
 		g = grouped[0]
 	}
 	sb := t.sb
-	name := g.Name
-	if name == "" {
-		name = sb.newName(tableSelectName)
-	}
+	name := sb.name([]Named{Named(g.Name)}, tableSelectName)
 	if !t.materialize() {
 		sb.problem("%s: GroupByTable needs the table's old values, and a windowed aggregation's table keeps none; ToStream it and GroupBy the stream instead", name)
 	}

@@ -28,10 +28,7 @@ type branch[K, V any] struct {
 // (KSTREAM-BRANCH-…); the branches are named after it: the split's name
 // followed by each branch's name, or its position from 1.
 func (s KStream[K, V]) Split(named ...Named) *BranchedStream[K, V] {
-	name := nameOf(named)
-	if name == "" {
-		name = s.sb.newName(branchName)
-	}
+	name := s.sb.name(named, branchName)
 	return &BranchedStream[K, V]{s: s, name: name}
 }
 
@@ -44,6 +41,7 @@ func (b *BranchedStream[K, V]) Branch(p Predicate[K, V], name ...string) *Branch
 }
 
 func (b *BranchedStream[K, V]) add(p Predicate[K, V], name []string) {
+	b.s.sb.newName(b.name) // Kafka Streams draws an index for each branch
 	key := strconv.Itoa(len(b.branches) + 1)
 	if len(name) > 0 && name[0] != "" {
 		key = name[0]
@@ -60,6 +58,7 @@ func (b *BranchedStream[K, V]) DefaultBranch(name ...string) map[string]KStream[
 	if len(name) > 0 && name[0] != "" {
 		key = name[0]
 	}
+	b.s.sb.newName(b.name)
 	b.branches = append(b.branches, branch[K, V]{name: b.name + key, key: key})
 	return b.end()
 }

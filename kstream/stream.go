@@ -144,10 +144,7 @@ func (s KStream[K, V]) to(topic string, choose func(processor.Record[K, V]) (str
 	if len(produced) > 0 {
 		p = produced[0]
 	}
-	name := p.Name
-	if name == "" {
-		name = s.sb.newName(sinkName)
-	}
+	name := s.sb.name([]Named{Named(p.Name)}, sinkName)
 	ks, vs := or(p.KeySerde, s.keySerde), or(p.ValueSerde, s.valueSerde)
 	s.sb.needSerdes(name, "Produced", ks == nil, vs == nil, name)
 	topology.AddSink(s.sb.b, name, topology.Sink[K, V]{
@@ -293,7 +290,7 @@ func selectKey[K, V, K2 any](s KStream[K, V], name, what string, f func(key K, v
 // StreamsBuilder.Builder().AddStateStore). What it forwards is the new
 // stream; its key may have changed, so grouping it repartitions.
 func Process[K, V, K2, V2 any](s KStream[K, V], supplier processor.Supplier[K, V, K2, V2], stores []string, named ...Named) KStream[K2, V2] {
-	name := s.sb.name(named, processorName)
+	name := s.sb.nameNoBurn(named, processorName)
 	n := topology.AddProcessor(s.sb.b, name, supplier, s.node)
 	if len(stores) > 0 {
 		s.sb.b.ConnectProcessorAndStateStores(name, stores...)
@@ -306,7 +303,7 @@ func Process[K, V, K2, V2 any](s KStream[K, V], supplier processor.Supplier[K, V
 // record gets that record's key, whatever key it set, so the stream needs
 // no repartition for it.
 func ProcessValues[K, V, V2 any](s KStream[K, V], supplier processor.Supplier[K, V, K, V2], stores []string, named ...Named) KStream[K, V2] {
-	name := s.sb.name(named, processValuesName)
+	name := s.sb.nameNoBurn(named, processValuesName)
 	n := topology.AddProcessor(s.sb.b, name, keyKeeping(supplier), s.node)
 	if len(stores) > 0 {
 		s.sb.b.ConnectProcessorAndStateStores(name, stores...)

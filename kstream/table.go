@@ -114,12 +114,10 @@ func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], 
 		mm = *m
 	}
 	store := mm.storeName(sb, topic+"-")
-	srcName, name := consumed.Name+"-source", consumed.Name
-	if consumed.Name == "" {
-		srcName, name = sb.newName(sourceName), ""
-	}
-	if name == "" {
-		name = sb.newName(tableSourceName)
+	srcName := sb.newName(sourceName) // Kafka Streams draws both names even when Consumed names them
+	name := sb.newName(tableSourceName)
+	if consumed.Name != "" {
+		srcName, name = consumed.Name+"-source", consumed.Name
 	}
 	var ex topology.TimestampExtractor[K, maybe[V]]
 	if consumed.TimestampExtractor != nil {
