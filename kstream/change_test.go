@@ -44,3 +44,14 @@ func FuzzChangeSerde(f *testing.F) {
 		require.Equal(t, c, c2)
 	})
 }
+
+func TestMaterializedConfiguresTheBuilder(t *testing.T) {
+	m := Materialized[string, int64]{Caching: true, LogConfig: map[string]string{"min.insync.replicas": "2"}}
+	b := m.keyValueStore("s", serde.String(), serde.Int64())
+	require.True(t, b.CachingEnabled())
+	require.True(t, b.LoggingEnabled())
+	require.Equal(t, "2", b.LogConfig()["min.insync.replicas"])
+	b = Materialized[string, int64]{LoggingDisabled: true}.keyValueStore("s", serde.String(), serde.Int64())
+	require.False(t, b.CachingEnabled())
+	require.False(t, b.LoggingEnabled())
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gostreams/streams/kstream"
+	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/testdriver"
 )
@@ -50,4 +51,14 @@ func kvs[K, V any](t *testing.T, out *testdriver.OutputTopic[K, V]) []testdriver
 
 func kv[K, V any](k K, v V) testdriver.KeyValue[K, V] {
 	return testdriver.KeyValue[K, V]{Key: k, Value: v}
+}
+
+// records are string records with the given keys and empty values, one
+// millisecond apart from t0.
+func records(keys ...string) []processor.Record[string, string] {
+	var out []processor.Record[string, string]
+	for i, k := range keys {
+		out = append(out, processor.NewRecord(k, "", t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	return out
 }
