@@ -16,7 +16,7 @@ type SessionAggregation[K, V, A any] struct {
 	// Windows are the sessions: Gap of inactivity ends one.
 	Windows SessionWindows
 	// Store names the session store of the results; AddSessionAggregation
-	// adds it (retention gap + grace, at least a minute), made by StoreFunc
+	// adds it (retention gap + grace + 1ms, at least a minute), made by StoreFunc
 	// (default in memory).
 	Store     string
 	StoreFunc SessionStoreFunc
@@ -67,7 +67,9 @@ func AddSessionAggregation[K, V, A any](b *topology.Builder, name string, cfg Se
 	n := topology.AddProcessor(b, name, func() processor.Processor[K, V, state.Windowed[K], A] {
 		return &sessionAggregator[K, V, A]{cfg: cfg, name: name, observed: math.MinInt64}
 	}, parents...)
-	retention := max(cfg.Windows.Gap+cfg.Windows.Grace, time.Minute)
+	// A session closes once stream time is past end + gap + grace: the
+	// store keeps it until then, a millisecond past gap + grace.
+	retention := max(cfg.Windows.Gap+cfg.Windows.Grace+time.Millisecond, time.Minute)
 	b.AddStateStore(state.NewSessionStoreBuilder(cfg.StoreFunc.orInMemory()(cfg.Store, retention), cfg.KeySerde, cfg.AggSerde), name)
 	if cfg.Emit == EmitOnWindowClose {
 		addEmitMarkStore(b, cfg.Store, name)

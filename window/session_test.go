@@ -187,3 +187,19 @@ func TestSessionUpdatesAndRetractionsMatchFinalResults(t *testing.T) {
 		require.Equal(t, results[window.EmitOnWindowClose], results[window.EmitOnUpdate], "seed %d", seed)
 	}
 }
+
+// Bug: once sessions closed a millisecond later (after end + gap + grace,
+// as in Kafka Streams), the store still kept them for exactly gap + grace,
+// so a record at exactly end + gap + grace evicted a session that had not
+// been emitted yet, and EmitOnWindowClose lost it (found by the
+// customer-metrics example's comparison). The store now keeps a session a
+// millisecond longer.
+func TestSessionEmitOnCloseAtTheRetentionEdge(t *testing.T) {
+	t.Parallel()
+	in, out := sessionTopology(t, "session-edge", window.Session(time.Minute).WithGrace(5*time.Second), window.EmitOnWindowClose)
+	require.NoError(t, in.Pipe("a", 1, sec(0)))
+	require.NoError(t, in.Pipe("b", 2, sec(65))) // exactly [0,0]'s end + gap + grace: still open
+	require.Empty(t, sessions(t, out))
+	require.NoError(t, in.Pipe("c", 4, sec(66)))
+	require.Equal(t, []string{"a@0-0=1"}, sessions(t, out))
+}
