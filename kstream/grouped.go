@@ -135,7 +135,7 @@ type aggregation[K, V, A any] struct {
 func aggregateStream[K, V, A any](g KGroupedStream[K, V], prefix string, m Materialized[K, A], agg aggregation[K, V, A]) KTable[K, A] {
 	sb := g.s.sb
 	store := m.storeName(sb, prefix)
-	name := sb.newName(prefix)
+	name := sb.name([]Named{m.Named}, prefix)
 	in := g.input(store)
 	t := KTable[K, A]{sb: sb, keySerde: or(m.KeySerde, in.keySerde), valueSerde: m.ValueSerde}
 	isNilK, isNilV := nilTest[K](), nilTest[V]()

@@ -132,7 +132,10 @@ func aggregateTable[K, V, A any](g KGroupedTable[K, V], prefix string, m Materia
 	sb := g.sb
 	store := m.storeName(sb, tableAggregateName)
 	sinkN, sourceN := sb.newName(sinkName), sb.newName(sourceName)
-	name := sb.newName(prefix)
+	name := sb.name([]Named{m.Named}, prefix)
+	if m.Named != "" {
+		sinkN, sourceN = string(m.Named)+"-sink", string(m.Named)+"-source"
+	}
 	base := g.name
 	if base == "" {
 		base = store

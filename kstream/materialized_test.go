@@ -14,7 +14,9 @@ import (
 
 // Materialized's store supplier, logging and caching reach the store.
 func TestMaterializedStoreSettings(t *testing.T) {
-	inRocksDB := func(name string) state.KeyValueBytesStoreSupplier { return rocksdb.KeyValueStore(name, rocksdb.Options{}) }
+	inRocksDB := func(name string) state.KeyValueBytesStoreSupplier {
+		return rocksdb.KeyValueStore(name, rocksdb.Options{})
+	}
 	d := drive(t, func(sb *kstream.StreamsBuilder) {
 		s := kstream.Stream(sb, []string{"in"}, strs)
 		s.GroupByKey().Count(kstream.Materialized[string, int64]{Name: "on-disk", KeyValueStore: inRocksDB})

@@ -107,6 +107,11 @@ type Materialized[K, V any] struct {
 	// LogConfig is the changelog topic's configuration (for example
 	// "min.insync.replicas").
 	LogConfig map[string]string
+	// Named names an aggregation's processor in place of
+	// KSTREAM-AGGREGATE-… (Kafka Streams' Named argument of count, reduce
+	// and aggregate; a grouped table's repartition nodes become
+	// "<Named>-sink" and "<Named>-source"). It does not name the store.
+	Named Named
 }
 
 // materialized is the first of ms, or a zero one.

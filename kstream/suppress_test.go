@@ -112,3 +112,36 @@ func TestSuppressBuildErrors(t *testing.T) {
 	require.ErrorContains(t, err, "KTABLE-SUPPRESS-0000000003: UntilWindowCloses suppresses a windowed table's updates; this table is not windowed")
 	require.ErrorContains(t, err, "needs a buffer that does not emit early")
 }
+
+// EmitStrategy(EmitOnWindowClose) has the aggregation itself emit each
+// window once, when it closes, in window order; Materialized.Named names
+// the aggregation's processor.
+func TestEmitStrategyOnWindowClose(t *testing.T) {
+	var desc string
+	d := drive(t, func(sb *kstream.StreamsBuilder) {
+		s := kstream.Stream(sb, []string{"in"}, strs)
+		kstream.WindowedBy(s.GroupByKey(), window.Tumbling(time.Minute)).EmitStrategy(window.EmitOnWindowClose).
+			Count(kstream.Materialized[string, int64]{Name: "per-minute", Named: "PerMinute"}).ToStream().To("finals")
+		sb.Builder() // the description is checked below
+	})
+	_ = desc
+	in := input(d, "in")
+	out := testdriver.CreateOutputTopic(d, "finals", window.TimeWindowedSerde(serde.String(), time.Minute), serde.Int64())
+	require.NoError(t, in.Pipe("b", "", t0))
+	require.NoError(t, in.Pipe("a", "", t0.Add(time.Second)))
+	require.NoError(t, in.Pipe("a", "", t0.Add(2*time.Second)))
+	require.True(t, out.IsEmpty())
+	require.NoError(t, in.Pipe("c", "", t0.Add(time.Minute)))
+	got := kvs(t, out)
+	require.Len(t, got, 2)
+	require.Equal(t, []string{"a", "b"}, []string{got[0].Key.Key, got[1].Key.Key}, "window order: by key within a window")
+	require.Equal(t, []int64{2, 1}, []int64{got[0].Value, got[1].Value})
+
+	sb := kstream.NewStreamsBuilder()
+	kstream.WindowedBy(kstream.Stream(sb, []string{"in"}, strs).GroupByKey(), window.Tumbling(time.Minute)).
+		Count(kstream.Materialized[string, int64]{Named: "PerMinute"})
+	topo, err := sb.Build()
+	require.NoError(t, err)
+	require.Contains(t, topo.Describe().String(), "Processor: PerMinute (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000002])",
+		"the anonymous store burns one index and draws one; Named draws one too")
+}

@@ -14,22 +14,64 @@ import (
 // (window.Tumbling, window.Hopping), aggregated per key and window by the
 // window package's AddTimeAggregation.
 type TimeWindowedKStream[K, V any] struct {
-	g KGroupedStream[K, V]
-	w window.TimeWindows
+	g    KGroupedStream[K, V]
+	w    window.TimeWindows
+	emit window.Emit
+}
+
+// EmitStrategy says when the aggregation forwards a window's result:
+// window.EmitOnUpdate (the default) after every record that changes it,
+// window.EmitOnWindowClose once, when it closes (Kafka Streams'
+// emitStrategy(EmitStrategy.onWindowClose()), KIP-825; the aggregation
+// then also keeps a store "<store>-emitted" of what it emitted, so that a
+// restart emits nothing twice). Unlike Suppress, it emits the windows that
+// close together in window order, each stamped as the window package
+// stamps final results.
+func (w TimeWindowedKStream[K, V]) EmitStrategy(e window.Emit) TimeWindowedKStream[K, V] {
+	w.emit = e
+	return w
 }
 
 // SlidingWindowedKStream is a grouped stream over sliding windows
 // (window.Sliding), aggregated by window.AddSlidingAggregation.
 type SlidingWindowedKStream[K, V any] struct {
-	g KGroupedStream[K, V]
-	w window.SlidingWindows
+	g    KGroupedStream[K, V]
+	w    window.SlidingWindows
+	emit window.Emit
+}
+
+// EmitStrategy says when the aggregation forwards a window's result:
+// window.EmitOnUpdate (the default) after every record that changes it,
+// window.EmitOnWindowClose once, when it closes (Kafka Streams'
+// emitStrategy(EmitStrategy.onWindowClose()), KIP-825; the aggregation
+// then also keeps a store "<store>-emitted" of what it emitted, so that a
+// restart emits nothing twice). Unlike Suppress, it emits the windows that
+// close together in window order, each stamped as the window package
+// stamps final results.
+func (w SlidingWindowedKStream[K, V]) EmitStrategy(e window.Emit) SlidingWindowedKStream[K, V] {
+	w.emit = e
+	return w
 }
 
 // SessionWindowedKStream is a grouped stream over sessions
 // (window.Session), aggregated by window.AddSessionAggregation.
 type SessionWindowedKStream[K, V any] struct {
-	g KGroupedStream[K, V]
-	w window.SessionWindows
+	g    KGroupedStream[K, V]
+	w    window.SessionWindows
+	emit window.Emit
+}
+
+// EmitStrategy says when the aggregation forwards a window's result:
+// window.EmitOnUpdate (the default) after every record that changes it,
+// window.EmitOnWindowClose once, when it closes (Kafka Streams'
+// emitStrategy(EmitStrategy.onWindowClose()), KIP-825; the aggregation
+// then also keeps a store "<store>-emitted" of what it emitted, so that a
+// restart emits nothing twice). Unlike Suppress, it emits the windows that
+// close together in window order, each stamped as the window package
+// stamps final results.
+func (w SessionWindowedKStream[K, V]) EmitStrategy(e window.Emit) SessionWindowedKStream[K, V] {
+	w.emit = e
+	return w
 }
 
 // WindowedBy aggregates g per time window. It is a function, not a
@@ -77,7 +119,7 @@ func timeAggregate[K, V, A any](w TimeWindowedKStream[K, V], prefix string, m Ma
 	sb, in, store, name, ks := windowedInput(w.g, prefix, m)
 	n := window.AddTimeAggregation(sb.b, name, window.TimeAggregation[K, V, A]{
 		Windows: w.w, Store: store, StoreFunc: m.WindowStore, KeySerde: ks, AggSerde: m.ValueSerde,
-		Init: init, First: first, Add: add,
+		Init: init, First: first, Add: add, Emit: w.emit,
 	}, in.node)
 	return windowedTable(sb, n, store, ks, func(k serde.Serde[K]) serde.Serde[state.Windowed[K]] {
 		return window.TimeWindowedSerde(k, w.w.Size)
@@ -111,7 +153,7 @@ func slidingAggregate[K, V, A any](w SlidingWindowedKStream[K, V], prefix string
 	sb.needSerdes(name, "Grouped", false, vs == nil) // the sliding store keeps the records
 	n := window.AddSlidingAggregation(sb.b, name, window.SlidingAggregation[K, V, A]{
 		Windows: w.w, Store: store, StoreFunc: m.WindowStore, KeySerde: ks, ValueSerde: vs,
-		Init: init, First: first, Add: add,
+		Init: init, First: first, Add: add, Emit: w.emit,
 	}, in.node)
 	return windowedTable(sb, n, store, ks, func(k serde.Serde[K]) serde.Serde[state.Windowed[K]] {
 		return window.TimeWindowedSerde(k, w.w.MaxTimeDifference)
@@ -153,7 +195,7 @@ func sessionAggregate[K, V, A any](w SessionWindowedKStream[K, V], prefix string
 	sb, in, store, name, ks := windowedInput(w.g, prefix, m)
 	n := window.AddSessionAggregation(sb.b, name, window.SessionAggregation[K, V, A]{
 		Windows: w.w, Store: store, StoreFunc: m.SessionStore, KeySerde: ks, AggSerde: m.ValueSerde,
-		Init: init, First: first, Add: add, Merge: merge,
+		Init: init, First: first, Add: add, Merge: merge, Emit: w.emit,
 	}, in.node)
 	return windowedTable(sb, n, store, ks, window.SessionWindowedSerde[K], m.ValueSerde, &windowing[state.Windowed[K]]{
 		end: windowEnd[K], wait: w.w.Grace + w.w.Gap + inclusiveEnd,
@@ -170,7 +212,7 @@ func sessionAggregate[K, V, A any](w SessionWindowedKStream[K, V], prefix string
 func windowedInput[K, V, A any](g KGroupedStream[K, V], prefix string, m Materialized[K, A]) (*StreamsBuilder, KStream[K, V], string, string, serde.Serde[K]) {
 	sb := g.s.sb
 	store := m.storeName(sb, prefix)
-	name := sb.newName(prefix)
+	name := sb.name([]Named{m.Named}, prefix)
 	if m.Caching || m.LoggingDisabled || m.LogConfig != nil || m.KeyValueStore != nil {
 		sb.problem("%s: Materialized's Caching, LoggingDisabled, LogConfig and KeyValueStore apply to key-value stores; a windowed store takes WindowStore or SessionStore", name)
 	}
