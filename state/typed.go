@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"iter"
+	"sync"
 
 	"github.com/gostreams/streams/serde"
 )
@@ -55,8 +56,12 @@ func newKeyValueStore[K, V any](inner KeyValueBytesStore, keySerde serde.Serde[K
 	return s
 }
 
-// maxScratch bounds the scratch buffer kept between writes.
+// maxScratch bounds the scratch buffer kept between writes, and a buffer
+// kept in readKeys.
 const maxScratch = 64 << 10
+
+// readKeys holds buffers (*[]byte, never nil) that Get encodes keys into.
+var readKeys = sync.Pool{New: func() any { b := make([]byte, 0, 64); return &b }}
 
 // writeKey encodes key for a write. The result is only valid until the next
 // write.
@@ -215,11 +220,35 @@ func (s *keyValueStore[K, V]) getBytes(k []byte) ([]byte, bool, error) {
 }
 
 func (s *keyValueStore[K, V]) Get(key K) (V, bool, error) {
-	var zero V
-	k, err := s.serializeKey("get", key)
-	if err != nil {
-		return zero, false, err
+	if s.keyApp == nil {
+		k, err := s.serializeKey("get", key)
+		if err != nil {
+			var zero V
+			return zero, false, err
+		}
+		return s.getEncoded(k)
 	}
+	// Get may run on any goroutine, so it cannot use scratch: it borrows
+	// a buffer from readKeys (the bytes store copies what it keeps of a
+	// key) and gives it back once the read is done.
+	bp := readKeys.Get().(*[]byte)
+	k, err := s.keyApp.AppendSerialize((*bp)[:0], key)
+	if err != nil {
+		readKeys.Put(bp)
+		var zero V
+		return zero, false, s.wrap("get: serialize key", err)
+	}
+	v, ok, err := s.getEncoded(k)
+	if cap(k) <= maxScratch {
+		*bp = k[:0]
+	}
+	readKeys.Put(bp)
+	return v, ok, err
+}
+
+// getEncoded is Get of an encoded key.
+func (s *keyValueStore[K, V]) getEncoded(k []byte) (V, bool, error) {
+	var zero V
 	b, ok, err := s.getBytes(k)
 	if err != nil {
 		return zero, false, s.wrap("get", err)

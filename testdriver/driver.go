@@ -227,7 +227,8 @@ func (d *Driver) commit() error {
 // a source reads the topic, feeds it back in.
 func (d *Driver) Send(out *graph.Output) error {
 	t := d.topic(out.Topic)
-	// fed is reused: AddRecord copies what it keeps and cannot call Send.
+	// fed is reused: AddRecord copies what it keeps (it deserializes) and
+	// cannot call Send.
 	rec := &d.fed
 	*rec = graph.RawRecord{Topic: out.Topic, Partition: 0, Offset: t.next,
 		Key: out.Key, Value: out.Value, Timestamp: out.Timestamp}
@@ -236,14 +237,35 @@ func (d *Driver) Send(out *graph.Output) error {
 		rec.Headers = slices.Clone(out.Headers)
 	}
 	// Repartition topics are kept for reading only when the test asked for
-	// them, so a long run does not hold every intermediate record.
+	// them, so a long run does not hold every intermediate record. A kept
+	// record gets its own copy of key and value: the sender reuses them.
 	if !t.internal || t.wanted {
-		t.recs = append(t.recs, *rec)
+		kept := *rec
+		kept.Key, kept.Value = cloneEntry(out.Key, out.Value)
+		t.recs = append(t.recs, kept)
 	}
 	if t.reader != nil {
 		return t.reader.AddRecord(rec)
 	}
 	return nil
+}
+
+// cloneEntry copies key and value into one allocation, keeping nil (a
+// Kafka null) and empty apart.
+func cloneEntry(key, value []byte) (k, v []byte) {
+	if key == nil && value == nil {
+		return nil, nil
+	}
+	buf := make([]byte, len(key)+len(value))
+	n := copy(buf, key)
+	copy(buf[n:], value)
+	if key != nil {
+		k = buf[:n:n]
+	}
+	if value != nil {
+		v = buf[n:]
+	}
+	return k, v
 }
 
 // NumPartitions implements task.Collector: every topic has one partition.

@@ -35,7 +35,10 @@ type Env interface {
 	// KnowsStore reports whether the topology has a store of that name,
 	// in this task or another.
 	KnowsStore(name string) bool
-	// Send hands a serialized record to the task's record collector.
+	// Send hands a serialized record to the task's record collector. out
+	// and the memory of its Key and Value are borrowed for the call: the
+	// caller reuses them after Send returns, so the collector copies what
+	// it keeps.
 	Send(out *Output) error
 	// NumPartitions reports how many partitions topic has, for sinks with a
 	// custom partitioner.

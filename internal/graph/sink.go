@@ -25,8 +25,8 @@ type SinkNode[K, V any] struct {
 	env         Env
 	out         Output
 	// keyApp and valueApp are the serdes' Appenders, when both have one:
-	// then key and value are encoded into scratch and copied into one
-	// allocation that both slices share.
+	// then key and value are encoded into scratch, which the collector
+	// copies from (Env.Send borrows them).
 	keyApp   serde.Appender[K]
 	valueApp serde.Appender[V]
 	scratch  []byte
@@ -44,8 +44,8 @@ func NewSinkNode[K, V any](name, topic string, choose TopicChooser[K, V], ks ser
 	return n
 }
 
-// encode serializes rec's key and value. The result is fresh memory the
-// collector may keep.
+// encode serializes rec's key and value. The result may be the sink's
+// scratch, valid until the next encode: Env.Send only borrows it.
 func (n *SinkNode[K, V]) encode(rec *processor.Record[K, V], topic string) (k, v []byte, err error) {
 	if n.keyApp == nil {
 		if k, err = n.keySerde.Serialize(rec.Key); err != nil {
@@ -65,11 +65,9 @@ func (n *SinkNode[K, V]) encode(rec *processor.Record[K, V], topic string) (k, v
 		return nil, nil, fmt.Errorf("serializing the value for topic %q: %w", topic, err)
 	}
 	if cap(buf) <= maxScratch {
-		n.scratch = buf
+		n.scratch = buf[:0]
 	}
-	one := make([]byte, len(buf))
-	copy(one, buf)
-	return one[:kl:kl], one[kl:], nil
+	return buf[:kl:kl], buf[kl:], nil
 }
 
 // maxScratch bounds the scratch buffer a sink keeps between records, so one
@@ -122,7 +120,8 @@ func (n *SinkNode[K, V]) send(rec processor.Record[K, V]) error {
 			partition = int32(p)
 		}
 	}
-	// The Output is reused: the collector copies what it keeps.
+	// The Output and the scratch its key and value are in are reused: the
+	// collector copies what it keeps.
 	n.out = Output{Topic: topic, Partition: partition, Key: k, Value: v, Headers: rec.Headers, Timestamp: rec.Timestamp, Sink: n.name}
 	return n.env.Send(&n.out)
 }

@@ -24,8 +24,10 @@ import (
 
 // Collector receives the records a task's sinks produce.
 type Collector interface {
-	// Send takes out, which the caller reuses after Send returns; Key and
-	// Value are freshly serialized and may be kept.
+	// Send takes out, which the caller reuses after Send returns, as it
+	// does the memory of out.Key and out.Value (a sink's scratch, a store's
+	// buffer): a collector copies what it keeps. A nil Key or Value is a
+	// Kafka null and an empty one is not; a copy keeps them apart.
 	Send(out *graph.Output) error
 	// NumPartitions reports the partition count of topic.
 	NumPartitions(topic string) (int, error)
@@ -104,6 +106,7 @@ type Task struct {
 	// changelogs maps a logged store to its changelog topic.
 	changelogs map[string]string
 	out        graph.Output // scratch for LogChange
+	lastLogged struct{ store, topic string }
 
 	schedules []*schedule
 	seq       int
@@ -409,19 +412,19 @@ func (t *Task) closeNodes() []error {
 // the store's changelog topic, on the task's partition, stamped with the
 // time of the record (or punctuation) that caused it.
 func (t *Task) LogChange(store string, key, value []byte) error {
-	topic, ok := t.changelogs[store]
-	if !ok {
-		return fmt.Errorf("task %s: store %q is not logged", t.cfg.ID, store)
+	// A record usually changes one store: the last one's topic saves the
+	// map lookup.
+	topic := t.lastLogged.topic
+	if store != t.lastLogged.store || topic == "" {
+		var ok bool
+		if topic, ok = t.changelogs[store]; !ok {
+			return fmt.Errorf("task %s: store %q is not logged", t.cfg.ID, store)
+		}
+		t.lastLogged.store, t.lastLogged.topic = store, topic
 	}
-	// One allocation holds both; the collector may keep them.
-	buf := make([]byte, len(key)+len(value))
-	n := copy(buf, key)
-	copy(buf[n:], value)
-	v := buf[n:]
-	if value == nil {
-		v = nil // a tombstone
-	}
-	t.out = graph.Output{Topic: topic, Partition: t.cfg.ID.Partition, Key: buf[:n:n], Value: v, Timestamp: t.now, Sink: store, Changelog: true}
+	// The collector copies key and value (a nil value, a tombstone, stays
+	// nil): the store may reuse them once Send returns.
+	t.out = graph.Output{Topic: topic, Partition: t.cfg.ID.Partition, Key: key, Value: value, Timestamp: t.now, Sink: store, Changelog: true}
 	return t.cfg.Collector.Send(&t.out)
 }
 

@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -15,10 +16,16 @@ import (
 	"github.com/gostreams/streams/topology"
 )
 
-// collector records what the task's sinks send.
+// collector records what the task's sinks send, copying the key and value,
+// which the task reuses.
 type collector struct{ sent []graph.Output }
 
-func (c *collector) Send(out *graph.Output) error      { c.sent = append(c.sent, *out); return nil }
+func (c *collector) Send(out *graph.Output) error {
+	cp := *out
+	cp.Key, cp.Value = bytes.Clone(out.Key), bytes.Clone(out.Value)
+	c.sent = append(c.sent, cp)
+	return nil
+}
 func (c *collector) NumPartitions(string) (int, error) { return 4, nil }
 
 // lifecycle records Init/Close calls and can fail Init.
