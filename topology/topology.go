@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,7 +119,8 @@ type Description struct {
 }
 
 // SubtopologyDescription is one sub-topology. Nodes are in Kafka Streams'
-// order: larger sub-trees first, then by name.
+// order: larger sub-trees first (a node's size counts the paths down from
+// it), then by name.
 type SubtopologyDescription struct {
 	ID    int
 	Nodes []NodeDescription
@@ -137,7 +137,10 @@ type NodeDescription struct {
 	Topic string
 	// Stores of a processor, sorted.
 	Stores []string
-	// Predecessors and Successors, by name, in Kafka Streams' node order.
+	// Predecessors and Successors, by name, in the order Kafka Streams
+	// prints them. That is not a sort: it depends on the order in which
+	// Kafka Streams links the nodes and on the sizes at that time (see
+	// describe_order.go).
 	Predecessors []string
 	Successors   []string
 }
@@ -146,46 +149,31 @@ type NodeDescription struct {
 func (t *Topology) Describe() *Description {
 	d := &Description{}
 	for _, st := range t.prog.Subtopologies {
-		size := map[string]int{}
-		var sizeOf func(n *graph.NodeDef) int
-		byName := map[string]*graph.NodeDef{}
-		for _, n := range st.Nodes {
-			byName[n.Name] = n
-		}
-		sizeOf = func(n *graph.NodeDef) int {
-			if s, ok := size[n.Name]; ok {
-				return s
-			}
-			s := 1
-			for _, c := range n.Children {
-				s += sizeOf(byName[c])
-			}
-			size[n.Name] = s
-			return s
-		}
-		order := func(a, b string) int {
-			if c := cmp.Compare(sizeOf(byName[b]), sizeOf(byName[a])); c != 0 {
-				return c
-			}
-			return strings.Compare(a, b)
-		}
+		linked := linkLikeKafka(st.Nodes)
 		sd := SubtopologyDescription{ID: st.ID}
+		// The node list is a TreeSet filled once the sizes are final: a
+		// plain sort.
+		nodes := make([]*descNode, 0, len(st.Nodes))
 		for _, n := range st.Nodes {
+			nodes = append(nodes, linked[n.Name])
+		}
+		slices.SortFunc(nodes, kafkaNodeOrder)
+		for _, dn := range nodes {
+			n := dn.def
 			nd := NodeDescription{
 				Name:         n.Name,
 				Kind:         NodeKind(n.Kind),
 				Topics:       slices.Sorted(slices.Values(n.Topics)),
 				Topic:        n.Topic,
 				Stores:       slices.Sorted(slices.Values(n.Stores)),
-				Predecessors: slices.SortedFunc(slices.Values(n.Parents), order),
-				Successors:   slices.SortedFunc(slices.Values(n.Children), order),
+				Predecessors: nodeNames(&dn.preds),
+				Successors:   nodeNames(&dn.succs),
 			}
 			if n.Pattern != nil {
 				nd.Pattern = n.Pattern.String()
 			}
 			sd.Nodes = append(sd.Nodes, nd)
 		}
-		slices.SortFunc(sd.Nodes, func(a, b NodeDescription) int { return order(a.Name, b.Name) })
 		d.Subtopologies = append(d.Subtopologies, sd)
 	}
 	return d
