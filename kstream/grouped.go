@@ -1,6 +1,8 @@
 package kstream
 
 import (
+	"time"
+
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -186,17 +188,23 @@ func (a *aggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 	}); err != nil {
 		return err
 	}
-	// The aggregate's time is its latest record's, as in Kafka Streams.
-	ts := rec.Timestamp
+	return putAndForward(a.ctx, a.kv, rec.Key, old, had, next, rec.Timestamp, rec.Headers)
+}
+
+// putAndForward stores an aggregation's new result for key and forwards
+// the change from old (if had) to it. The aggregate's time is its latest
+// record's, as in Kafka Streams: ts, or old's if later.
+func putAndForward[K, A any](ctx processor.Context[K, Change[A]], kv state.TimestampedKeyValueStore[K, A], key K,
+	old state.ValueAndTimestamp[A], had bool, next A, ts time.Time, headers []processor.Header) error {
 	if had && old.Timestamp.After(ts) {
 		ts = old.Timestamp
 	}
-	if err := a.kv.Put(rec.Key, state.ValueAndTimestamp[A]{Value: next, Timestamp: ts}); err != nil {
+	if err := kv.Put(key, state.ValueAndTimestamp[A]{Value: next, Timestamp: ts}); err != nil {
 		return err
 	}
-	return a.ctx.Forward(processor.Record[K, Change[A]]{
-		Key: rec.Key, Value: Change[A]{Old: old.Value, HasOld: had, New: next, HasNew: true},
-		Timestamp: ts, Headers: rec.Headers,
+	return ctx.Forward(processor.Record[K, Change[A]]{
+		Key: key, Value: Change[A]{Old: old.Value, HasOld: had, New: next, HasNew: true},
+		Timestamp: ts, Headers: headers,
 	})
 }
 

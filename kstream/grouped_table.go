@@ -186,10 +186,6 @@ func (a *tableAggregator[K, V, A]) Process(rec processor.Record[K, Change[V]]) e
 		return err
 	}
 	cur, has := old.Value, had
-	ts := rec.Timestamp
-	if had && old.Timestamp.After(ts) {
-		ts = old.Timestamp
-	}
 	if err := guard(a.ctx, a.name, "the aggregator", func() error {
 		if rec.Value.HasOld && has {
 			cur = a.agg.subtract(rec.Key, rec.Value.Old, cur)
@@ -212,13 +208,7 @@ func (a *tableAggregator[K, V, A]) Process(rec processor.Record[K, Change[V]]) e
 	if !has {
 		return nil // a subtraction from a group that has nothing: nothing changes
 	}
-	if err := a.kv.Put(rec.Key, state.ValueAndTimestamp[A]{Value: cur, Timestamp: ts}); err != nil {
-		return err
-	}
-	return a.ctx.Forward(processor.Record[K, Change[A]]{
-		Key: rec.Key, Value: Change[A]{Old: old.Value, HasOld: had, New: cur, HasNew: true},
-		Timestamp: ts, Headers: rec.Headers,
-	})
+	return putAndForward(a.ctx, a.kv, rec.Key, old, had, cur, rec.Timestamp, rec.Headers)
 }
 
 func (a *tableAggregator[K, V, A]) Close() error { return nil }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,42 +19,7 @@ import (
 	"github.com/gostreams/streams/testdriver"
 )
 
-// expectedCounts is the definition, computed without the library: the
-// lower-cased lines split on white space. examples/wordcount's tests hold
-// the Processor API word count to the same definition, so the two print
-// the same lines.
-func expectedCounts(lines []string) map[string]int64 {
-	m := map[string]int64{}
-	for _, l := range lines {
-		for _, w := range strings.Fields(strings.ToLower(l)) {
-			m[w]++
-		}
-	}
-	return m
-}
-
-// randomText has tabs, runs of spaces, blank lines, mixed case and
-// non-ASCII words.
-func randomText(seed uint64, lines int) string {
-	rng := rand.New(rand.NewPCG(seed, seed))
-	vocab := []string{"Kafka", "streams", "GO", "go", "état", "x", "topology", "Punctuate", "ÉTAT"}
-	seps := []string{" ", "  ", "\t", " \t ", "   "}
-	var sb strings.Builder
-	for i := range lines {
-		if i%17 == 0 {
-			sb.WriteString("\n")
-			continue
-		}
-		for j := range 1 + rng.IntN(8) {
-			if j > 0 {
-				sb.WriteString(seps[rng.IntN(len(seps))])
-			}
-			sb.WriteString(vocab[rng.IntN(len(vocab))])
-		}
-		sb.WriteString("\n")
-	}
-	return sb.String()
-}
+var expectedCounts, randomText = wordcountrun.ExpectedCounts, wordcountrun.RandomText
 
 func TestTopologyCountsEveryWord(t *testing.T) {
 	t.Parallel()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,17 +23,7 @@ import (
 	"github.com/gostreams/streams/topology"
 )
 
-// expectedCounts is the definition the example must meet, computed without
-// the library: the lower-cased lines split on white space.
-func expectedCounts(lines []string) map[string]int64 {
-	m := map[string]int64{}
-	for _, l := range lines {
-		for _, w := range strings.Fields(strings.ToLower(l)) {
-			m[w]++
-		}
-	}
-	return m
-}
+var expectedCounts = wordcountrun.ExpectedCounts
 
 var testLines = []string{
 	"all streams lead to Kafka",
@@ -165,24 +154,7 @@ func TestSingleProcessorWordCount(t *testing.T) {
 // splitting each lower-cased line on white space gives.
 func TestRunOnEmbeddedKafkaPrintsExactCounts(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(7, 7))
-	vocab := []string{"Kafka", "streams", "GO", "go", "état", "x", "topology", "Punctuate"}
-	seps := []string{" ", "  ", "\t", " \t ", "   "}
-	var sb strings.Builder
-	for i := range 2000 {
-		if i%17 == 0 {
-			sb.WriteString("\n") // blank line
-			continue
-		}
-		for j := range 1 + rng.IntN(8) {
-			if j > 0 {
-				sb.WriteString(seps[rng.IntN(len(seps))])
-			}
-			sb.WriteString(vocab[rng.IntN(len(vocab))])
-		}
-		sb.WriteString("\n")
-	}
-	text := sb.String()
+	text := wordcountrun.RandomText(7, 2000)
 	path := filepath.Join(t.TempDir(), "input.txt")
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	var stdout, stderr bytes.Buffer
