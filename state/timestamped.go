@@ -42,6 +42,17 @@ func (s timestampedSerde[V]) Serialize(v ValueAndTimestamp[V]) ([]byte, error) {
 	return out, nil
 }
 
+// AppendSerialize appends what Serialize returns, through the inner
+// serde's Appender when it has one: a store then writes a timestamped
+// value with no allocation of its own. The encoding is never nil (it has
+// the timestamp), so the Appender contract holds for any inner serde.
+func (s timestampedSerde[V]) AppendSerialize(dst []byte, v ValueAndTimestamp[V]) ([]byte, error) {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Timestamp.UnixMilli()))
+	return serde.Append(s.inner, dst, v.Value)
+}
+
+var _ serde.Appender[ValueAndTimestamp[int64]] = timestampedSerde[int64]{}
+
 // Deserialize returns the inner serde's error unchanged when the value part
 // does not decode, so the error names the serde that failed.
 func (s timestampedSerde[V]) Deserialize(data []byte) (ValueAndTimestamp[V], error) {
