@@ -137,8 +137,9 @@ func TestTopologyKeepsMetricsPerCustomer(t *testing.T) {
 	// 0.10 + 0.20 is 0.3, not the float64 sum 0.30000000000000004.
 	require.Equal(t, 0.3, recs[len(recs)-1].Value.TotalSpent)
 
-	// The store holds every customer's final metrics.
-	store, err := testdriver.KeyValueStore[string, Metrics](d, MetricsStore)
+	// The store holds every customer's final metrics. It is the DSL
+	// aggregation's, so a timestamped key-value store.
+	store, err := testdriver.TimestampedKeyValueStore[string, Metrics](d, MetricsStore)
 	require.NoError(t, err)
 	final := map[string]want{}
 	for _, w := range wants {
@@ -147,7 +148,7 @@ func TestTopologyKeepsMetricsPerCustomer(t *testing.T) {
 	n := 0
 	for kv, err := range store.All() {
 		require.NoError(t, err)
-		requireMetrics(t, final[kv.Key], kv.Value, "store entry "+kv.Key)
+		requireMetrics(t, final[kv.Key], kv.Value.Value, "store entry "+kv.Key)
 		n++
 	}
 	require.Equal(t, len(final), n)
@@ -206,7 +207,7 @@ func TestTopologyRejectsBadRecords(t *testing.T) {
 		err = in.Pipe("", Order{OrderID: "o1", CustomerID: "alice", Amount: 1, EventTime: ts}, ts)
 		pe, ok := errors.AsType[*processor.ProcessingError](err)
 		require.True(t, ok, "got %v", err)
-		require.Equal(t, AggregateNode, pe.Processor)
+		require.Equal(t, ByCustomerNode, pe.Processor)
 		require.ErrorContains(t, err, "keyed by their customerId")
 	})
 }

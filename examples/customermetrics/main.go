@@ -1,7 +1,8 @@
 // Command customermetrics computes customer and category metrics over a
 // stream of order events with the customer-metrics topology (see Topology),
 // exactly once, on Kafka, by event time, and prints every record of its
-// four output topics.
+// four output topics. The topology is written in the DSL, package kstream
+// (see README.md).
 //
 // With no -brokers flag it starts an in-process Kafka (kfake) on 127.0.0.1,
 // so it runs on a fresh machine with nothing else installed:

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
-	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/topology"
 )
 
@@ -17,9 +18,15 @@ const (
 	OutputTopic  = "customer-metrics"
 	MetricsStore = "CustomerMetrics"
 
-	OrdersNode    = "Orders"
-	AggregateNode = "Aggregate"
-	OutputNode    = "Output"
+	OrdersNode = "Orders"
+	// ByCustomerNode checks that each order is keyed by its customer on
+	// its way to AggregateNode, the per-customer aggregation. The check
+	// cannot be AggregateNode's: a DSL aggregator returns no error.
+	ByCustomerNode = "ByCustomer"
+	AggregateNode  = "Aggregate"
+	// StampNode stamps each metrics update with the time of its order.
+	StampNode  = "StampWithOrderTime"
+	OutputNode = "Output"
 )
 
 // Metrics are one customer's running totals: the value of the store
@@ -46,12 +53,15 @@ type Metrics struct {
 // which any Kafka client can read.
 var MetricsSerde = serde.JSON[Metrics]()
 
-// Topology reads orders keyed by customer id from InputTopic, keeps each
-// customer's Metrics in the in-memory key-value store MetricsStore and
-// forwards the updated metrics of the customer to OutputTopic on every
-// order. It also writes the windowed outputs of addWindows: per category
-// (repartitioned by category) 5-minute and hourly revenue, per customer
-// sessions, each window once it has closed, with DefaultGrace.
+// Topology is the customer-metrics topology, built with the kstream DSL.
+// It reads orders keyed by customer id from InputTopic, keeps each
+// customer's Metrics in the in-memory store MetricsStore (a timestamped
+// key-value store, as every DSL aggregation's) and forwards the updated
+// metrics of the customer, with the time of the order, to OutputTopic on
+// every order. It also writes the
+// windowed outputs of addWindows: per category (repartitioned by category)
+// 5-minute and hourly revenue, per customer sessions, each window once it
+// has closed, with DefaultGrace.
 //
 // An order's event time, which stream time follows, is its eventTime field,
 // whatever timestamp its record carries. Orders must be keyed by their
@@ -63,60 +73,64 @@ func Topology() (*topology.Topology, error) { return TopologyWithGrace(DefaultGr
 // TopologyWithGrace is Topology with the windowed aggregations' grace
 // period.
 func TopologyWithGrace(grace time.Duration) (*topology.Topology, error) {
-	b := topology.NewBuilder()
-	orders := topology.AddSource(b, OrdersNode, topology.Source[string, Order]{
-		Topics:     []string{InputTopic},
+	sb := kstream.NewStreamsBuilder()
+	orders := kstream.Stream(sb, []string{InputTopic}, kstream.Consumed[string, Order]{
 		KeySerde:   serde.String(),
 		ValueSerde: OrderSerde,
 		TimestampExtractor: func(rec processor.Record[string, Order], _ time.Time) (time.Time, error) {
 			return rec.Value.EventTime, nil // never zero: OrderSerde checks it
 		},
+		Name: OrdersNode,
 	})
-	metrics := topology.AddProcessor(b, AggregateNode, newAggregator, orders)
-	b.AddStateStore(state.NewKeyValueStoreBuilder(
-		state.InMemoryKeyValueStore(MetricsStore), serde.String(), MetricsSerde), AggregateNode)
-	topology.AddSink(b, OutputNode, topology.Sink[string, Metrics]{
-		Topic:      OutputTopic,
-		KeySerde:   serde.String(),
-		ValueSerde: MetricsSerde,
-	}, metrics)
-	addWindows(b, orders, grace)
-	return b.Build()
+
+	byCustomer := kstream.ProcessValues(orders, processor.Func(checkCustomerKey), nil, ByCustomerNode)
+	metrics := kstream.Aggregate(byCustomer.GroupByKey(),
+		func() Metrics { return Metrics{} },
+		func(_ string, o Order, m Metrics) Metrics { return m.add(o) },
+		kstream.Materialized[string, Metrics]{Name: MetricsStore, Named: AggregateNode, ValueSerde: MetricsSerde})
+	kstream.ProcessValues(metrics.ToStream(), processor.Func(stampWithOrderTime), nil, StampNode).
+		To(OutputTopic, kstream.Produced[string, Metrics]{KeySerde: serde.String(), ValueSerde: MetricsSerde, Name: OutputNode})
+
+	addWindows(sb, orders, grace)
+	return sb.Build()
 }
 
-// aggregator folds each order into its customer's metrics and forwards the
-// result, keyed by customer id, with the order's timestamp.
-type aggregator struct {
-	ctx     processor.Context[string, Metrics]
-	metrics state.KeyValueStore[string, Metrics]
-}
+// orderTimeHeader carries an order's time, Unix nanoseconds in 8 bytes
+// big-endian, from ByCustomerNode across the aggregation to StampNode,
+// which removes it: kstream.Aggregate stamps an update with the latest time
+// of its key so far (as Kafka Streams does), and this topology stamps it
+// with its order's own time, so that a late order's update is late too.
+const orderTimeHeader = "customermetrics-order-time"
 
-func newAggregator() processor.Processor[string, Order, string, Metrics] { return &aggregator{} }
-
-func (a *aggregator) Init(ctx processor.Context[string, Metrics]) error {
-	a.ctx = ctx
-	var err error
-	a.metrics, err = processor.GetStore[state.KeyValueStore[string, Metrics]](ctx, MetricsStore)
-	return err
-}
-
-func (a *aggregator) Process(rec processor.Record[string, Order]) error {
+// checkCustomerKey stops the app on an order keyed by other than its
+// customer, and passes the others on with their time in orderTimeHeader.
+func checkCustomerKey(ctx processor.Context[string, Order], rec processor.Record[string, Order]) error {
 	o := rec.Value
 	if rec.Key != o.CustomerID {
 		return fmt.Errorf("order %q of customer %q has the key %q; produce orders keyed by their customerId", o.OrderID, o.CustomerID, rec.Key)
 	}
-	m, _, err := a.metrics.Get(o.CustomerID)
-	if err != nil {
-		return err
-	}
-	m = m.add(o)
-	if err := a.metrics.Put(o.CustomerID, m); err != nil {
-		return err
-	}
-	return a.ctx.Forward(processor.Derive(rec, o.CustomerID, m))
+	h := make([]processor.Header, len(rec.Headers), len(rec.Headers)+1)
+	copy(h, rec.Headers)
+	h = append(h, processor.Header{Key: orderTimeHeader, Value: binary.BigEndian.AppendUint64(nil, uint64(rec.Timestamp.UnixNano()))})
+	return ctx.Forward(rec.WithHeaders(h))
 }
 
-func (a *aggregator) Close() error { return nil }
+// stampWithOrderTime gives a metrics update the time of its order, from
+// the last orderTimeHeader, and removes that header.
+func stampWithOrderTime(ctx processor.Context[string, Metrics], rec processor.Record[string, Metrics]) error {
+	for i := len(rec.Headers) - 1; i >= 0; i-- {
+		if h := rec.Headers[i]; h.Key == orderTimeHeader && len(h.Value) == 8 {
+			rest := make([]processor.Header, 0, len(rec.Headers)-1)
+			rest = append(append(rest, rec.Headers[:i]...), rec.Headers[i+1:]...)
+			if len(rest) == 0 {
+				rest = nil
+			}
+			ts := time.Unix(0, int64(binary.BigEndian.Uint64(h.Value)))
+			return ctx.Forward(rec.WithHeaders(rest).WithTimestamp(ts))
+		}
+	}
+	return fmt.Errorf("customermetrics: the metrics update of %q has no %s header; %s adds it to every order", rec.Key, orderTimeHeader, ByCustomerNode)
+}
 
 // add returns m with order o counted in.
 func (m Metrics) add(o Order) Metrics {

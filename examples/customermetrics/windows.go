@@ -4,10 +4,9 @@ import (
 	"math"
 	"time"
 
-	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
-	"github.com/gostreams/streams/topology"
 	"github.com/gostreams/streams/window"
 )
 
@@ -76,66 +75,52 @@ type CustomerSession struct {
 	SessionDurationMinutes int64   `json:"sessionDurationMinutes"`
 }
 
-// addWindows adds the windowed aggregations to b, fed by orders keyed by
+// addWindows adds the windowed aggregations to sb, fed by orders keyed by
 // customer: per category (through a repartition) 5-minute tumbling and
-// hourly hopping revenue, per customer 30-minute sessions; each emits a
-// window's result once, when it closes (end + grace, by stream time).
-func addWindows(b *topology.Builder, orders topology.Node[string, Order], grace time.Duration) {
+// hourly hopping revenue, per customer 30-minute sessions. Each emits a
+// window's result once, when it closes (end + grace, by stream time), with
+// window.EmitOnWindowClose: the windows that close together come out by
+// start and then key, each stamped with its end (a session's end, a time
+// window's end less 1 ms). Suppress(kstream.UntilWindowCloses) would give
+// the same windows and values, but in the order they were first updated
+// and stamped with their latest order's time.
+//
+// Each aggregation's processor and store keep the names of the Processor
+// API version of this example (Revenue5m, Revenue1h, Sessions), which
+// window.LateRecords and the logs name.
+func addWindows(sb *kstream.StreamsBuilder, orders kstream.KStream[string, Order], grace time.Duration) {
 	initial := func() revenue { return revenue{} }
 	add := func(_ string, o Order, r revenue) revenue { return r.add(o) }
+	// materialized names both an aggregation's processor and its store.
+	materialized := func(name string) kstream.Materialized[string, revenue] {
+		return kstream.Materialized[string, revenue]{Name: name, Named: kstream.Named(name), ValueSerde: revenueSerde}
+	}
 
-	byCategory := topology.AddProcessor(b, ByCategoryNode, processor.Func(func(ctx processor.Context[string, Order], rec processor.Record[string, Order]) error {
-		return ctx.Forward(rec.WithKey(rec.Value.Category))
-	}), orders)
-	categories := topology.AddRepartition(b, ByCategory, topology.Repartition[string, Order]{KeySerde: serde.String(), ValueSerde: OrderSerde}, byCategory)
+	byCategory := kstream.SelectKey(orders, func(_ string, o Order) string { return o.Category }, ByCategoryNode).
+		Repartition(kstream.Repartitioned[string, Order]{KeySerde: serde.String(), ValueSerde: OrderSerde, Name: ByCategory}).
+		GroupByKey()
 
-	w5 := Revenue5mWindows.WithGrace(grace)
-	r5 := window.AddTimeAggregation(b, Revenue5mNode, window.TimeAggregation[string, Order, revenue]{
-		Windows: w5, Store: Revenue5mNode, KeySerde: serde.String(), AggSerde: revenueSerde,
-		Init: initial, Add: add, Emit: window.EmitOnWindowClose,
-	}, categories)
-	out5 := topology.AddProcessor(b, Revenue5mNode+"Values", mapValues(func(r revenue) CategoryRevenue {
+	r5 := kstream.WindowedBy(byCategory, Revenue5mWindows.WithGrace(grace)).EmitStrategy(window.EmitOnWindowClose)
+	kstream.MapValues(kstream.WindowedAggregate(r5, initial, add, materialized(Revenue5mNode)).ToStream(), func(r revenue) CategoryRevenue {
 		return CategoryRevenue{OrderCount: r.Orders, TotalRevenue: r.total(), AvgOrderValue: r.total() / float64(r.Orders)}
-	}), r5)
-	topology.AddSink(b, CategoryRevenue5mTopic, topology.Sink[state.Windowed[string], CategoryRevenue]{
-		Topic: CategoryRevenue5mTopic, KeySerde: window.TimeWindowedSerde(serde.String(), w5.Size), ValueSerde: serde.JSON[CategoryRevenue](),
-	}, out5)
+	}, Revenue5mNode+"Values").To(CategoryRevenue5mTopic, kstream.Produced[state.Windowed[string], CategoryRevenue]{
+		ValueSerde: serde.JSON[CategoryRevenue](), Name: CategoryRevenue5mTopic,
+	})
 
-	w1 := Revenue1hWindows.WithGrace(grace)
-	r1 := window.AddTimeAggregation(b, Revenue1hNode, window.TimeAggregation[string, Order, revenue]{
-		Windows: w1, Store: Revenue1hNode, KeySerde: serde.String(), AggSerde: revenueSerde,
-		Init: initial, Add: add, Emit: window.EmitOnWindowClose,
-	}, categories)
-	out1 := topology.AddProcessor(b, Revenue1hNode+"Values", mapValues(func(r revenue) MovingRevenue {
+	r1 := kstream.WindowedBy(byCategory, Revenue1hWindows.WithGrace(grace)).EmitStrategy(window.EmitOnWindowClose)
+	kstream.MapValues(kstream.WindowedAggregate(r1, initial, add, materialized(Revenue1hNode)).ToStream(), func(r revenue) MovingRevenue {
 		return MovingRevenue{OrderCount: r.Orders, MovingAvgRevenue: r.total() / float64(r.Orders)}
-	}), r1)
-	topology.AddSink(b, CategoryRevenue1hTopic, topology.Sink[state.Windowed[string], MovingRevenue]{
-		Topic: CategoryRevenue1hTopic, KeySerde: window.TimeWindowedSerde(serde.String(), w1.Size), ValueSerde: serde.JSON[MovingRevenue](),
-	}, out1)
+	}, Revenue1hNode+"Values").To(CategoryRevenue1hTopic, kstream.Produced[state.Windowed[string], MovingRevenue]{
+		ValueSerde: serde.JSON[MovingRevenue](), Name: CategoryRevenue1hTopic,
+	})
 
-	sessions := window.AddSessionAggregation(b, SessionsNode, window.SessionAggregation[string, Order, revenue]{
-		Windows: SessionWindows.WithGrace(grace), Store: SessionsNode, KeySerde: serde.String(), AggSerde: revenueSerde,
-		Init: initial, Add: add,
-		Merge: func(_ string, a, b revenue) revenue {
-			return revenue{Orders: a.Orders + b.Orders, Cents: a.Cents + b.Cents}
-		},
-		Emit: window.EmitOnWindowClose,
-	}, orders)
-	outS := topology.AddProcessor(b, SessionsNode+"Values", processor.Func(func(ctx processor.Context[state.Windowed[string], CustomerSession], rec processor.Record[state.Windowed[string], revenue]) error {
-		r := rec.Value
-		return ctx.Forward(processor.Derive(rec, rec.Key, CustomerSession{
-			OrdersInSession: r.Orders, SessionTotal: r.total(),
-			SessionDurationMinutes: int64(rec.Key.End.Sub(rec.Key.Start) / time.Minute),
-		}))
-	}), sessions)
-	topology.AddSink(b, CustomerSessionsTopic, topology.Sink[state.Windowed[string], CustomerSession]{
-		Topic: CustomerSessionsTopic, KeySerde: window.SessionWindowedSerde(serde.String()), ValueSerde: serde.JSON[CustomerSession](),
-	}, outS)
-}
-
-// mapValues returns a processor that maps each windowed result with f.
-func mapValues[T any](f func(revenue) T) processor.Supplier[state.Windowed[string], revenue, state.Windowed[string], T] {
-	return processor.Func(func(ctx processor.Context[state.Windowed[string], T], rec processor.Record[state.Windowed[string], revenue]) error {
-		return ctx.Forward(processor.Derive(rec, rec.Key, f(rec.Value)))
+	sessions := kstream.WindowedBySession(orders.GroupByKey(), SessionWindows.WithGrace(grace)).EmitStrategy(window.EmitOnWindowClose)
+	merge := func(_ string, a, b revenue) revenue {
+		return revenue{Orders: a.Orders + b.Orders, Cents: a.Cents + b.Cents}
+	}
+	kstream.MapValuesWithKey(kstream.SessionAggregate(sessions, initial, add, merge, materialized(SessionsNode)).ToStream(), func(s state.Windowed[string], r revenue) CustomerSession {
+		return CustomerSession{OrdersInSession: r.Orders, SessionTotal: r.total(), SessionDurationMinutes: int64(s.End.Sub(s.Start) / time.Minute)}
+	}, SessionsNode+"Values").To(CustomerSessionsTopic, kstream.Produced[state.Windowed[string], CustomerSession]{
+		ValueSerde: serde.JSON[CustomerSession](), Name: CustomerSessionsTopic,
 	})
 }
