@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,4 +126,113 @@ func lastCounts(t *testing.T, ctx context.Context, c *embedded.Cluster, topic st
 		got[string(r.Key)] = n
 	}
 	return got
+}
+
+// restoreCounter adds up the records each store restored, and from which
+// topics.
+type restoreCounter struct {
+	mu      sync.Mutex
+	records map[string]int64
+	topics  map[string]bool
+}
+
+func (r *restoreCounter) OnRestoreStart(streams.RestoreEvent)  {}
+func (r *restoreCounter) OnBatchRestored(streams.RestoreEvent) {}
+func (r *restoreCounter) OnRestoreEnd(e streams.RestoreEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records[e.Store] += e.Records
+	r.topics[e.Topic] = true
+}
+
+// A table read from a topic has no changelog of its own: a fresh instance
+// restores it from the topic, up to what the app committed there, and
+// processes the rest, so nothing is forwarded twice.
+func TestTableRestoresFromItsSourceTopic(t *testing.T) {
+	for _, g := range []eos.Guarantee{eos.AtLeastOnce, eos.ExactlyOnce} {
+		t.Run(g.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c, err := embedded.Start()
+			require.NoError(t, err)
+			defer c.Close()
+			for _, topic := range []string{"users", "users-out"} {
+				require.NoError(t, c.CreateTopic(ctx, topic, 3))
+			}
+			produce := func(kvs ...[2]string) {
+				var recs []*kgo.Record
+				for _, kv := range kvs {
+					r := &kgo.Record{Topic: "users", Key: []byte(kv[0])}
+					if kv[1] != "" {
+						r.Value = []byte(kv[1])
+					}
+					recs = append(recs, r)
+				}
+				require.NoError(t, c.Produce(ctx, recs...))
+			}
+			appID := "table-src-" + strings.ToLower(g.String())
+			run := func(check func(app *streams.App)) *restoreCounter {
+				sb := kstream.NewStreamsBuilder()
+				kstream.Table(sb, "users", strs, kstream.Materialized[string, string]{Name: "users-store"}).ToStream().
+					To("users-out", kstream.Produced[string, string]{ValueSerde: serde.String()})
+				topo, err := sb.Build()
+				require.NoError(t, err)
+				rc := &restoreCounter{records: map[string]int64{}, topics: map[string]bool{}}
+				app, err := streams.New(topo, streams.Config{
+					ApplicationID: appID, Brokers: c.Addrs(), StateDir: t.TempDir(), Guarantee: g, // a fresh state dir: a full restore
+					CommitInterval: 50 * time.Millisecond, RestoreListener: rc,
+					Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				})
+				require.NoError(t, err)
+				runCtx, stop := context.WithCancel(ctx)
+				runErr := make(chan error, 1)
+				go func() { runErr <- app.Run(runCtx) }()
+				require.NoError(t, c.WaitCaughtUp(ctx, appID, "users"))
+				check(app)
+				stop()
+				require.NoError(t, <-runErr)
+				return rc
+			}
+			get := func(app *streams.App, key string) (string, bool) {
+				q, err := streams.QueryKeyValue[string, string](app, "users-store")
+				require.NoError(t, err)
+				v, ok, err := q.Get(key)
+				require.NoError(t, err)
+				return v, ok
+			}
+
+			produce([2]string{"alice", "eu"}, [2]string{"bob", "eu"}, [2]string{"carol", "us"})
+			first := run(func(app *streams.App) {
+				v, ok := get(app, "bob")
+				require.True(t, ok)
+				require.Equal(t, "eu", v)
+			})
+			require.Zero(t, first.records["users-store"], "nothing committed yet: nothing to restore")
+
+			topics, err := c.Admin().ListTopics(ctx)
+			require.NoError(t, err)
+			require.NotContains(t, topics.Names(), streams.ChangelogTopic(appID, "users-store"), "the table writes no changelog")
+
+			produce([2]string{"alice", "us"}, [2]string{"bob", ""})
+			second := run(func(app *streams.App) {
+				v, ok := get(app, "alice")
+				require.True(t, ok)
+				require.Equal(t, "us", v)
+				_, ok = get(app, "bob")
+				require.False(t, ok, "bob's tombstone deleted him")
+				v, ok = get(app, "carol")
+				require.True(t, ok, "carol was restored from the topic")
+				require.Equal(t, "us", v)
+			})
+			require.Equal(t, int64(3), second.records["users-store"], "the three committed records, restored from the topic")
+			require.Equal(t, map[string]bool{"users": true}, second.topics)
+
+			// Each input record reached the output once: the restored ones
+			// were not processed again.
+			recs, err := c.ReadAll(ctx, "users-out")
+			require.NoError(t, err)
+			require.Len(t, recs, 5)
+		})
+	}
 }

@@ -64,6 +64,10 @@ type rows struct {
 	// add adds the store to the builder, at Build; nil once added or for a
 	// store added when it was made (an aggregation's).
 	add func()
+	// sourceTopic is the topic a table was read from: its store's
+	// changelog, so that no other is written (Kafka Streams' source-topic
+	// optimisation).
+	sourceTopic string
 }
 
 // oldValues says whether updates carry old values. Read it when the
@@ -101,10 +105,13 @@ func (t KTable[K, V]) StoreName() string {
 }
 
 // Table reads topic as a table: each record is its key's latest value, a
-// nil value deletes the key. With a Materialized, the table is kept in a
-// store of that name (a timestamped key-value store, queryable), and
-// forwards each update with the row's old value; without, it is kept only
-// if an operation on it needs old values.
+// nil value deletes the key. With a Materialized that names a store (or
+// gives one), the table is kept in it (a timestamped key-value store,
+// queryable) and forwards each update with the row's old value; without,
+// it is kept only if an operation on it needs old values. A kept table
+// writes no changelog: topic is its changelog, as with Kafka Streams'
+// source-topic optimisation (reuse.ktable.source.topics), and a task
+// restores the table from it up to what the app has committed there.
 func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], materialized ...Materialized[K, V]) KTable[K, V] {
 	m := tableMaterialized(materialized)
 	// Kafka Streams' order: the store's name, the source's, the table
@@ -135,7 +142,7 @@ func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], 
 		TimestampExtractor: ex, OffsetReset: consumed.OffsetReset,
 	})
 	t := KTable[K, V]{sb: sb, keySerde: or(mm.KeySerde, consumed.KeySerde), valueSerde: or(mm.ValueSerde, consumed.ValueSerde)}
-	t.rows = &rows{store: store, materialized: mm.asksForStore()}
+	t.rows = &rows{store: store, materialized: mm.asksForStore(), sourceTopic: topic}
 	t.node = upsert(sb, name, t.rows, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
 	t.rows.node = t.node
 	t.addStoreLater(mm, name)
@@ -163,13 +170,23 @@ func (t KTable[K, V]) addStoreLater(m Materialized[K, V], processor string) {
 }
 
 // addStore adds store, built as m says with t's serdes, connected to
-// processor.
+// processor. The store of a table read from a topic restores from that
+// topic instead of a changelog of its own (unless m disables logging: then
+// it is not restored at all).
 func (t KTable[K, V]) addStore(m Materialized[K, V], store, processor string) {
 	t.sb.needSerdes(store, "Materialized", t.keySerde == nil, t.valueSerde == nil)
 	if t.keySerde == nil || t.valueSerde == nil {
 		return
 	}
-	t.sb.b.AddStateStore(m.keyValueStore(store, t.keySerde, t.valueSerde), processor)
+	b := m.keyValueStore(store, t.keySerde, t.valueSerde)
+	if topic := t.rows.sourceTopic; topic != "" && !m.LoggingDisabled {
+		if m.LogConfig != nil {
+			t.sb.problem("store %q of the table read from %q: Materialized.LogConfig has no changelog to configure; the table restores from %q itself", store, topic, topic)
+		}
+		b.WithLoggingDisabled()
+		t.sb.b.RestoreFromSourceTopic(store, topic)
+	}
+	t.sb.b.AddStateStore(b, processor)
 }
 
 // upsert adds the processor that turns records into table updates: value

@@ -30,11 +30,12 @@ func mustNotBeNil(ctor string, supplier KeyValueBytesStoreSupplier, keyNil, valu
 // goroutine; once configured, Build and the getters are safe for concurrent
 // use.
 type Builder[S Store] struct {
-	name      string
-	build     func() S
-	logging   bool
-	logConfig map[string]string
-	caching   bool
+	name        string
+	build       func() S
+	logging     bool
+	logConfig   map[string]string
+	caching     bool
+	timestamped bool
 }
 
 var _ StoreBuilder = (*Builder[KeyValueStore[string, int64]])(nil)
@@ -88,8 +89,14 @@ func NewTimestampedKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSup
 	b = newBuilder(supplier.Name(), func() TimestampedKeyValueStore[K, V] {
 		return newKeyValueStore[K, ValueAndTimestamp[V]](b.backendFor(supplier), keySerde, vs)
 	})
+	b.timestamped = true
 	return b
 }
+
+// Timestamped reports whether the stores keep each value's timestamp with
+// it (NewTimestampedKeyValueStoreBuilder): their bytes are the timestamp, 8
+// bytes big-endian Unix milliseconds, then the value serde's bytes.
+func (b *Builder[S]) Timestamped() bool { return b.timestamped }
 
 // Name is the name every built store has.
 func (b *Builder[S]) Name() string { return b.name }

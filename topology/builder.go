@@ -26,7 +26,10 @@ type Builder struct {
 	prog     *graph.Program // set by Build; node factories read it
 	problems []string
 	conns    [][2]string // (processor, store) pairs, checked at Build
-	built    bool
+	// fromSource are the (store, topic) pairs of RestoreFromSourceTopic,
+	// checked at Build.
+	fromSource [][2]string
+	built      bool
 }
 
 // NewBuilder returns an empty builder.
@@ -310,6 +313,22 @@ func (b *Builder) ConnectProcessorAndStateStores(processor string, stores ...str
 	}
 }
 
+// RestoreFromSourceTopic makes topic, which a source of the store's
+// sub-topology reads, the changelog of the key-value store named store, as
+// Kafka Streams does for a table read from a topic (its source-topic
+// optimisation) and for Topology.addReadOnlyStateStore: no
+// "<application.id>-<store>-changelog" is created or written, since the
+// topic already holds every record the store was built from. The store must
+// be built with logging disabled (its builder's WithLoggingDisabled), and
+// its bytes must be the topic's records as they are (for a timestamped
+// store, state.NewTimestampedKeyValueStoreBuilder, the runtime adds each
+// record's timestamp). A task restores it from the topic's partition up to
+// the offset the application has committed there, and processes the rest,
+// so nothing is processed twice.
+func (b *Builder) RestoreFromSourceTopic(store, topic string) {
+	b.fromSource = append(b.fromSource, [2]string{store, topic})
+}
+
 // pendingConnections are checked at Build, since a store or processor may be
 // added after the call that names it.
 func (b *Builder) connect(proc, store string) {
@@ -373,6 +392,32 @@ func (b *Builder) Build() (*Topology, error) {
 			connected[store] = true
 		}
 	}
+	for _, fs := range b.fromSource {
+		store, topic := fs[0], fs[1]
+		sd, ok := b.stores[store]
+		switch {
+		case !ok:
+			add("RestoreFromSourceTopic(%q, %q): there is no store %q; add it with AddStateStore", store, topic, store)
+			continue
+		case readers[topic] == "":
+			add("RestoreFromSourceTopic(%q, %q): no source reads topic %q; a store can only be restored from a topic its sub-topology reads", store, topic, topic)
+			continue
+		case sd.Builder.LoggingEnabled():
+			add("RestoreFromSourceTopic(%q, %q): store %q logs to a changelog of its own; build it WithLoggingDisabled", store, topic, store)
+			continue
+		case sd.SourceTopic != "" && sd.SourceTopic != topic:
+			add("RestoreFromSourceTopic(%q, %q): store %q is already restored from %q", store, topic, store, sd.SourceTopic)
+			continue
+		}
+		if _, windowed := sd.Builder.(state.WindowedStoreBuilder); windowed {
+			add("RestoreFromSourceTopic(%q, %q): store %q is a window or session store; only a key-value store holds a topic's records as they are", store, topic, store)
+			continue
+		}
+		sd.SourceTopic = topic
+		if ts, ok := sd.Builder.(interface{ Timestamped() bool }); ok {
+			sd.Timestamped = ts.Timestamped()
+		}
+	}
 	for _, s := range b.storeSeq {
 		if !connected[s] || len(b.stores[s].Processors) == 0 {
 			add("state store %q is connected to no processor; name the processors in AddStateStore or call ConnectProcessorAndStateStores", s)
@@ -380,22 +425,38 @@ func (b *Builder) Build() (*Topology, error) {
 	}
 
 	if len(problems) > 0 {
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "topology: %d problem(s):", len(problems))
-		for _, p := range problems {
-			sb.WriteString("\n  - ")
-			sb.WriteString(p)
+		return nil, newError(problems)
+	}
+
+	subs := b.group()
+	for _, st := range subs {
+		for _, name := range st.Stores {
+			if t := b.stores[name].SourceTopic; t != "" && !slices.Contains(st.SourceTopics, t) {
+				problems = append(problems, fmt.Sprintf("RestoreFromSourceTopic(%q, %q): the store's processors are in sub-topology %d, which does not read %q", name, t, st.ID, t))
+			}
 		}
-		return nil, &Error{Problems: problems, msg: sb.String()}
+	}
+	if len(problems) > 0 {
+		return nil, newError(problems)
 	}
 
 	b.built = true
 	b.prog = &graph.Program{
-		Subtopologies:  b.group(),
+		Subtopologies:  subs,
 		Stores:         b.stores,
 		InternalTopics: b.internal,
 	}
 	return &Topology{prog: b.prog}, nil
+}
+
+func newError(problems []string) *Error {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "topology: %d problem(s):", len(problems))
+	for _, p := range problems {
+		sb.WriteString("\n  - ")
+		sb.WriteString(p)
+	}
+	return &Error{Problems: problems, msg: sb.String()}
 }
 
 // Error lists every problem Build found.

@@ -163,3 +163,28 @@ func TestBuildOnce(t *testing.T) {
 	_, err = b.Build()
 	require.ErrorContains(t, err, "Build was already called")
 }
+
+// RestoreFromSourceTopic names a store and a topic its sub-topology reads;
+// the store must not log to a changelog of its own, and be a key-value
+// store.
+func TestRestoreFromSourceTopicIsChecked(t *testing.T) {
+	build := func(logged bool, topic string) error {
+		b := topology.NewBuilder()
+		src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"users"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+		topology.AddProcessor(b, "keep", processor.Func(func(processor.Context[string, string], processor.Record[string, string]) error { return nil }), src)
+		sb := state.NewTimestampedKeyValueStoreBuilder(state.InMemoryKeyValueStore("users-store"), serde.String(), serde.String())
+		if !logged {
+			sb.WithLoggingDisabled()
+		}
+		b.AddStateStore(sb, "keep")
+		b.RestoreFromSourceTopic("users-store", topic)
+		b.RestoreFromSourceTopic("nope", "users")
+		_, err := b.Build()
+		return err
+	}
+	err := build(true, "other")
+	require.ErrorContains(t, err, `RestoreFromSourceTopic("users-store", "other"): no source reads topic "other"`)
+	require.ErrorContains(t, err, `RestoreFromSourceTopic("nope", "users"): there is no store "nope"`)
+	err = build(true, "users")
+	require.ErrorContains(t, err, `store "users-store" logs to a changelog of its own; build it WithLoggingDisabled`)
+}

@@ -135,6 +135,15 @@ type NodeDef struct {
 type StoreDef struct {
 	Builder    state.StoreBuilder
 	Processors []string
+	// SourceTopic, when set, is the store's changelog: a topic a source of
+	// its sub-topology reads (a table read from it). The store writes no
+	// changelog of its own; it is restored from the topic, up to what the
+	// application has committed on it.
+	SourceTopic string
+	// Timestamped says the store's bytes are a timestamp and the value,
+	// which a restore from SourceTopic, whose records hold the value alone,
+	// must add.
+	Timestamped bool
 }
 
 // Subtopology is a connected component of the node graph (two processors

@@ -3,6 +3,7 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,9 @@ import (
 type ChangelogReader struct {
 	consumer ChangelogConsumer
 	admin    Admin
+	// group is the application's consumer group, whose committed offsets
+	// bound the restore of a store from a source topic.
+	group    string
 	log      *slog.Logger
 	listener RestoreListener // nil for none
 	// committedOnly restores up to the last stable offset (exactly-once).
@@ -60,10 +64,14 @@ type storeRestore struct {
 	// checkpoint, its own changelog offset, or "" for the beginning.
 	from  string
 	batch []state.KeyValue[[]byte, []byte]
+	// stampValues, for a timestamped store restored from a source topic,
+	// puts each record's timestamp in front of its value, as the store
+	// keeps it; the topic's records hold the value alone.
+	stampValues bool
 }
 
-func newChangelogReader(consumer ChangelogConsumer, admin Admin, log *slog.Logger, listener RestoreListener, committedOnly bool, progressEvery time.Duration) *ChangelogReader {
-	return &ChangelogReader{consumer: consumer, admin: admin, log: log, listener: listener, committedOnly: committedOnly,
+func newChangelogReader(consumer ChangelogConsumer, admin Admin, group string, log *slog.Logger, listener RestoreListener, committedOnly bool, progressEvery time.Duration) *ChangelogReader {
+	return &ChangelogReader{consumer: consumer, admin: admin, group: group, log: log, listener: listener, committedOnly: committedOnly,
 		progressEvery: progressEvery, restoring: map[processor.TaskID]*restoration{}, restoredTo: map[TopicPartition]int64{}}
 }
 
@@ -91,6 +99,18 @@ func (r *ChangelogReader) Register(ctx context.Context, tk *task.Task) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("streams: task %s: end offsets of its changelogs: %w", tk.ID(), err)
 	}
+	// A store restored from a source topic restores only what the group
+	// has committed there: the task processes the rest, and restoring it
+	// too would forward its records twice (Kafka Streams'
+	// StoreChangelogReader does the same for source changelogs).
+	var committed map[TopicPartition]int64
+	for store := range logs {
+		if ok, _ := tk.SourceChangelog(store); ok && committed == nil {
+			if committed, err = r.admin.CommittedOffsets(ctx, r.group, topics...); err != nil {
+				return false, fmt.Errorf("streams: task %s: committed offsets of its source changelogs: %w", tk.ID(), err)
+			}
+		}
+	}
 	rs := &restoration{tk: tk, stores: map[TopicPartition]*storeRestore{}}
 	add := map[string]map[int32]kgo.Offset{}
 	p := tk.ID().Partition
@@ -115,6 +135,10 @@ func (r *ChangelogReader) Register(ctx context.Context, tk *task.Task) (bool, er
 		}
 		now := time.Now()
 		sr := &storeRestore{name: store, r: rr, end: end, began: now, logged: now}
+		if ok, timestamped := tk.SourceChangelog(store); ok {
+			sr.end = min(end, committed[tp]) // nothing committed: nothing to restore
+			sr.stampValues = timestamped
+		}
 		if st.Persistent() {
 			if err := r.restoreStart(tk, sr, cp, tp); err != nil {
 				return false, err
@@ -218,7 +242,12 @@ func (r *ChangelogReader) Apply(fetches kgo.Fetches) ([]*task.Task, error) {
 				}
 				sr.next = rec.Offset + 1
 				if !rec.Attrs.IsControl() && rec.Offset < sr.end {
-					sr.batch = append(sr.batch, state.KeyValue[[]byte, []byte]{Key: rec.Key, Value: rec.Value})
+					v := rec.Value
+					if sr.stampValues && v != nil {
+						v = binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(v)), uint64(rec.Timestamp.UnixMilli()))
+						v = append(v, rec.Value...)
+					}
+					sr.batch = append(sr.batch, state.KeyValue[[]byte, []byte]{Key: rec.Key, Value: v})
 				}
 				touched[sr] = true
 			}

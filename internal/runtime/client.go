@@ -64,6 +64,9 @@ type Admin interface {
 	EndOffsets(ctx context.Context, committedOnly bool, topics ...string) (map[TopicPartition]int64, map[TopicPartition]error, error)
 	// NumPartitions returns the partition count of topic.
 	NumPartitions(ctx context.Context, topic string) (int, error)
+	// CommittedOffsets returns the offsets group has committed on topics'
+	// partitions; a partition with none is missing from the map.
+	CommittedOffsets(ctx context.Context, group string, topics ...string) (map[TopicPartition]int64, error)
 }
 
 // kgoGroup adapts a *kgo.Client to GroupClient.
@@ -117,6 +120,23 @@ func (a kadmAdmin) EndOffsets(ctx context.Context, committedOnly bool, topics ..
 		out[tp] = o.Offset
 	})
 	return out, errs, nil
+}
+
+func (a kadmAdmin) CommittedOffsets(ctx context.Context, group string, topics ...string) (map[TopicPartition]int64, error) {
+	resp, err := a.FetchOffsetsForTopics(ctx, group, topics...)
+	if err != nil {
+		return nil, err
+	}
+	if err := resp.Error(); err != nil {
+		return nil, err
+	}
+	out := map[TopicPartition]int64{}
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil && o.At >= 0 {
+			out[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.At
+		}
+	})
+	return out, nil
 }
 
 func (a kadmAdmin) NumPartitions(ctx context.Context, topic string) (int, error) {

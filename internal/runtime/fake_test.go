@@ -299,6 +299,12 @@ func (a fakeAdmin) EndOffsets(_ context.Context, _ bool, topics ...string) (map[
 
 func (a fakeAdmin) NumPartitions(context.Context, string) (int, error) { return 8, nil }
 
+// CommittedOffsets: the fakes have no topology restored from a source
+// topic, so nothing asks.
+func (a fakeAdmin) CommittedOffsets(context.Context, string, ...string) (map[TopicPartition]int64, error) {
+	return map[TopicPartition]int64{}, nil
+}
+
 // rig is a TaskManager (with its thread) on the fakes, running a count of
 // the keys of topic "in" into a logged in-memory store "counts", which
 // forwards each new count to topic "out".

@@ -126,7 +126,7 @@ func (th *StreamThread) wire(restore ChangelogConsumer, txn Transactions, failur
 	tm.client = th.client
 	tm.coll = &RecordCollector{client: th.client, log: th.log, metrics: rt.metrics,
 		onProduction: rt.cfg.Hooks.OnProductionError, numPartitions: rt.numPartitions}
-	tm.reader = newChangelogReader(restore, rt.admin, th.log, rt.cfg.Hooks.Restore, txn != nil, rt.cfg.RestoreProgressEvery)
+	tm.reader = newChangelogReader(restore, rt.admin, rt.cfg.ApplicationID, th.log, rt.cfg.Hooks.Restore, txn != nil, rt.cfg.RestoreProgressEvery)
 	tm.commit = newCommitter(tm, txn)
 	if e, ok := tm.commit.(*exactlyOnce); ok {
 		e.failures = failures

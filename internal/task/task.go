@@ -147,9 +147,15 @@ func New(cfg Config) (*Task, error) {
 	t.changelogs = map[string]string{}
 	for _, name := range t.sub.Stores {
 		t.storeNames = append(t.storeNames, name)
-		b := cfg.Program.Stores[name].Builder
+		def := cfg.Program.Stores[name]
+		b := def.Builder
 		t.stores[name] = b.Build()
-		if b.LoggingEnabled() {
+		switch {
+		case def.SourceTopic != "":
+			// Restored from the topic it was built from; nothing is
+			// written to it (the store does not log).
+			t.changelogs[name] = cfg.Program.TopicName(cfg.ApplicationID, def.SourceTopic)
+		case b.LoggingEnabled():
 			t.changelogs[name] = graph.ChangelogTopic(cfg.ApplicationID, name)
 		}
 	}
@@ -428,7 +434,19 @@ func (t *Task) LogChange(store string, key, value []byte) error {
 	return t.cfg.Collector.Send(&t.out)
 }
 
-// Changelogs returns the changelog topic of each logged store.
+// SourceChangelog reports whether store is restored from a source topic
+// of the task (topology.Builder.RestoreFromSourceTopic), and whether its
+// values then need their record's timestamp in front.
+func (t *Task) SourceChangelog(store string) (ok, timestamped bool) {
+	def := t.cfg.Program.Stores[store]
+	if def == nil || def.SourceTopic == "" {
+		return false, false
+	}
+	return true, def.Timestamped
+}
+
+// Changelogs returns the changelog topic of each logged store, and of
+// each store restored from a source topic.
 func (t *Task) Changelogs() map[string]string { return t.changelogs }
 
 // Stores returns the task's stores by name.
