@@ -84,6 +84,7 @@ func (g KGroupedStream[K, V]) Count(materialized ...Materialized[K, int64]) KTab
 	return aggregateStream(g, aggregateName, m, aggregation[K, V, int64]{
 		init: func() int64 { return 0 },
 		add:  func(_ K, _ V, n int64) int64 { return n + 1 },
+		ours: true,
 	})
 }
 
@@ -129,6 +130,9 @@ type aggregation[K, V, A any] struct {
 	init  func() A
 	first func(K, V) A
 	add   func(K, V, A) A
+	// ours says the functions are the library's (Count's), which cannot
+	// panic: the aggregator then calls them without a recover.
+	ours bool
 }
 
 // aggregateStream adds the aggregation of g to a table in a store, in
@@ -141,8 +145,9 @@ func aggregateStream[K, V, A any](g KGroupedStream[K, V], prefix string, m Mater
 	in := g.input(store)
 	t := KTable[K, A]{sb: sb, keySerde: or(m.KeySerde, in.keySerde), valueSerde: m.ValueSerde}
 	isNilK, isNilV := nilTest[K](), nilTest[V]()
+	nullable := canBeNil[K]() || canBeNil[V]()
 	t.node = topology.AddProcessor(sb.b, name, func() processor.Processor[K, V, K, Change[A]] {
-		return &aggregator[K, V, A]{name: name, store: store, agg: agg, isNilK: isNilK, isNilV: isNilV}
+		return &aggregator[K, V, A]{name: name, store: store, agg: agg, isNilK: isNilK, isNilV: isNilV, nullable: nullable}
 	}, in.node)
 	t.rows = &rows{store: store, materialized: true, node: t.node}
 	t.addStore(m, store, name)
@@ -154,6 +159,7 @@ type aggregator[K, V, A any] struct {
 	agg         aggregation[K, V, A]
 	isNilK      func(K) bool
 	isNilV      func(V) bool
+	nullable    bool // K or V can be nil: test each record
 	ctx         processor.Context[K, Change[A]]
 	kv          state.TimestampedKeyValueStore[K, A]
 }
@@ -166,7 +172,7 @@ func (a *aggregator[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
 }
 
 func (a *aggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
-	if a.isNilK(rec.Key) || a.isNilV(rec.Value) {
+	if a.nullable && (a.isNilK(rec.Key) || a.isNilV(rec.Value)) {
 		a.ctx.DroppedRecord()
 		return nil
 	}
@@ -175,7 +181,7 @@ func (a *aggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 		return err
 	}
 	var next A
-	if err := guard(a.ctx, a.name, "the aggregator", func() error {
+	fold := func() error {
 		switch {
 		case had:
 			next = a.agg.add(rec.Key, rec.Value, old.Value)
@@ -185,7 +191,10 @@ func (a *aggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
 			next = a.agg.add(rec.Key, rec.Value, a.agg.init())
 		}
 		return nil
-	}); err != nil {
+	}
+	if a.agg.ours {
+		_ = fold()
+	} else if err := guard(a.ctx, a.name, "the aggregator", fold); err != nil {
 		return err
 	}
 	return putAndForward(a.ctx, a.kv, rec.Key, old, had, next, rec.Timestamp, rec.Headers)

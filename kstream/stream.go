@@ -346,13 +346,19 @@ func repartition[K, V any](s KStream[K, V], base, option string, r topology.Repa
 	}
 	r.SinkName, r.SourceName = sinkN, sourceN
 	s.sb.needSerdes(base+"-repartition", option, r.KeySerde == nil, r.ValueSerde == nil, sinkN, sourceN)
-	isNil := nilTest[K]()
-	filter := topology.AddProcessor(s.sb.b, filterN, processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
-		if isNil(rec.Key) {
-			return nil // a null key has no partition; Kafka Streams drops it here without counting
-		}
-		return ctx.Forward(rec)
-	}), s.node)
+	// A null key has no partition; Kafka Streams drops it here without
+	// counting. A key type that cannot be nil passes straight through.
+	pass := processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, V]) error { return ctx.Forward(rec) })
+	if canBeNil[K]() {
+		isNil := nilTest[K]()
+		pass = processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
+			if isNil(rec.Key) {
+				return nil
+			}
+			return ctx.Forward(rec)
+		})
+	}
+	filter := topology.AddProcessor(s.sb.b, filterN, pass, s.node)
 	n := topology.AddRepartition(s.sb.b, base, r, filter)
 	return KStream[K, V]{sb: s.sb, node: n, keySerde: r.KeySerde, valueSerde: r.ValueSerde}
 }
@@ -366,15 +372,22 @@ var generatedName = regexp.MustCompile(`^KSTREAM.*-[0-9]{10}$`)
 // interface, channel or function. For types that cannot be nil it returns a
 // test that is always false and costs nothing per record.
 func nilTest[T any]() func(T) bool {
-	t := reflect.TypeFor[T]()
-	switch t.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Chan, reflect.Func:
+	if canBeNil[T]() {
 		return func(v T) bool {
 			rv := reflect.ValueOf(&v).Elem()
 			return rv.IsNil()
 		}
 	}
 	return func(T) bool { return false }
+}
+
+// canBeNil reports whether a T can be nil.
+func canBeNil[T any]() bool {
+	switch reflect.TypeFor[T]().Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Chan, reflect.Func:
+		return true
+	}
+	return false
 }
 
 // keyKeeping wraps supplier's processors so that every record they forward
