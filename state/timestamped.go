@@ -22,11 +22,13 @@ const timestampSize = 8
 // reading, so the zero time.Time comes back as the zero time.Time.
 type timestampedSerde[V any] struct {
 	inner serde.Serde[V]
+	app   serde.Appender[V] // inner's, or nil; asserted once, not per write
 	name  string
 }
 
 func newTimestampedSerde[V any](inner serde.Serde[V]) timestampedSerde[V] {
-	return timestampedSerde[V]{inner: inner, name: "timestamped[" + inner.Name() + "]"}
+	app, _ := inner.(serde.Appender[V])
+	return timestampedSerde[V]{inner: inner, app: app, name: "timestamped[" + inner.Name() + "]"}
 }
 
 func (s timestampedSerde[V]) Name() string { return s.name }
@@ -48,6 +50,9 @@ func (s timestampedSerde[V]) Serialize(v ValueAndTimestamp[V]) ([]byte, error) {
 // the timestamp), so the Appender contract holds for any inner serde.
 func (s timestampedSerde[V]) AppendSerialize(dst []byte, v ValueAndTimestamp[V]) ([]byte, error) {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Timestamp.UnixMilli()))
+	if s.app != nil {
+		return s.app.AppendSerialize(dst, v.Value)
+	}
 	return serde.Append(s.inner, dst, v.Value)
 }
 
