@@ -145,11 +145,10 @@ func aggregateStream[K, V, A any](g KGroupedStream[K, V], prefix string, m Mater
 	in := g.input(store)
 	t := KTable[K, A]{sb: sb, keySerde: or(m.KeySerde, in.keySerde), valueSerde: m.ValueSerde}
 	isNilK, isNilV := nilTest[K](), nilTest[V]()
-	nullable := canBeNil[K]() || canBeNil[V]()
 	t.node = topology.AddProcessor(sb.b, name, func() processor.Processor[K, V, K, Change[A]] {
-		return &aggregator[K, V, A]{name: name, store: store, agg: agg, isNilK: isNilK, isNilV: isNilV, nullable: nullable}
+		return &aggregator[K, V, A]{name: name, store: store, agg: agg, isNilK: isNilK, isNilV: isNilV}
 	}, in.node)
-	t.rows = &rows{store: store, materialized: true, node: t.node}
+	t.rows, t.store = &rows{store: store, materialized: true}, store
 	t.addStore(m, store, name)
 	return t
 }
@@ -157,9 +156,8 @@ func aggregateStream[K, V, A any](g KGroupedStream[K, V], prefix string, m Mater
 type aggregator[K, V, A any] struct {
 	name, store string
 	agg         aggregation[K, V, A]
-	isNilK      func(K) bool
+	isNilK      func(K) bool // nilTest: nil for a type that cannot be nil
 	isNilV      func(V) bool
-	nullable    bool // K or V can be nil: test each record
 	ctx         processor.Context[K, Change[A]]
 	kv          state.TimestampedKeyValueStore[K, A]
 }
@@ -172,7 +170,7 @@ func (a *aggregator[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
 }
 
 func (a *aggregator[K, V, A]) Process(rec processor.Record[K, V]) error {
-	if a.nullable && (a.isNilK(rec.Key) || a.isNilV(rec.Value)) {
+	if null(a.isNilK, rec.Key) || null(a.isNilV, rec.Value) {
 		a.ctx.DroppedRecord()
 		return nil
 	}

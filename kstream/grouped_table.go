@@ -56,11 +56,11 @@ func GroupByTable[K, V, K2, V2 any](t KTable[K, V], selector func(key K, value V
 		hasOld, hasNew := rec.Value.HasOld, rec.Value.HasNew
 		if hasOld {
 			oldK, oldV = selector(rec.Key, rec.Value.Old)
-			hasOld = !isNilK(oldK) && !isNilV(oldV)
+			hasOld = !null(isNilK, oldK) && !null(isNilV, oldV)
 		}
 		if hasNew {
 			newK, newV = selector(rec.Key, rec.Value.New)
-			hasNew = !isNilK(newK) && !isNilV(newV)
+			hasNew = !null(isNilK, newK) && !null(isNilV, newV)
 		}
 		if hasOld && hasNew && sameKey(ks, oldK, newK) {
 			return ctx.Forward(processor.Derive(rec, newK, Change[V2]{Old: oldV, HasOld: true, New: newV, HasNew: true}))
@@ -157,7 +157,7 @@ func aggregateTable[K, V, A any](g KGroupedTable[K, V], prefix string, m Materia
 	t.node = topology.AddProcessor(sb.b, name, func() processor.Processor[K, Change[V], K, Change[A]] {
 		return &tableAggregator[K, V, A]{name: name, store: store, agg: agg}
 	}, in)
-	t.rows = &rows{store: store, materialized: true, node: t.node}
+	t.rows, t.store = &rows{store: store, materialized: true}, store
 	t.addStore(m, store, name)
 	return t
 }

@@ -114,14 +114,6 @@ type Materialized[K, V any] struct {
 	Named Named
 }
 
-// materialized is the first of ms, or a zero one.
-func materialized[K, V any](ms []Materialized[K, V]) Materialized[K, V] {
-	if len(ms) > 0 {
-		return ms[0]
-	}
-	return Materialized[K, V]{}
-}
-
 // storeName is m's store name, or a new one with prefix.
 func (m Materialized[K, V]) storeName(sb *StreamsBuilder, prefix string) string {
 	if m.Name != "" {
@@ -138,38 +130,19 @@ func (m Materialized[K, V]) keyValueSupplier(name string) state.KeyValueBytesSto
 	return state.InMemoryKeyValueStore(name)
 }
 
-// configure applies m's caching and logging to a store builder.
-func configure[S interface {
-	WithCaching() S
-	WithLoggingDisabled() S
-	WithLoggingEnabled(map[string]string) S
-}](m materializedSettings, b S) {
-	if m.caching {
-		b.WithCaching()
-	}
-	switch {
-	case m.loggingDisabled:
-		b.WithLoggingDisabled()
-	case m.logConfig != nil:
-		b.WithLoggingEnabled(m.logConfig)
-	}
-}
-
-// materializedSettings are the type-free settings of a Materialized.
-type materializedSettings struct {
-	caching, loggingDisabled bool
-	logConfig                map[string]string
-}
-
-func (m Materialized[K, V]) settings() materializedSettings {
-	return materializedSettings{m.Caching, m.LoggingDisabled, m.LogConfig}
-}
-
 // keyValueStore is the timestamped key-value store builder of m, named
 // name, with its serdes.
 func (m Materialized[K, V]) keyValueStore(name string, ks serde.Serde[K], vs serde.Serde[V]) *state.Builder[state.TimestampedKeyValueStore[K, V]] {
 	b := state.NewTimestampedKeyValueStoreBuilder(m.keyValueSupplier(name), ks, vs)
-	configure(m.settings(), b)
+	if m.Caching {
+		b.WithCaching()
+	}
+	switch {
+	case m.LoggingDisabled:
+		b.WithLoggingDisabled()
+	case m.LogConfig != nil:
+		b.WithLoggingEnabled(m.LogConfig)
+	}
 	return b
 }
 

@@ -349,8 +349,7 @@ func repartition[K, V any](s KStream[K, V], base, option string, r topology.Repa
 	// A null key has no partition; Kafka Streams drops it here without
 	// counting. A key type that cannot be nil passes straight through.
 	pass := processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, V]) error { return ctx.Forward(rec) })
-	if canBeNil[K]() {
-		isNil := nilTest[K]()
+	if isNil := nilTest[K](); isNil != nil {
 		pass = processor.Func(func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
 			if isNil(rec.Key) {
 				return nil
@@ -369,26 +368,18 @@ var generatedName = regexp.MustCompile(`^KSTREAM.*-[0-9]{10}$`)
 
 // nilTest returns a test of whether a T is nil, a Kafka null, which a
 // repartition or an aggregation drops: a nil pointer, map, slice,
-// interface, channel or function. For types that cannot be nil it returns a
-// test that is always false and costs nothing per record.
+// interface, channel or function. For a type that cannot be nil it returns
+// nil, so that the per-record path skips the test (see null).
 func nilTest[T any]() func(T) bool {
-	if canBeNil[T]() {
-		return func(v T) bool {
-			rv := reflect.ValueOf(&v).Elem()
-			return rv.IsNil()
-		}
-	}
-	return func(T) bool { return false }
-}
-
-// canBeNil reports whether a T can be nil.
-func canBeNil[T any]() bool {
 	switch reflect.TypeFor[T]().Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Chan, reflect.Func:
-		return true
+		return func(v T) bool { return reflect.ValueOf(&v).Elem().IsNil() }
 	}
-	return false
+	return nil
 }
+
+// null reports whether v is nil by test, a nilTest.
+func null[T any](test func(T) bool, v T) bool { return test != nil && test(v) }
 
 // keyKeeping wraps supplier's processors so that every record they forward
 // while processing a record has that record's key, as Kafka Streams'

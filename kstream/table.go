@@ -42,12 +42,14 @@ type KTable[K, V any] struct {
 	// old values once materialized; nil when there is none (a windowed
 	// aggregation's table).
 	rows *rows
-	// windowStore is the store of a windowed aggregation's table, and
-	// windowing how its keys' windows close.
-	windowStore string
-	windowing   *windowing[K]
-	keySerde    serde.Serde[K]
-	valueSerde  serde.Serde[V]
+	// store is the table's own store: its rows' (read from a topic, made
+	// by ToTable or by an aggregation) or a windowed aggregation's; "" for
+	// a table derived statelessly from another.
+	store string
+	// windowing is how a windowed table's keys' windows close.
+	windowing  *windowing[K]
+	keySerde   serde.Serde[K]
+	valueSerde serde.Serde[V]
 }
 
 // rows is the store of a table's rows. A table read from a topic, or
@@ -58,9 +60,6 @@ type KTable[K, V any] struct {
 type rows struct {
 	store        string
 	materialized bool
-	// node is the processor that writes the rows, a topology.Node[K,
-	// Change[V]] of the table's types.
-	node any
 	// add adds the store to the builder, at Build; nil once added or for a
 	// store added when it was made (an aggregation's).
 	add func()
@@ -92,16 +91,10 @@ func (t KTable[K, V]) materialize() bool {
 // added later may still materialize it; give a Materialized with a Name to
 // query it).
 func (t KTable[K, V]) StoreName() string {
-	if t.windowStore != "" {
-		return t.windowStore
+	if t.rows != nil && t.store == t.rows.store && !t.rows.materialized {
+		return "" // drawn, not (yet) added
 	}
-	if t.rows == nil || !t.rows.materialized {
-		return ""
-	}
-	if n, ok := t.rows.node.(topology.Node[K, Change[V]]); ok && n == t.node {
-		return t.rows.store // the rows are this table's, not one it derives from
-	}
-	return ""
+	return t.store
 }
 
 // Table reads topic as a table: each record is its key's latest value, a
@@ -113,13 +106,9 @@ func (t KTable[K, V]) StoreName() string {
 // source-topic optimisation (reuse.ktable.source.topics), and a task
 // restores the table from it up to what the app has committed there.
 func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], materialized ...Materialized[K, V]) KTable[K, V] {
-	m := tableMaterialized(materialized)
+	mm := materialized0(materialized)
 	// Kafka Streams' order: the store's name, the source's, the table
 	// source processor's.
-	var mm Materialized[K, V]
-	if m != nil {
-		mm = *m
-	}
 	store := mm.storeName(sb, topic+"-")
 	srcName := sb.newName(sourceName) // Kafka Streams draws both names even when Consumed names them
 	name := sb.newName(tableSourceName)
@@ -144,17 +133,9 @@ func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], 
 	t := KTable[K, V]{sb: sb, keySerde: or(mm.KeySerde, consumed.KeySerde), valueSerde: or(mm.ValueSerde, consumed.ValueSerde)}
 	t.rows = &rows{store: store, materialized: mm.asksForStore(), sourceTopic: topic}
 	t.node = upsert(sb, name, t.rows, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
-	t.rows.node = t.node
+	t.store = store
 	t.addStoreLater(mm, name)
 	return t
-}
-
-// tableMaterialized is the first of ms, or nil for none.
-func tableMaterialized[K, V any](ms []Materialized[K, V]) *Materialized[K, V] {
-	if len(ms) == 0 {
-		return nil
-	}
-	return &ms[0]
 }
 
 // addStoreLater has Build add t's rows store, built as m says and
@@ -195,12 +176,11 @@ func (t KTable[K, V]) addStore(m Materialized[K, V], store, processor string) {
 func upsert[K, VIn, V any](sb *StreamsBuilder, name string, r *rows, parent topology.Node[K, VIn], value func(VIn) (V, bool)) topology.Node[K, Change[V]] {
 	isNil := nilTest[K]()
 	return topology.AddProcessor(sb.b, name, func() processor.Processor[K, VIn, K, Change[V]] {
-		return &upserter[K, VIn, V]{name: name, rows: r, value: value, isNil: isNil}
+		return &upserter[K, VIn, V]{rows: r, value: value, isNil: isNil}
 	}, parent)
 }
 
 type upserter[K, VIn, V any] struct {
-	name  string
 	rows  *rows
 	value func(VIn) (V, bool)
 	isNil func(K) bool
@@ -219,7 +199,7 @@ func (u *upserter[K, VIn, V]) Init(ctx processor.Context[K, Change[V]]) error {
 }
 
 func (u *upserter[K, VIn, V]) Process(rec processor.Record[K, VIn]) error {
-	if u.isNil(rec.Key) {
+	if null(u.isNil, rec.Key) {
 		// A table row needs a key: Kafka Streams drops these too.
 		u.ctx.DroppedRecord()
 		return nil
@@ -254,11 +234,7 @@ func (u *upserter[K, VIn, V]) Close() error { return nil }
 // operation may have changed the key since s was read, the records go
 // through a repartition topic named after the table's processor first.
 func (s KStream[K, V]) ToTable(named Named, materialized ...Materialized[K, V]) KTable[K, V] {
-	m := tableMaterialized(materialized)
-	var mm Materialized[K, V]
-	if m != nil {
-		mm = *m
-	}
+	mm := materialized0(materialized)
 	// Kafka Streams' order: the processor's name, the store's, then the
 	// repartition's (named after the processor) if the key may have
 	// changed.
@@ -272,8 +248,8 @@ func (s KStream[K, V]) ToTable(named Named, materialized ...Materialized[K, V]) 
 	t := KTable[K, V]{sb: s.sb, keySerde: or(mm.KeySerde, s.keySerde), valueSerde: or(mm.ValueSerde, s.valueSerde)}
 	t.rows = &rows{store: store, materialized: mm.asksForStore()}
 	isNil := nilTest[V]()
-	t.node = upsert(s.sb, name, t.rows, s.node, func(v V) (V, bool) { return v, !isNil(v) })
-	t.rows.node = t.node
+	t.node = upsert(s.sb, name, t.rows, s.node, func(v V) (V, bool) { return v, !null(isNil, v) })
+	t.store = store
 	t.addStoreLater(mm, name)
 	return t
 }

@@ -229,7 +229,7 @@ func windowedTable[K, A any](sb *StreamsBuilder, n topology.Node[state.Windowed[
 	if ks != nil {
 		wks = windowed(ks)
 	}
-	return KTable[state.Windowed[K], A]{sb: sb, plain: &n, windowStore: store, windowing: w, keySerde: wks, valueSerde: vs}
+	return KTable[state.Windowed[K], A]{sb: sb, plain: &n, store: store, windowing: w, keySerde: wks, valueSerde: vs}
 }
 
 // asChanges adapts a plain node, which forwards new values only, to a
