@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gostreams/streams/processor"
@@ -87,11 +88,14 @@ type windowing[K any] struct {
 	// wait is how long after its end a window closes: its grace, and for
 	// sessions the gap too.
 	wait time.Duration
-	// replaces, for sessions, reports whether a session's result replaces
-	// an older one of the same key (it merged it): a session's update comes
-	// after the retraction of each session it replaced, and the
-	// retraction's zero value must not be emitted as a final result.
-	replaces func(newer, older K) bool
+	// For sessions: sessionOf is the serialized record key of a session
+	// (the buffer indexes sessions by it), and replaces reports whether a
+	// session of that key contains an older one, which it merged. A
+	// session's update comes after the retraction of each session it
+	// replaced, and the retraction's zero value must not be emitted as a
+	// final result.
+	sessionOf func(K) (string, error)
+	replaces  func(newer, older K) bool
 }
 
 // Suppress holds the table's updates back, as s says, and emits them
@@ -176,8 +180,11 @@ type suppressor[K, V any] struct {
 	store           state.KeyValueStore[[]byte, []byte]
 	// byKey and queue index the buffer: byKey by serialized key, queue by
 	// buffer time, then arrival.
-	byKey    map[string]*buffered[K, V]
-	queue    bufferQueue[K, V]
+	byKey map[string]*buffered[K, V]
+	queue bufferQueue[K, V]
+	// sessions indexes the buffered sessions by their record key, for
+	// final results over sessions (windowing.sessionOf).
+	sessions map[string][]*buffered[K, V]
 	seq      uint64
 	bytes    int64
 	observed time.Time
@@ -186,6 +193,7 @@ type suppressor[K, V any] struct {
 type buffered[K, V any] struct {
 	key      K
 	keyBytes string
+	session  string    // windowing.sessionOf(key), for sessions
 	time     time.Time // buffer time
 	seq      uint64
 	index    int // in the queue
@@ -205,12 +213,16 @@ func (s *suppressor[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
 		return err
 	}
 	s.byKey = map[string]*buffered[K, V]{}
+	s.sessions = map[string][]*buffered[K, V]{}
 	// The buffer as the store has it, after a restart from its changelog.
 	for kv, err := range s.store.All() {
 		if err != nil {
 			return err
 		}
 		b, err := s.decode(kv.Key, kv.Value)
+		if err == nil {
+			err = s.setSession(b)
+		}
 		if err != nil {
 			return fmt.Errorf("kstream: %s: buffer store %q: %w", s.name, s.storeName, err)
 		}
@@ -222,12 +234,27 @@ func (s *suppressor[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	return nil
 }
 
+// setSession sets b's session index key, for final results over
+// sessions.
+func (s *suppressor[K, V]) setSession(b *buffered[K, V]) error {
+	if s.cfg.final == nil || s.cfg.final.sessionOf == nil {
+		return nil
+	}
+	var err error
+	b.session, err = s.cfg.final.sessionOf(b.key)
+	return err
+}
+
+// index adds a new entry to the buffer, last among those of its time.
 func (s *suppressor[K, V]) index(b *buffered[K, V]) {
 	s.seq++
 	b.seq = s.seq
 	s.byKey[b.keyBytes] = b
 	heap.Push(&s.queue, b)
 	s.bytes += b.size
+	if b.session != "" {
+		s.sessions[b.session] = append(s.sessions[b.session], b)
+	}
 }
 
 func (s *suppressor[K, V]) Process(rec processor.Record[K, Change[V]]) error {
@@ -238,39 +265,42 @@ func (s *suppressor[K, V]) Process(rec processor.Record[K, Change[V]]) error {
 	if err != nil {
 		return fmt.Errorf("kstream: %s: key serde %s: %w", s.name, s.ks.Name(), err)
 	}
-	if s.cfg.final != nil && s.cfg.final.replaces != nil {
-		if err := s.dropReplaced(rec.Key); err != nil {
-			return err
-		}
-	}
 	b := s.byKey[string(kb)]
 	if b == nil {
 		b = &buffered[K, V]{key: rec.Key, keyBytes: string(kb), prior: rec.Value.Old, hasPrior: rec.Value.HasOld, time: rec.Timestamp}
 		if s.cfg.final != nil {
 			b.time = s.cfg.final.end(rec.Key)
 		}
-	} else {
-		s.remove(b)
+		if err := s.setSession(b); err != nil {
+			return fmt.Errorf("kstream: %s: key serde: %w", s.name, err)
+		}
+		if err := s.dropReplaced(b); err != nil {
+			return err
+		}
 	}
+	// An update keeps its key's place: same buffer time, same arrival.
 	b.value, b.hasValue, b.ts, b.headers = rec.Value.New, rec.Value.HasNew, rec.Timestamp, rec.Headers
-	if err := s.put(b); err != nil {
+	if err := s.write(b); err != nil {
 		return err
 	}
 	return s.enforce()
 }
 
-// dropReplaced removes from the buffer the sessions of key's key that the
-// session key replaces (it merged them): their retractions are not final
-// results.
-func (s *suppressor[K, V]) dropReplaced(key K) error {
+// dropReplaced removes from the buffer the sessions of b's key that b, a
+// new session, replaces (it merged them): their retractions are not final
+// results. It looks only at the sessions of that key.
+func (s *suppressor[K, V]) dropReplaced(b *buffered[K, V]) error {
+	if b.session == "" {
+		return nil
+	}
 	var replaced []*buffered[K, V]
-	for _, b := range s.queue {
-		if s.cfg.final.replaces(key, b.key) {
-			replaced = append(replaced, b)
+	for _, o := range s.sessions[b.session] {
+		if s.cfg.final.replaces(b.key, o.key) {
+			replaced = append(replaced, o)
 		}
 	}
-	for _, b := range replaced {
-		if err := s.removeAndDelete(b); err != nil {
+	for _, o := range replaced {
+		if err := s.removeAndDelete(o); err != nil {
 			return err
 		}
 	}
@@ -287,23 +317,37 @@ func (s *suppressor[K, V]) remove(b *buffered[K, V]) {
 	heap.Remove(&s.queue, b.index)
 	delete(s.byKey, b.keyBytes)
 	s.bytes -= b.size
+	if b.session != "" {
+		of := s.sessions[b.session]
+		if i := slices.Index(of, b); i >= 0 {
+			of = slices.Delete(of, i, i+1)
+		}
+		if len(of) == 0 {
+			delete(s.sessions, b.session)
+		} else {
+			s.sessions[b.session] = of
+		}
+	}
 }
 
-func (s *suppressor[K, V]) put(b *buffered[K, V]) error {
+// write stores b in the buffer store and, if it is new, indexes it; an
+// entry already buffered only changes its size.
+func (s *suppressor[K, V]) write(b *buffered[K, V]) error {
 	v, err := s.encode(b)
 	if err != nil {
 		return err
 	}
-	b.size = int64(len(b.keyBytes) + len(v))
 	if err := s.store.Put([]byte(b.keyBytes), v); err != nil {
 		return err
 	}
-	seq := b.seq
-	s.index(b)
-	if seq != 0 {
-		b.seq = seq // an update keeps its key's place
-		heap.Fix(&s.queue, b.index)
+	size := int64(len(b.keyBytes) + len(v))
+	if b.seq == 0 {
+		b.size = size
+		s.index(b)
+		return nil
 	}
+	s.bytes += size - b.size
+	b.size = size
 	return nil
 }
 

@@ -199,8 +199,13 @@ func sessionAggregate[K, V, A any](w SessionWindowedKStream[K, V], prefix string
 	}, in.node)
 	return windowedTable(sb, n, store, ks, window.SessionWindowedSerde[K], m.ValueSerde, &windowing[state.Windowed[K]]{
 		end: windowEnd[K], wait: w.w.Grace + w.w.Gap + inclusiveEnd,
+		sessionOf: func(w state.Windowed[K]) (string, error) {
+			b, err := ks.Serialize(w.Key)
+			return string(b), err
+		},
+		// Called on sessions of one key: does newer contain older?
 		replaces: func(newer, older state.Windowed[K]) bool {
-			return sameKey(ks, newer.Key, older.Key) && !older.Start.Before(newer.Start) && !older.End.After(newer.End) &&
+			return !older.Start.Before(newer.Start) && !older.End.After(newer.End) &&
 				!(older.Start.Equal(newer.Start) && older.End.Equal(newer.End))
 		},
 	})
