@@ -236,3 +236,51 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 		})
 	}
 }
+
+// A suppression's buffer is change-logged: what an instance held when it
+// stopped, a fresh instance restores and emits, once.
+func TestSuppressionBufferSurvivesARestart(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := embedded.Start()
+	require.NoError(t, err)
+	defer c.Close()
+	for _, topic := range []string{"clicks", "held"} {
+		require.NoError(t, c.CreateTopic(ctx, topic, 1))
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	produce := func(key string, at time.Duration) {
+		require.NoError(t, c.Produce(ctx, &kgo.Record{Topic: "clicks", Key: []byte(key), Value: []byte("x"), Timestamp: t0.Add(at)}))
+	}
+	const appID = "suppress-restart"
+	run := func() {
+		sb := kstream.NewStreamsBuilder()
+		kstream.Stream(sb, []string{"clicks"}, strs).GroupByKey().Count().
+			Suppress(kstream.UntilTimeLimit(time.Minute, kstream.BufferConfig{})).ToStream().To("held")
+		topo, err := sb.Build()
+		require.NoError(t, err)
+		app, err := streams.New(topo, streams.Config{
+			ApplicationID: appID, Brokers: c.Addrs(), StateDir: t.TempDir(), Guarantee: eos.ExactlyOnce,
+			CommitInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		require.NoError(t, err)
+		require.NoError(t, c.RunUntilCaughtUp(ctx, app, appID, "clicks"))
+	}
+	produce("a", 0)
+	produce("a", 10*time.Second)
+	run() // holds a=2: the limit has not passed
+	recs, err := c.ReadAll(ctx, "held")
+	require.NoError(t, err)
+	require.Empty(t, recs)
+
+	produce("b", 70*time.Second) // a's first held update was at 0: out it goes
+	run()                        // a fresh instance: the buffer comes from its changelog
+	recs, err = c.ReadAll(ctx, "held")
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "a, once")
+	require.Equal(t, "a", string(recs[0].Key))
+	n, err := serde.Int64().Deserialize(recs[0].Value)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), n, "the count held before the restart")
+}
