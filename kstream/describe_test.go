@@ -27,6 +27,44 @@ func TestDescribeMatchesKafkaStreams(t *testing.T) {
 		want  string
 	}{
 		{
+			// No Kafka Streams test asserts WordCountDemo's description (its
+			// tutorial shows a pre-2.0 format); this string is derived from
+			// Kafka Streams' naming code: store 3, aggregate 4, the
+			// repartition's sink 5, filter 6 and source 7.
+			name: "WordCountDemo, unnamed store (derived)",
+			build: func(sb *kstream.StreamsBuilder) {
+				words := kstream.FlatMapValues(kstream.Stream(sb, []string{"input"}, strs), strings.Fields)
+				kstream.GroupBy(words, func(_, w string) string { return w }).Count().ToStream().To("output")
+			},
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n" +
+				"      --> KSTREAM-FLATMAPVALUES-0000000001\n" +
+				"    Processor: KSTREAM-FLATMAPVALUES-0000000001 (stores: [])\n" +
+				"      --> KSTREAM-KEY-SELECT-0000000002\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n" +
+				"    Processor: KSTREAM-KEY-SELECT-0000000002 (stores: [])\n" +
+				"      --> KSTREAM-FILTER-0000000006\n" +
+				"      <-- KSTREAM-FLATMAPVALUES-0000000001\n" +
+				"    Processor: KSTREAM-FILTER-0000000006 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000005\n" +
+				"      <-- KSTREAM-KEY-SELECT-0000000002\n" +
+				"    Sink: KSTREAM-SINK-0000000005 (topic: KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition)\n" +
+				"      <-- KSTREAM-FILTER-0000000006\n" +
+				"\n" +
+				"  Sub-topology: 1\n" +
+				"    Source: KSTREAM-SOURCE-0000000007 (topics: [KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition])\n" +
+				"      --> KSTREAM-AGGREGATE-0000000004\n" +
+				"    Processor: KSTREAM-AGGREGATE-0000000004 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000003])\n" +
+				"      --> KTABLE-TOSTREAM-0000000008\n" +
+				"      <-- KSTREAM-SOURCE-0000000007\n" +
+				"    Processor: KTABLE-TOSTREAM-0000000008 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000009\n" +
+				"      <-- KSTREAM-AGGREGATE-0000000004\n" +
+				"    Sink: KSTREAM-SINK-0000000009 (topic: output)\n" +
+				"      <-- KTABLE-TOSTREAM-0000000008\n\n",
+		},
+		{
 			name: "TopologyTest.kGroupedStreamZeroArgCountShouldPreserveTopologyStructure",
 			build: func(sb *kstream.StreamsBuilder) {
 				kstream.Stream(sb, []string{"input-topic"}, strs).GroupByKey().Count()

@@ -117,14 +117,11 @@ func TestSuppressBuildErrors(t *testing.T) {
 // window once, when it closes, in window order; Materialized.Named names
 // the aggregation's processor.
 func TestEmitStrategyOnWindowClose(t *testing.T) {
-	var desc string
 	d := drive(t, func(sb *kstream.StreamsBuilder) {
 		s := kstream.Stream(sb, []string{"in"}, strs)
 		kstream.WindowedBy(s.GroupByKey(), window.Tumbling(time.Minute)).EmitStrategy(window.EmitOnWindowClose).
 			Count(kstream.Materialized[string, int64]{Name: "per-minute", Named: "PerMinute"}).ToStream().To("finals")
-		sb.Builder() // the description is checked below
 	})
-	_ = desc
 	in := input(d, "in")
 	out := testdriver.CreateOutputTopic(d, "finals", window.TimeWindowedSerde(serde.String(), time.Minute), serde.Int64())
 	require.NoError(t, in.Pipe("b", "", t0))
