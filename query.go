@@ -120,10 +120,19 @@ func (a *App) knowsStore(name string) error {
 // order, as S (a read-only store interface), or an error naming the store
 // if one is of another type.
 func localStoresAs[S any](a *App, name string) ([]S, error) {
+	return localStoresAsOr[S](a, name, nil)
+}
+
+// localStoresAsOr is localStoresAs, with adapt to turn a store of another
+// type into an S when it can (nil: none can).
+func localStoresAsOr[S any](a *App, name string, adapt func(state.Store) (S, bool)) ([]S, error) {
 	sts := a.local.snapshot(name)
 	out := make([]S, len(sts))
 	for i, st := range sts {
 		typed, ok := st.(S)
+		if !ok && adapt != nil {
+			typed, ok = adapt(st)
+		}
 		if !ok {
 			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
 				name, st, reflect.TypeFor[S]())
@@ -179,18 +188,12 @@ type kvQuery[K, V any] struct {
 // values, as Kafka Streams' keyValueStore() query type reads a
 // timestamped store.
 func (q *kvQuery[K, V]) view() (state.ReadOnlyKeyValueStore[K, V], error) {
-	sts := q.a.local.snapshot(q.name)
-	typed := make([]state.ReadOnlyKeyValueStore[K, V], len(sts))
-	for i, st := range sts {
-		switch s := st.(type) {
-		case state.ReadOnlyKeyValueStore[K, V]:
-			typed[i] = s
-		case state.ReadOnlyKeyValueStore[K, state.ValueAndTimestamp[V]]:
-			typed[i] = valuesOnly[K, V]{s}
-		default:
-			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
-				q.name, st, reflect.TypeFor[state.ReadOnlyKeyValueStore[K, V]]())
-		}
+	typed, err := localStoresAsOr(q.a, q.name, func(st state.Store) (state.ReadOnlyKeyValueStore[K, V], bool) {
+		ts, ok := st.(state.ReadOnlyKeyValueStore[K, state.ValueAndTimestamp[V]])
+		return valuesOnly[K, V]{ts}, ok
+	})
+	if err != nil {
+		return nil, err
 	}
 	return state.MergeKeyValue(typed...), nil
 }
