@@ -224,20 +224,12 @@ func latencyRecord(p int32, word string, seq int) *kgo.Record {
 // full because the broker did not keep up).
 func generate(ctx context.Context, gen *kgo.Client, n, rate, partitions int, vocab []string) (float64, error) {
 	rng := rand.New(rand.NewPCG(uint64(rate), uint64(n)))
-	var mu sync.Mutex
-	var produceErr error
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			produceErr = errors.Join(produceErr, err)
-			mu.Unlock()
-		}
-	}
+	var failed produceErrors
 	start := time.Now()
 	for i := 0; i < n; {
 		due := min(n, int(time.Since(start).Seconds()*float64(rate)))
 		for ; i < due; i++ {
-			gen.Produce(ctx, latencyRecord(int32(i%partitions), vocab[rng.IntN(len(vocab))], i), promise)
+			gen.Produce(ctx, latencyRecord(int32(i%partitions), vocab[rng.IntN(len(vocab))], i), failed.promise)
 		}
 		if i < n {
 			time.Sleep(200 * time.Microsecond)
@@ -247,9 +239,7 @@ func generate(ctx context.Context, gen *kgo.Client, n, rate, partitions int, voc
 	if err := gen.Flush(ctx); err != nil {
 		return 0, err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return float64(n) / elapsed.Seconds(), produceErr
+	return float64(n) / elapsed.Seconds(), failed.err()
 }
 
 // tail reads a system's output from its start, in no group, and keeps the

@@ -164,16 +164,8 @@ func startPipe(ctx context.Context, o options, c *embedded.Cluster, group string
 // Every commit interval it waits for everything produced to be
 // acknowledged and then commits what it polled: at least once.
 func pipe(ctx context.Context, cl *kgo.Client, commitInterval time.Duration, maxPoll int, handle func(*kgo.Record, func(*kgo.Record))) error {
-	var mu sync.Mutex
-	var produceErr error
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			produceErr = errors.Join(produceErr, err)
-			mu.Unlock()
-		}
-	}
-	produce := func(r *kgo.Record) { cl.Produce(ctx, r, promise) }
+	var failed produceErrors
+	produce := func(r *kgo.Record) { cl.Produce(ctx, r, failed.promise) }
 	lastCommit := time.Now()
 	for {
 		if ctx.Err() != nil {
@@ -205,14 +197,32 @@ func pipe(ctx context.Context, cl *kgo.Client, commitInterval time.Duration, max
 			}
 			return fmt.Errorf("flushing: %w", err)
 		}
-		mu.Lock()
-		err := produceErr
-		mu.Unlock()
-		if err != nil {
+		if err := failed.err(); err != nil {
 			return fmt.Errorf("producing: %w", err)
 		}
 		if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
 			return fmt.Errorf("committing: %w", err)
 		}
 	}
+}
+
+// produceErrors gathers what asynchronous produces failed with: promise is
+// their callback, err what they failed with so far.
+type produceErrors struct {
+	mu   sync.Mutex
+	errs error
+}
+
+func (p *produceErrors) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		p.mu.Lock()
+		p.errs = errors.Join(p.errs, err)
+		p.mu.Unlock()
+	}
+}
+
+func (p *produceErrors) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.errs
 }
