@@ -34,11 +34,17 @@ func (e *FunctionPanicError) Error() string {
 func guard[KOut, VOut any](ctx processor.Context[KOut, VOut], name, what string, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			md, _ := ctx.RecordMetadata()
-			err = &FunctionPanicError{Processor: name, Function: what, Record: md, Value: r}
+			err = panicked(ctx, name, what, r)
 		}
 	}()
 	return f()
+}
+
+// panicked is the error of processor name's function what, which panicked
+// with r on the record ctx is processing.
+func panicked[KOut, VOut any](ctx processor.Context[KOut, VOut], name, what string, r any) error {
+	md, _ := ctx.RecordMetadata()
+	return &FunctionPanicError{Processor: name, Function: what, Record: md, Value: r}
 }
 
 // guarded is the supplier of a stateless DSL processor: process, called
@@ -66,8 +72,7 @@ func (p *guardedProcessor[K, V, K2, V2]) Init(ctx processor.Context[K2, V2]) err
 func (p *guardedProcessor[K, V, K2, V2]) Process(rec processor.Record[K, V]) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			md, _ := p.ctx.RecordMetadata()
-			err = &FunctionPanicError{Processor: p.name, Function: p.what, Record: md, Value: r}
+			err = panicked(p.ctx, p.name, p.what, r)
 		}
 	}()
 	return p.process(p.ctx, rec)
