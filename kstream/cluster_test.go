@@ -29,14 +29,7 @@ func TestGroupingWithRepartitionOnKafka(t *testing.T) {
 	for _, g := range []eos.Guarantee{eos.AtMostOnce, eos.AtLeastOnce, eos.ExactlyOnce} {
 		t.Run(g.String(), func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			c, err := embedded.Start()
-			require.NoError(t, err)
-			defer c.Close()
-			for _, topic := range []string{"lines", "users", "word-counts", "region-counts"} {
-				require.NoError(t, c.CreateTopic(ctx, topic, 3))
-			}
+			ctx, c := startCluster(t, 3, "lines", "users", "word-counts", "region-counts")
 			lines := []string{"a b c", "b c", "c", "A  B", "d"}
 			var recs []*kgo.Record
 			for i, l := range lines {
@@ -63,10 +56,7 @@ func TestGroupingWithRepartitionOnKafka(t *testing.T) {
 			require.NoError(t, err)
 
 			appID := "dsl-" + strings.ToLower(g.String())
-			app, err := streams.New(topo, streams.Config{
-				ApplicationID: appID, Brokers: c.Addrs(), StateDir: t.TempDir(), Guarantee: g,
-				CommitInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			})
+			app, err := streams.New(topo, appConfig(t, c, appID, g))
 			require.NoError(t, err)
 			runCtx, stop := context.WithCancel(ctx)
 			defer stop()
@@ -114,6 +104,31 @@ func TestGroupingWithRepartitionOnKafka(t *testing.T) {
 	}
 }
 
+// startCluster starts an embedded cluster, closed with the test, with
+// topics of partitions partitions, and a context that ends with the test
+// or in two minutes.
+func startCluster(t *testing.T, partitions int32, topics ...string) (context.Context, *embedded.Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	c, err := embedded.Start()
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	for _, topic := range topics {
+		require.NoError(t, c.CreateTopic(ctx, topic, partitions))
+	}
+	return ctx, c
+}
+
+// appConfig is an App's configuration on c, in a state directory of its
+// own, committing every 50 ms, quiet.
+func appConfig(t *testing.T, c *embedded.Cluster, appID string, g eos.Guarantee) streams.Config {
+	return streams.Config{
+		ApplicationID: appID, Brokers: c.Addrs(), StateDir: t.TempDir(), Guarantee: g,
+		CommitInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
 // lastCounts reads topic (read_committed) and keeps each key's last count.
 func lastCounts(t *testing.T, ctx context.Context, c *embedded.Cluster, topic string) map[string]int64 {
 	t.Helper()
@@ -152,14 +167,7 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 	for _, g := range []eos.Guarantee{eos.AtLeastOnce, eos.ExactlyOnce} {
 		t.Run(g.String(), func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			c, err := embedded.Start()
-			require.NoError(t, err)
-			defer c.Close()
-			for _, topic := range []string{"users", "users-out"} {
-				require.NoError(t, c.CreateTopic(ctx, topic, 3))
-			}
+			ctx, c := startCluster(t, 3, "users", "users-out")
 			produce := func(kvs ...[2]string) {
 				var recs []*kgo.Record
 				for _, kv := range kvs {
@@ -179,11 +187,9 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 				topo, err := sb.Build()
 				require.NoError(t, err)
 				rc := &restoreCounter{records: map[string]int64{}, topics: map[string]bool{}}
-				app, err := streams.New(topo, streams.Config{
-					ApplicationID: appID, Brokers: c.Addrs(), StateDir: t.TempDir(), Guarantee: g, // a fresh state dir: a full restore
-					CommitInterval: 50 * time.Millisecond, RestoreListener: rc,
-					Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				})
+				cfg := appConfig(t, c, appID, g) // a fresh state dir: a full restore
+				cfg.RestoreListener = rc
+				app, err := streams.New(topo, cfg)
 				require.NoError(t, err)
 				runCtx, stop := context.WithCancel(ctx)
 				runErr := make(chan error, 1)
@@ -241,14 +247,7 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 // stopped, a fresh instance restores and emits, once.
 func TestSuppressionBufferSurvivesARestart(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := embedded.Start()
-	require.NoError(t, err)
-	defer c.Close()
-	for _, topic := range []string{"clicks", "held"} {
-		require.NoError(t, c.CreateTopic(ctx, topic, 1))
-	}
+	ctx, c := startCluster(t, 1, "clicks", "held")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	produce := func(key string, at time.Duration) {
 		require.NoError(t, c.Produce(ctx, &kgo.Record{Topic: "clicks", Key: []byte(key), Value: []byte("x"), Timestamp: t0.Add(at)}))
@@ -260,10 +259,7 @@ func TestSuppressionBufferSurvivesARestart(t *testing.T) {
 			Suppress(kstream.UntilTimeLimit(time.Minute, kstream.BufferConfig{})).ToStream().To("held")
 		topo, err := sb.Build()
 		require.NoError(t, err)
-		app, err := streams.New(topo, streams.Config{
-			ApplicationID: appID, Brokers: c.Addrs(), StateDir: t.TempDir(), Guarantee: eos.ExactlyOnce,
-			CommitInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
+		app, err := streams.New(topo, appConfig(t, c, appID, eos.ExactlyOnce))
 		require.NoError(t, err)
 		require.NoError(t, c.RunUntilCaughtUp(ctx, app, appID, "clicks"))
 	}
