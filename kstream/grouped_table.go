@@ -50,16 +50,21 @@ func GroupByTable[K, V, K2, V2 any](t KTable[K, V], selector func(key K, value V
 	}
 	ks, vs := or(g.KeySerde, inherit[K2](t.keySerde)), or(g.ValueSerde, inherit[V2](t.valueSerde))
 	isNilK, isNilV := nilTest[K2](), nilTest[V2]()
-	n := addTable(t, name, "GroupByTable's selector", func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error {
+	n := addTable(t, name, "GroupByTable's selector", func(c *call, ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error {
 		var oldK, newK K2
 		var oldV, newV V2
+		var err error
 		hasOld, hasNew := rec.Value.HasOld, rec.Value.HasNew
 		if hasOld {
-			oldK, oldV = selector(rec.Key, rec.Value.Old)
+			if oldK, oldV, err = try2x2(c, selector, rec.Key, rec.Value.Old); err != nil {
+				return err
+			}
 			hasOld = !null(isNilK, oldK) && !null(isNilV, oldV)
 		}
 		if hasNew {
-			newK, newV = selector(rec.Key, rec.Value.New)
+			if newK, newV, err = try2x2(c, selector, rec.Key, rec.Value.New); err != nil {
+				return err
+			}
 			hasNew = !null(isNilK, newK) && !null(isNilV, newV)
 		}
 		if hasOld && hasNew && sameKey(ks, oldK, newK) {

@@ -74,9 +74,16 @@ func (b *BranchedStream[K, V]) end() map[string]KStream[K, V] {
 	}
 	b.ended = true
 	branches := b.branches
-	split := add(b.s, b.name, "a branch predicate", func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
+	split := add(b.s, b.name, "a branch predicate", func(c *call, ctx processor.Context[K, V], rec processor.Record[K, V]) error {
 		for _, br := range branches {
-			if br.p == nil || br.p(rec.Key, rec.Value) {
+			if br.p == nil {
+				return ctx.ForwardTo(br.name, rec)
+			}
+			ok, err := try2(c, br.p, rec.Key, rec.Value)
+			if err != nil {
+				return err
+			}
+			if ok {
 				return ctx.ForwardTo(br.name, rec)
 			}
 		}

@@ -68,7 +68,7 @@ func derived[K, V, K2, V2 any](s KStream[K, V], node topology.Node[K2, V2], ks s
 
 // add adds a stateless DSL processor below s: process is called for every
 // record, under guard, with what as the name of the user's function.
-func add[K, V, K2, V2 any](s KStream[K, V], name, what string, process func(ctx processor.Context[K2, V2], rec processor.Record[K, V]) error) topology.Node[K2, V2] {
+func add[K, V, K2, V2 any](s KStream[K, V], name, what string, process func(c *call, ctx processor.Context[K2, V2], rec processor.Record[K, V]) error) topology.Node[K2, V2] {
 	return topology.AddProcessor(s.sb.b, name, guarded(name, what, process), s.node)
 }
 
@@ -84,11 +84,12 @@ func (s KStream[K, V]) FilterNot(p Predicate[K, V], named ...Named) KStream[K, V
 
 func (s KStream[K, V]) filter(p Predicate[K, V], not bool, named []Named) KStream[K, V] {
 	name := s.sb.name(named, filterName)
-	n := add(s, name, "the predicate", func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
-		if p(rec.Key, rec.Value) != not {
-			return ctx.Forward(rec)
+	n := add(s, name, "the predicate", func(c *call, ctx processor.Context[K, V], rec processor.Record[K, V]) error {
+		ok, err := try2(c, p, rec.Key, rec.Value)
+		if err != nil || ok == not {
+			return err
 		}
-		return nil
+		return ctx.Forward(rec)
 	})
 	return derived(s, n, s.keySerde, s.valueSerde, s.keyChanged)
 }
@@ -96,8 +97,10 @@ func (s KStream[K, V]) filter(p Predicate[K, V], not bool, named []Named) KStrea
 // Peek calls f for every record and forwards it unchanged.
 func (s KStream[K, V]) Peek(f func(key K, value V), named ...Named) KStream[K, V] {
 	name := s.sb.name(named, peekName)
-	n := add(s, name, "the peek action", func(ctx processor.Context[K, V], rec processor.Record[K, V]) error {
-		f(rec.Key, rec.Value)
+	n := add(s, name, "the peek action", func(c *call, ctx processor.Context[K, V], rec processor.Record[K, V]) error {
+		if err := do2(c, f, rec.Key, rec.Value); err != nil {
+			return err
+		}
 		return ctx.Forward(rec)
 	})
 	return derived(s, n, s.keySerde, s.valueSerde, s.keyChanged)
@@ -106,9 +109,8 @@ func (s KStream[K, V]) Peek(f func(key K, value V), named ...Named) KStream[K, V
 // Foreach calls f for every record; the stream ends there.
 func (s KStream[K, V]) Foreach(f func(key K, value V), named ...Named) {
 	name := s.sb.name(named, foreachName)
-	add(s, name, "the foreach action", func(_ processor.Context[K, V], rec processor.Record[K, V]) error {
-		f(rec.Key, rec.Value)
-		return nil
+	add(s, name, "the foreach action", func(c *call, _ processor.Context[K, V], rec processor.Record[K, V]) error {
+		return do2(c, f, rec.Key, rec.Value)
 	})
 }
 
@@ -215,8 +217,11 @@ func or[T any](a, b serde.Serde[T]) serde.Serde[T] {
 // Map turns each record into another record, key and value.
 func Map[K, V, K2, V2 any](s KStream[K, V], f func(key K, value V) (K2, V2), named ...Named) KStream[K2, V2] {
 	name := s.sb.name(named, mapName)
-	n := add(s, name, "the mapper", func(ctx processor.Context[K2, V2], rec processor.Record[K, V]) error {
-		k, v := f(rec.Key, rec.Value)
+	n := add(s, name, "the mapper", func(c *call, ctx processor.Context[K2, V2], rec processor.Record[K, V]) error {
+		k, v, err := try2x2(c, f, rec.Key, rec.Value)
+		if err != nil {
+			return err
+		}
 		return ctx.Forward(processor.Derive(rec, k, v))
 	})
 	return derived(s, n, inherit[K2](s.keySerde), inherit[V2](s.valueSerde), true)
@@ -225,14 +230,26 @@ func Map[K, V, K2, V2 any](s KStream[K, V], f func(key K, value V) (K2, V2), nam
 // MapValues turns each record's value into another value; the key stays,
 // so the stream needs no repartition for it.
 func MapValues[K, V, V2 any](s KStream[K, V], f func(value V) V2, named ...Named) KStream[K, V2] {
-	return MapValuesWithKey(s, func(_ K, v V) V2 { return f(v) }, named...)
+	name := s.sb.name(named, mapValuesName)
+	n := add(s, name, "the value mapper", func(c *call, ctx processor.Context[K, V2], rec processor.Record[K, V]) error {
+		v, err := try1(c, f, rec.Value)
+		if err != nil {
+			return err
+		}
+		return ctx.Forward(processor.Derive(rec, rec.Key, v))
+	})
+	return derived(s, n, s.keySerde, inherit[V2](s.valueSerde), s.keyChanged)
 }
 
 // MapValuesWithKey is MapValues with the key as an argument (read only).
 func MapValuesWithKey[K, V, V2 any](s KStream[K, V], f func(key K, value V) V2, named ...Named) KStream[K, V2] {
 	name := s.sb.name(named, mapValuesName)
-	n := add(s, name, "the value mapper", func(ctx processor.Context[K, V2], rec processor.Record[K, V]) error {
-		return ctx.Forward(processor.Derive(rec, rec.Key, f(rec.Key, rec.Value)))
+	n := add(s, name, "the value mapper", func(c *call, ctx processor.Context[K, V2], rec processor.Record[K, V]) error {
+		v, err := try2(c, f, rec.Key, rec.Value)
+		if err != nil {
+			return err
+		}
+		return ctx.Forward(processor.Derive(rec, rec.Key, v))
 	})
 	return derived(s, n, s.keySerde, inherit[V2](s.valueSerde), s.keyChanged)
 }
@@ -246,8 +263,12 @@ type KeyValue[K, V any] struct {
 // FlatMap turns each record into zero or more records.
 func FlatMap[K, V, K2, V2 any](s KStream[K, V], f func(key K, value V) []KeyValue[K2, V2], named ...Named) KStream[K2, V2] {
 	name := s.sb.name(named, flatMapName)
-	n := add(s, name, "the mapper", func(ctx processor.Context[K2, V2], rec processor.Record[K, V]) error {
-		for _, kv := range f(rec.Key, rec.Value) {
+	n := add(s, name, "the mapper", func(c *call, ctx processor.Context[K2, V2], rec processor.Record[K, V]) error {
+		kvs, err := try2(c, f, rec.Key, rec.Value)
+		if err != nil {
+			return err
+		}
+		for _, kv := range kvs {
 			if err := ctx.Forward(processor.Derive(rec, kv.Key, kv.Value)); err != nil {
 				return err
 			}
@@ -261,8 +282,12 @@ func FlatMap[K, V, K2, V2 any](s KStream[K, V], f func(key K, value V) []KeyValu
 // forwarded with the record's key.
 func FlatMapValues[K, V, V2 any](s KStream[K, V], f func(value V) []V2, named ...Named) KStream[K, V2] {
 	name := s.sb.name(named, flatMapValuesName)
-	n := add(s, name, "the value mapper", func(ctx processor.Context[K, V2], rec processor.Record[K, V]) error {
-		for _, v := range f(rec.Value) {
+	n := add(s, name, "the value mapper", func(c *call, ctx processor.Context[K, V2], rec processor.Record[K, V]) error {
+		vs, err := try1(c, f, rec.Value)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
 			if err := ctx.Forward(processor.Derive(rec, rec.Key, v)); err != nil {
 				return err
 			}
@@ -279,8 +304,12 @@ func SelectKey[K, V, K2 any](s KStream[K, V], f func(key K, value V) K2, named .
 }
 
 func selectKey[K, V, K2 any](s KStream[K, V], name, what string, f func(key K, value V) K2) KStream[K2, V] {
-	n := add(s, name, what, func(ctx processor.Context[K2, V], rec processor.Record[K, V]) error {
-		return ctx.Forward(processor.Derive(rec, f(rec.Key, rec.Value), rec.Value))
+	n := add(s, name, what, func(c *call, ctx processor.Context[K2, V], rec processor.Record[K, V]) error {
+		k, err := try2(c, f, rec.Key, rec.Value)
+		if err != nil {
+			return err
+		}
+		return ctx.Forward(processor.Derive(rec, k, rec.Value))
 	})
 	return derived(s, n, inherit[K2](s.keySerde), s.valueSerde, true)
 }

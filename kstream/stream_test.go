@@ -174,6 +174,70 @@ func TestPanickingFunctionIsAnError(t *testing.T) {
 	require.ErrorAs(t, err, &pe, "the runtime's error names the task too")
 }
 
+// Each stateless operation names itself and its function when the
+// function panics, and the record it panicked on is not forwarded.
+func TestPanickingFunctionNamesItsOperation(t *testing.T) {
+	boom := func(v string) { // panics on "bad"
+		if v == "bad" {
+			panic("boom")
+		}
+	}
+	cases := []struct {
+		op, processor, function string
+		build                   func(s kstream.KStream[string, string]) kstream.KStream[string, string]
+	}{
+		{"Filter", "KSTREAM-FILTER-0000000001", "the predicate", func(s kstream.KStream[string, string]) kstream.KStream[string, string] {
+			return s.Filter(func(_, v string) bool { boom(v); return true })
+		}},
+		{"Peek", "KSTREAM-PEEK-0000000001", "the peek action", func(s kstream.KStream[string, string]) kstream.KStream[string, string] {
+			return s.Peek(func(_, v string) { boom(v) })
+		}},
+		{"Map", "KSTREAM-MAP-0000000001", "the mapper", func(s kstream.KStream[string, string]) kstream.KStream[string, string] {
+			return kstream.Map(s, func(k, v string) (string, string) { boom(v); return k, v })
+		}},
+		{"MapValues", "KSTREAM-MAPVALUES-0000000001", "the value mapper", func(s kstream.KStream[string, string]) kstream.KStream[string, string] {
+			return kstream.MapValues(s, func(v string) string { boom(v); return v })
+		}},
+		{"FlatMapValues", "KSTREAM-FLATMAPVALUES-0000000001", "the value mapper", func(s kstream.KStream[string, string]) kstream.KStream[string, string] {
+			return kstream.FlatMapValues(s, func(v string) []string { boom(v); return []string{v} })
+		}},
+		{"SelectKey", "KSTREAM-KEY-SELECT-0000000001", "the key selector", func(s kstream.KStream[string, string]) kstream.KStream[string, string] {
+			return kstream.SelectKey(s, func(k, v string) string { boom(v); return k })
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.op, func(t *testing.T) {
+			d := drive(t, func(sb *kstream.StreamsBuilder) {
+				c.build(kstream.Stream(sb, []string{"in"}, strs)).To("out")
+			})
+			in := input(d, "in")
+			out := testdriver.CreateOutputTopic(d, "out", serde.String(), serde.String())
+			require.NoError(t, in.PipeKeyValue("k", "good"))
+			err := in.PipeKeyValue("k", "bad")
+			var fe *kstream.FunctionPanicError
+			require.ErrorAs(t, err, &fe)
+			require.Equal(t, c.processor, fe.Processor)
+			require.Equal(t, c.function, fe.Function)
+			require.Equal(t, "boom", fe.Value)
+			require.Equal(t, []testdriver.KeyValue[string, string]{kv("k", "good")}, kvs(t, out))
+		})
+	}
+}
+
+// A panic further down the stream, in a Processor API processor, is that
+// processor's own: it is not reported as a panic of the DSL function
+// that forwarded the record, and it is not turned into an error.
+func TestPanicDownstreamIsNotBlamedOnTheOperation(t *testing.T) {
+	d := drive(t, func(sb *kstream.StreamsBuilder) {
+		s := kstream.MapValues(kstream.Stream(sb, []string{"in"}, strs), strings.ToUpper)
+		kstream.Process(s, processor.Func(func(processor.Context[string, string], processor.Record[string, string]) error {
+			panic("processor bug")
+		}), nil).To("out")
+	})
+	in := input(d, "in")
+	require.PanicsWithValue(t, "processor bug", func() { _ = in.PipeKeyValue("k", "v") })
+}
+
 // A record whose value the serde cannot read (a null for JSON) is a
 // deserialization error naming topic, partition and offset, as for any
 // source.

@@ -268,10 +268,23 @@ func (t KTable[K, V]) FilterNot(p Predicate[K, V], named ...Named) KTable[K, V] 
 func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[K, V] {
 	name := t.sb.name(named, tableFilterName)
 	r := t.rows
-	n := addTable(t, name, "the predicate", func(ctx processor.Context[K, Change[V]], rec processor.Record[K, Change[V]]) error {
+	keep := func(call *call, key K, v V) (bool, error) {
+		ok, err := try2(call, p, key, v)
+		return ok != not, err
+	}
+	n := addTable(t, name, "the predicate", func(call *call, ctx processor.Context[K, Change[V]], rec processor.Record[K, Change[V]]) error {
 		c := rec.Value
-		c.HasOld = c.HasOld && p(rec.Key, c.Old) != not
-		c.HasNew = c.HasNew && p(rec.Key, c.New) != not
+		var err error
+		if c.HasOld {
+			if c.HasOld, err = keep(call, rec.Key, c.Old); err != nil {
+				return err
+			}
+		}
+		if c.HasNew {
+			if c.HasNew, err = keep(call, rec.Key, c.New); err != nil {
+				return err
+			}
+		}
 		if !c.HasNew {
 			var zero V
 			c.New = zero
@@ -287,7 +300,7 @@ func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[
 }
 
 // addTable adds a stateless table processor below t, under guard.
-func addTable[K, V, K2, V2 any](t KTable[K, V], name, what string, process func(ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error) topology.Node[K2, Change[V2]] {
+func addTable[K, V, K2, V2 any](t KTable[K, V], name, what string, process func(c *call, ctx processor.Context[K2, Change[V2]], rec processor.Record[K, Change[V]]) error) topology.Node[K2, Change[V2]] {
 	if t.plain != nil {
 		return topology.AddProcessor(t.sb.b, name, guarded(name, what, asChanges(process)), *t.plain)
 	}
@@ -297,13 +310,18 @@ func addTable[K, V, K2, V2 any](t KTable[K, V], name, what string, process func(
 // MapValuesTable maps each row's value (old and new alike).
 func MapValuesTable[K, V, V2 any](t KTable[K, V], f func(key K, value V) V2, named ...Named) KTable[K, V2] {
 	name := t.sb.name(named, tableMapValuesName)
-	n := addTable(t, name, "the value mapper", func(ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error {
+	n := addTable(t, name, "the value mapper", func(call *call, ctx processor.Context[K, Change[V2]], rec processor.Record[K, Change[V]]) error {
 		c := Change[V2]{HasOld: rec.Value.HasOld, HasNew: rec.Value.HasNew}
+		var err error
 		if c.HasOld {
-			c.Old = f(rec.Key, rec.Value.Old)
+			if c.Old, err = try2(call, f, rec.Key, rec.Value.Old); err != nil {
+				return err
+			}
 		}
 		if c.HasNew {
-			c.New = f(rec.Key, rec.Value.New)
+			if c.New, err = try2(call, f, rec.Key, rec.Value.New); err != nil {
+				return err
+			}
 		}
 		return ctx.Forward(processor.Derive(rec, rec.Key, c))
 	})

@@ -239,9 +239,9 @@ func windowedTable[K, A any](sb *StreamsBuilder, n topology.Node[state.Windowed[
 
 // asChanges adapts a plain node, which forwards new values only, to a
 // processor that takes Changes.
-func asChanges[K, V, KOut, VOut any](process func(ctx processor.Context[KOut, VOut], rec processor.Record[K, Change[V]]) error) processor.ProcessFunc[K, V, KOut, VOut] {
-	return func(ctx processor.Context[KOut, VOut], rec processor.Record[K, V]) error {
-		return process(ctx, processor.Derive(rec, rec.Key, Change[V]{New: rec.Value, HasNew: true}))
+func asChanges[K, V, KOut, VOut any](process func(c *call, ctx processor.Context[KOut, VOut], rec processor.Record[K, Change[V]]) error) func(c *call, ctx processor.Context[KOut, VOut], rec processor.Record[K, V]) error {
+	return func(c *call, ctx processor.Context[KOut, VOut], rec processor.Record[K, V]) error {
+		return process(c, ctx, processor.Derive(rec, rec.Key, Change[V]{New: rec.Value, HasNew: true}))
 	}
 }
 
