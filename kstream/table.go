@@ -46,6 +46,9 @@ type KTable[K, V any] struct {
 	// by ToTable or by an aggregation) or a windowed aggregation's; "" for
 	// a table derived statelessly from another.
 	store string
+	// lookup, when set, is how the table's rows are read by key (a
+	// table derived statelessly from another, or a join's); see valueView.
+	lookup func() *tableView[K, V]
 	// windowing is how a windowed table's keys' windows close.
 	windowing  *windowing[K]
 	keySerde   serde.Serde[K]
@@ -296,7 +299,11 @@ func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[
 		}
 		return ctx.Forward(rec.WithValue(c))
 	})
-	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, rows: t.rows, windowing: t.windowing}
+	lookup := derivedView(t, name, "the predicate", func(c *call, key K, v V) (V, bool, error) {
+		ok, err := keep(c, key, v)
+		return v, ok, err
+	})
+	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, rows: t.rows, windowing: t.windowing, lookup: lookup}
 }
 
 // addTable adds a stateless table processor below t, under guard.
@@ -325,7 +332,11 @@ func MapValuesTable[K, V, V2 any](t KTable[K, V], f func(key K, value V) V2, nam
 		}
 		return ctx.Forward(processor.Derive(rec, rec.Key, c))
 	})
-	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), rows: t.rows, windowing: t.windowing}
+	lookup := derivedView(t, name, "the value mapper", func(c *call, key K, v V) (V2, bool, error) {
+		v2, err := try2(c, f, key, v)
+		return v2, true, err
+	})
+	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), rows: t.rows, windowing: t.windowing, lookup: lookup}
 }
 
 // ToStream is the stream of the table's updates: each update's new value,
