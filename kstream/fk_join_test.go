@@ -1,8 +1,10 @@
 package kstream_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +319,160 @@ func TestForeignKeyJoinNilForeignKey(t *testing.T) {
 				require.Equal(t, res{}, read(), "it had no result to delete")
 			}
 		})
+	}
+}
+
+// Thousands of random updates and deletes on both sides: after every
+// update, the table the output topic describes (each emitted result
+// applied in order) and the join's store equal a plain recomputation of
+// the join from the two tables' current rows.
+func TestForeignKeyJoinRandomUpdates(t *testing.T) {
+	for _, leftJoin := range []bool{false, true} {
+		t.Run(fmt.Sprint("leftJoin=", leftJoin), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, uint64(len(fmt.Sprint(leftJoin)))))
+			ns := serde.Nullable(serde.String())
+			d := drive(t, func(sb *kstream.StreamsBuilder) {
+				l, r := kstream.Table(sb, "left", strs), kstream.Table(sb, "right", strs)
+				join := kstream.ForeignKeyJoin[string, string, string, string, *string]
+				if leftJoin {
+					join = kstream.ForeignKeyLeftJoin[string, string, string, string, *string]
+				}
+				join(l, r, fkOf, func(v, o string) *string { return new(paren(v, o)) },
+					kstream.Materialized[string, *string]{Name: "joined", ValueSerde: ns}).
+					ToStream().To("output", kstream.Produced[string, *string]{ValueSerde: ns})
+			})
+			left := testdriver.CreateInputTopic(d, "left", serde.String(), ns, testdriver.WithStartTime(t0), testdriver.WithAutoAdvance(time.Millisecond))
+			right := testdriver.CreateInputTopic(d, "right", serde.String(), ns, testdriver.WithStartTime(t0), testdriver.WithAutoAdvance(time.Millisecond))
+			out := testdriver.CreateOutputTopic(d, "output", serde.String(), ns)
+			store, err := testdriver.TimestampedKeyValueStore[string, *string](d, "joined")
+			require.NoError(t, err)
+			lrows, rrows := map[string]string{}, map[string]string{}
+			seen := map[string]string{} // the output topic's table
+			for i := range 3000 {
+				if rng.IntN(2) == 0 {
+					k := fmt.Sprint("l", rng.IntN(20))
+					if rng.IntN(5) == 0 {
+						delete(lrows, k)
+						require.NoError(t, left.PipeKeyValue(k, nil))
+					} else {
+						v := fmt.Sprintf("v%d|r%d", i, rng.IntN(8))
+						lrows[k] = v
+						require.NoError(t, left.PipeKeyValue(k, &v))
+					}
+				} else {
+					k := fmt.Sprint("r", rng.IntN(8))
+					if rng.IntN(4) == 0 {
+						delete(rrows, k)
+						require.NoError(t, right.PipeKeyValue(k, nil))
+					} else {
+						v := fmt.Sprint("w", i)
+						rrows[k] = v
+						require.NoError(t, right.PipeKeyValue(k, &v))
+					}
+				}
+				want := map[string]string{}
+				for k, v := range lrows {
+					o, ok := rrows[fkOf(v)]
+					if !ok && !leftJoin {
+						continue
+					}
+					want[k] = paren(v, o)
+				}
+				got, err := out.ReadKeyValues()
+				require.NoError(t, err)
+				for _, e := range got {
+					if e.Value == nil {
+						delete(seen, e.Key)
+					} else {
+						seen[e.Key] = *e.Value
+					}
+				}
+				require.Equal(t, want, seen, "update %d: the output", i)
+				inStore := map[string]string{}
+				for e, err := range store.All() {
+					require.NoError(t, err)
+					inStore[e.Key] = *e.Value.Value
+				}
+				require.Equal(t, want, inStore, "update %d: the store", i)
+			}
+		})
+	}
+}
+
+// A foreign-key extractor or a joiner that panics fails the task with a
+// *FunctionPanicError naming its processor.
+func TestForeignKeyJoinPanics(t *testing.T) {
+	for _, tc := range []struct{ value, processor, function string }{
+		{"no-bar", "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000007", "the foreign key extractor"},
+		{"boom|r1", "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-0000000017", "the joiner"},
+	} {
+		t.Run(tc.function, func(t *testing.T) {
+			d := drive(t, func(sb *kstream.StreamsBuilder) {
+				kstream.ForeignKeyJoin(kstream.Table(sb, "left", strs), kstream.Table(sb, "right", strs), fkOf, func(v, o string) string {
+					if strings.HasPrefix(v, "boom") {
+						panic("joiner boom")
+					}
+					return paren(v, o)
+				}).ToStream().To("output")
+			})
+			require.NoError(t, input(d, "right").PipeKeyValue("r1", "x"))
+			err := input(d, "left").PipeKeyValue("k", tc.value)
+			var fpe *kstream.FunctionPanicError
+			require.True(t, errors.As(err, &fpe), "%v", err)
+			require.Equal(t, tc.processor, fpe.Processor)
+			require.Equal(t, tc.function, fpe.Function)
+		})
+	}
+}
+
+// An aggregation over a foreign-key join's result, whose rows change
+// groups as either side changes, stays right: GroupByTable materializes
+// the result, whose updates then carry old values. Checked against a
+// recount after every update.
+func TestForeignKeyJoinAggregatedDownstream(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ns := serde.Nullable(serde.String())
+	d := drive(t, func(sb *kstream.StreamsBuilder) {
+		j := kstream.ForeignKeyLeftJoin(kstream.Table(sb, "left", strs), kstream.Table(sb, "right", strs), fkOf,
+			func(_, o string) string { return "group-" + o })
+		kstream.GroupByTable(j, func(_, g string) (string, string) { return g, g }).
+			Count(kstream.Materialized[string, int64]{Name: "counts"})
+	})
+	left := testdriver.CreateInputTopic(d, "left", serde.String(), ns)
+	right := testdriver.CreateInputTopic(d, "right", serde.String(), ns)
+	counts, err := testdriver.TimestampedKeyValueStore[string, int64](d, "counts")
+	require.NoError(t, err)
+	lrows, rrows := map[string]string{}, map[string]string{}
+	for i := range 800 {
+		if rng.IntN(2) == 0 {
+			k := fmt.Sprint("l", rng.IntN(12))
+			if rng.IntN(5) == 0 {
+				delete(lrows, k)
+				require.NoError(t, left.PipeKeyValue(k, nil))
+			} else {
+				v := fmt.Sprintf("v|r%d", rng.IntN(5))
+				lrows[k] = v
+				require.NoError(t, left.PipeKeyValue(k, &v))
+			}
+		} else {
+			k := fmt.Sprint("r", rng.IntN(5))
+			if rng.IntN(4) == 0 {
+				delete(rrows, k)
+				require.NoError(t, right.PipeKeyValue(k, nil))
+			} else {
+				v := fmt.Sprint(rng.IntN(3))
+				rrows[k] = v
+				require.NoError(t, right.PipeKeyValue(k, &v))
+			}
+		}
+		want := map[string]int64{}
+		for _, v := range lrows {
+			want["group-"+rrows[fkOf(v)]]++
+		}
+		for _, g := range []string{"group-", "group-0", "group-1", "group-2"} {
+			got, _, err := counts.Get(g)
+			require.NoError(t, err)
+			require.Equal(t, want[g], got.Value, "update %d, %s", i, g)
+		}
 	}
 }
