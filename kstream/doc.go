@@ -21,6 +21,16 @@
 //     QuerySession. Suppress holds a table's updates back until its windows
 //     close or for a time.
 //
+// # Table joins
+//
+// TableJoin, TableLeftJoin and TableOuterJoin join two co-partitioned
+// tables on their key; ForeignKeyJoin and ForeignKeyLeftJoin join each row
+// of a table with the row of another whose key a function of its value
+// gives (Kafka Streams' foreign-key join), through two internal topics, so
+// that the tables need not be co-partitioned. Both kinds keep their
+// result up to date as either side changes, deletes included, and forward
+// old values, so an aggregation of the result (GroupByTable) stays right.
+//
 // # Names
 //
 // Every node, store and internal topic is named as Kafka Streams names it:

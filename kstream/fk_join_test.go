@@ -476,3 +476,16 @@ func TestForeignKeyJoinAggregatedDownstream(t *testing.T) {
 		}
 	}
 }
+
+// A foreign-key join writes both tables' keys and values to its topics:
+// a table whose value serde is unknown (mapped to a type with no stock
+// serde) makes Build fail, naming the join.
+func TestForeignKeyJoinNeedsSerdes(t *testing.T) {
+	type order struct{ customer string }
+	sb := kstream.NewStreamsBuilder()
+	orders := kstream.MapValuesTable(kstream.Table(sb, "orders", strs), func(_, v string) order { return order{v} })
+	kstream.ForeignKeyJoin(orders, kstream.Table(sb, "customers", strs), func(o order) string { return o.customer },
+		func(o order, name string) string { return name })
+	_, err := sb.Build()
+	require.ErrorContains(t, err, "KTABLE-FK-JOIN-OUTPUT-0000000019: a foreign-key join writes both tables' keys and values")
+}
