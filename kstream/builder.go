@@ -31,6 +31,9 @@ type StreamsBuilder struct {
 	// repartitions counts the repartition topics by name, to report a
 	// name used twice.
 	repartitions map[string]bool
+	// joinRepartitions are the repartitioned streams joins made, by the
+	// name of the node they repartition (a KStream[K, V] each).
+	joinRepartitions map[string]any
 	// serdeless are nodes whose missing serdes problems already report:
 	// Build leaves out the topology's own, vaguer, reports of them.
 	serdeless map[string]bool
@@ -41,7 +44,7 @@ type StreamsBuilder struct {
 
 // NewStreamsBuilder returns an empty builder.
 func NewStreamsBuilder() *StreamsBuilder {
-	return &StreamsBuilder{b: topology.NewBuilder(), repartitions: map[string]bool{}, serdeless: map[string]bool{}}
+	return &StreamsBuilder{b: topology.NewBuilder(), repartitions: map[string]bool{}, joinRepartitions: map[string]any{}, serdeless: map[string]bool{}}
 }
 
 // Builder is the Processor API builder underneath: add processors, stores
