@@ -226,7 +226,7 @@ func TestStreamJoinsVersionedTableAsOfRecordTime(t *testing.T) {
 			require.NoError(t, c.table.Pipe(1, v("a@10"), at(10)))
 			require.NoError(t, c.table.Pipe(1, v("c@30"), at(30)))
 			require.NoError(t, c.table.Pipe(1, v("b@20"), at(20))) // out of order
-			require.NoError(t, c.table.Pipe(1, nil, at(40)))      // deleted at 40
+			require.NoError(t, c.table.Pipe(1, nil, at(40)))       // deleted at 40
 			for _, ts := range []int64{5, 10, 25, 35, 45} {
 				require.NoError(t, c.stream.Pipe(1, fmt.Sprint("s@", ts), at(ts)))
 			}
