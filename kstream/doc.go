@@ -21,6 +21,17 @@
 //     QuerySession. Suppress holds a table's updates back until its windows
 //     close or for a time.
 //
+// # Joins
+//
+// JoinTable and LeftJoinTable join each record of a stream to the row of a
+// table with its key (a repartition first if the stream's key changed).
+// A table materialized with Materialized.Versioned keeps its rows'
+// versions, and a stream record then meets the row as it was at the
+// record's time, whatever order the table's updates came in; with
+// Joined.GracePeriod the join holds stream records back and joins them in
+// timestamp order, so that a table update that comes a little late still
+// counts. streams.QueryVersioned reads a versioned table as of any time.
+//
 // # Names
 //
 // Every node, store and internal topic is named as Kafka Streams names it:

@@ -3,6 +3,7 @@ package kstream_test
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/serde"
@@ -80,4 +81,48 @@ func ExampleGroupByTable() {
 	// eu 2
 	// eu 1
 	// us 1
+}
+
+// Orders joined to a versioned table of customer tiers: each order meets
+// the tier its customer had at the order's time, although the update came
+// before the older order.
+func ExampleLeftJoinTable() {
+	sb := kstream.NewStreamsBuilder()
+	strs := kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()}
+	tiers := kstream.Table(sb, "tiers", strs, kstream.Materialized[string, string]{Name: "tiers", Versioned: true, HistoryRetention: 24 * time.Hour})
+	orders := kstream.Stream(sb, []string{"orders"}, strs)
+	kstream.LeftJoinTable(orders, tiers, func(customer, order, tier string) string {
+		if tier == "" {
+			tier = "none"
+		}
+		return order + " by " + customer + " (" + tier + ")"
+	}).To("enriched", kstream.Produced[string, string]{ValueSerde: serde.String()})
+	topo, err := sb.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := testdriver.New(topo, testdriver.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tierIn := testdriver.CreateInputTopic(d, "tiers", serde.String(), serde.String())
+	orderIn := testdriver.CreateInputTopic(d, "orders", serde.String(), serde.String())
+	out := testdriver.CreateOutputTopic(d, "enriched", serde.String(), serde.String())
+	_ = tierIn.Pipe("alice", "silver", t0)
+	_ = tierIn.Pipe("alice", "gold", t0.Add(time.Hour))
+	_ = orderIn.Pipe("alice", "o-2", t0.Add(2*time.Hour))
+	_ = orderIn.Pipe("alice", "o-1", t0.Add(30*time.Minute)) // older: silver then
+	_ = orderIn.Pipe("bob", "o-3", t0.Add(time.Hour))
+	values, _ := out.ReadValues()
+	for _, v := range values {
+		fmt.Println(v)
+	}
+	// Output:
+	// o-2 by alice (gold)
+	// o-1 by alice (silver)
+	// o-3 by bob (none)
 }
