@@ -73,7 +73,9 @@ type VersionedKeyValueStore[K, V any] interface {
 // Each version is an entry of its own in the backend, keyed by the key
 // and the version's timestamp, so a write costs one entry (and one
 // changelog record), whatever the key's history. A key's versions that
-// fell out of the history are deleted when the key is next written.
+// fell out of the history are deleted when the key is next written, and
+// at each commit for a few hundred more keys, round the store, so that
+// keys no longer written lose theirs too.
 //
 // It panics if supplier or a serde is nil, or if history is negative.
 func NewVersionedKeyValueStoreBuilder[K, V any](supplier KeyValueBytesStoreSupplier, history time.Duration, keySerde serde.Serde[K], valueSerde serde.Serde[V]) *Builder[VersionedKeyValueStore[K, V]] {
@@ -156,8 +158,13 @@ type versionedStore[K, V any] struct {
 	streamTime *atomic.Int64
 	// metaTime is the stream time the meta entry holds.
 	metaTime int64
+	// cursor is the version key the next sweep starts at; nil: the first.
+	cursor []byte
 	txnLayer
 }
+
+// sweepKeys is how many keys each commit's sweep looks at.
+const sweepKeys = 256
 
 var _ VersionedKeyValueStore[string, int64] = (*versionedStore[string, int64])(nil)
 
@@ -218,7 +225,7 @@ func (s *versionedStore[K, V]) writeMeta() error {
 }
 
 func (s *versionedStore[K, V]) Flush() error {
-	if err := s.writeMeta(); err != nil {
+	if err := s.commitWrites(); err != nil {
 		return err
 	}
 	if err := s.inner.Flush(); err != nil {
@@ -230,10 +237,59 @@ func (s *versionedStore[K, V]) Flush() error {
 // Prepare implements stateproto.Transactional: stream time goes down
 // with the commit's versions.
 func (s *versionedStore[K, V]) Prepare() error {
-	if err := s.writeMeta(); err != nil {
+	if err := s.commitWrites(); err != nil {
 		return err
 	}
 	return s.txnLayer.Prepare()
+}
+
+// commitWrites are the store's own writes at each commit: the stream
+// time, and a sweep.
+func (s *versionedStore[K, V]) commitWrites() error {
+	if err := s.writeMeta(); err != nil {
+		return err
+	}
+	return s.sweep()
+}
+
+// sweep expires the old versions of the next sweepKeys keys, going round
+// the store commit after commit: a write expires its own key's, and this
+// reaches the keys that are not written any more.
+func (s *versionedStore[K, V]) sweep() error {
+	if s.streamTime.Load() == noStreamTime {
+		return nil
+	}
+	from := s.cursor
+	if from == nil {
+		from = []byte{versionTag}
+	}
+	var prefixes [][]byte
+	var next []byte
+	for e, err := range s.inner.Scan(KeyRange{Lower: from, HasLower: true}, false) {
+		if err != nil {
+			return s.wrap("sweeping old versions", err)
+		}
+		k, _, ok := parseVersionKey(e.Key)
+		if !ok {
+			continue
+		}
+		p := versionPrefix(nil, k)
+		if n := len(prefixes); n > 0 && bytes.Equal(p, prefixes[n-1]) {
+			continue // another version of the same key
+		}
+		if len(prefixes) == sweepKeys {
+			next = bytes.Clone(e.Key)
+			break
+		}
+		prefixes = append(prefixes, p)
+	}
+	for _, p := range prefixes {
+		if err := s.expire("sweeping old versions", p); err != nil {
+			return err
+		}
+	}
+	s.cursor = next
+	return nil
 }
 
 func (s *versionedStore[K, V]) Close() error {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -68,4 +69,41 @@ func FuzzVersionKey(f *testing.F) {
 		_, _, ok = parseVersionKey(metaKey)
 		require.False(t, ok)
 	})
+}
+
+// Keys that are not written again still lose their expired versions: the
+// sweep at each commit goes round the store. Without it their history
+// would stay forever.
+func TestVersionedStoreSweepsKeysNotWrittenAgain(t *testing.T) {
+	t.Parallel()
+	inner := InMemoryKeyValueStore("v")
+	st := NewVersionedKeyValueStoreBuilder(inner, 10*time.Millisecond, serde.String(), serde.String()).WithLoggingDisabled().BuildStore()
+	require.NoError(t, st.Init(StoreContext{TaskID: "0_0"}))
+	t.Cleanup(func() { _ = st.Close() })
+	keys := 3*sweepKeys + 7
+	for i := range keys {
+		k := fmt.Sprintf("k%04d", i)
+		for ms := range int64(3) { // three versions each: two can expire
+			_, err := st.Put(k, "v", time.UnixMilli(ms))
+			require.NoError(t, err)
+		}
+	}
+	entries := func() int {
+		n, err := st.(*versionedStore[string, string]).inner.ApproximateNumEntries()
+		require.NoError(t, err)
+		return int(n)
+	}
+	require.Equal(t, 3*keys, entries(), "every version")
+	_, err := st.Put("other", "x", time.UnixMilli(100)) // stream time 100: every k's first two versions expire
+	require.NoError(t, err)
+	for range 4 {
+		require.NoError(t, st.Flush())
+	}
+	require.Equal(t, keys+1+1, entries(), "one version of each key, other's, the stream time")
+	for _, k := range []string{"k0000", fmt.Sprintf("k%04d", keys-1)} {
+		r, ok, err := st.Get(k)
+		require.NoError(t, err)
+		require.True(t, ok, "the latest version stays")
+		require.Equal(t, time.UnixMilli(2).UTC(), r.Timestamp)
+	}
 }
