@@ -77,7 +77,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -177,13 +176,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	var cluster *embedded.Cluster
-	if o.brokers == "" {
-		fmt.Fprintln(stderr, "customermetrics: starting an in-process Kafka on 127.0.0.1")
-		cluster, err = embedded.Start()
-	} else {
-		cluster, err = embedded.Connect(strings.Split(o.brokers, ","))
-	}
+	cluster, err := embedded.Open(o.brokers, stderr, "customermetrics")
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -154,13 +153,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	var cluster *embedded.Cluster
-	if o.brokers == "" {
-		fmt.Fprintln(stderr, "enrichment: starting an in-process Kafka on 127.0.0.1")
-		cluster, err = embedded.Start()
-	} else {
-		cluster, err = embedded.Connect(strings.Split(o.brokers, ","))
-	}
+	cluster, err := embedded.Open(o.brokers, stderr, "enrichment")
 	if err != nil {
 		return err
 	}
