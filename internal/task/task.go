@@ -56,6 +56,9 @@ type Config struct {
 	// Logger is what processors log with, with the task as an attribute.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// Globals are the read-only views of the app's global stores, by name
+	// (GlobalTask.Views), which every processor may read.
+	Globals map[string]state.Store
 }
 
 // TopicPartition names one input partition.
