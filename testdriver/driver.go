@@ -63,7 +63,7 @@ type Driver struct {
 	ownDir   bool
 	clock    time.Time
 	tasks    []*task.Task
-	global   *task.GlobalTask // the global stores, or nil
+	global   *task.GlobalTask  // the global stores, or nil
 	topics   map[string]*topic // by cluster topic name
 	raw      graph.RawRecord   // the piped record
 	fed      graph.RawRecord   // a sent record on its way back in
