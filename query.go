@@ -12,6 +12,7 @@ import (
 
 	"github.com/gostreams/streams/internal/runtime"
 	"github.com/gostreams/streams/internal/stateproto"
+	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -319,6 +320,10 @@ type KeyQueryMetadata struct {
 // name the instance a task is moving to; a query there may then need a
 // retry.
 func QueryMetadataForKey[K any](a *App, name string, key K, keySerde serde.Serde[K]) (KeyQueryMetadata, error) {
+	if def, ok := a.prog.Stores[name]; ok && def.Global {
+		// Every instance holds all of a global store, as in Kafka Streams.
+		return KeyQueryMetadata{Server: a.cfg.ApplicationServer, Task: task.GlobalTaskID, Partition: -1, Local: true}, nil
+	}
 	sub := -1
 	for _, st := range a.prog.Subtopologies {
 		if slices.Contains(st.Stores, name) {
