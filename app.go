@@ -97,7 +97,7 @@ func (a *App) runtimeConfig() runtime.Config {
 		TaskRunning: func(tk *task.Task) { a.taskRunning(tk.ID(), tk.Stores()) },
 		TaskClosing: func(tk *task.Task) { a.local.remove(tk.ID(), tk.Stores()) },
 		// A global store is queryable on every instance, once restored.
-		GlobalRunning: func(stores map[string]state.Store) { a.local.add(task.GlobalTaskID, stores) },
+		GlobalRunning: func(stores map[string]state.Store) { a.taskRunning(task.GlobalTaskID, stores) },
 		GlobalClosing: func(stores map[string]state.Store) { a.local.remove(task.GlobalTaskID, stores) },
 	}
 	if c.RestoreListener != nil {

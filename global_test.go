@@ -98,7 +98,19 @@ func TestGlobalTableOnTwoInstances(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, md.Local, "a global store is local on every instance")
 	}
+	// A global store's committed changes can be subscribed to as well.
+	sub, err := streams.Subscribe[string, state.ValueAndTimestamp[string]](a.app, "customers", 0)
+	require.NoError(t, err)
+	defer sub.Close()
 	produceRows(t, c, "customers", 30, 31)
+	select {
+	case ch := <-sub.Changes():
+		require.Equal(t, "c30", ch.Key)
+		require.Equal(t, "name30", ch.New.Value)
+		require.Equal(t, "-1_-1", ch.Task.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("no change of the global store was delivered")
+	}
 	waitRows(t, a.app, "customers", 31)
 	waitRows(t, b.app, "customers", 31)
 	require.NoError(t, a.stop(t))
@@ -171,7 +183,9 @@ func TestExactlyOnceGlobalStoreIgnoresAbortedWrites(t *testing.T) {
 	for _, topic := range []string{"customers", "orders", "enriched"} {
 		require.NoError(t, c.CreateTopic(ctxT(t), topic, 1))
 	}
-	rec := func(k, v string) *kgo.Record { return &kgo.Record{Topic: "customers", Key: []byte(k), Value: []byte(v)} }
+	rec := func(k, v string) *kgo.Record {
+		return &kgo.Record{Topic: "customers", Key: []byte(k), Value: []byte(v)}
+	}
 	transactional(t, c, false, rec("before", "aborted"))
 	transactional(t, c, true, rec("c1", "committed"))
 	r := start(t, enrichment(t, nil), eosConfig(t, c, "global-eos"))
@@ -225,4 +239,3 @@ func TestGlobalThreadFailureStopsTheApp(t *testing.T) {
 	require.ErrorContains(t, err, `cannot take "bad"`)
 	require.Equal(t, streams.Error, r.app.State())
 }
-

@@ -305,7 +305,8 @@ func (b *Builder) AddStateStore(sb state.StoreBuilder, processors ...string) {
 }
 
 // ConnectProcessorAndStateStores gives processor access to stores, which
-// must be added with AddStateStore (before or after this call).
+// must be added with AddStateStore (before or after this call). A global
+// store needs no connection; connecting one changes nothing.
 func (b *Builder) ConnectProcessorAndStateStores(processor string, stores ...string) {
 	if len(stores) == 0 {
 		b.problem("ConnectProcessorAndStateStores(%q) names no store", processor)

@@ -6,7 +6,8 @@
 // the test driver and the Kafka runtime run the very same code.
 //
 // A Task is owned by one goroutine; none of its methods may be called
-// concurrently.
+// concurrently. GlobalTask runs the global stores' sub-topologies, for the
+// global thread and the test driver alike.
 package task
 
 import (
