@@ -236,3 +236,20 @@ func TestGlobalTableProblems(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 }
+
+// A record the topology itself writes to a global table's topic is in the
+// table before the next record of any task, in the test driver as in an
+// app once the global thread read it back.
+func TestJoinGlobalWithRowsTheTopologyWrites(t *testing.T) {
+	t.Parallel()
+	d := drive(t, func(sb *kstream.StreamsBuilder) {
+		kstream.Stream(sb, []string{"signups"}, strs).To("customers")
+		c := kstream.GlobalTable(sb, "customers", strs)
+		o := kstream.Stream(sb, []string{"orders"}, strs)
+		kstream.JoinGlobal(o, c, func(_, v string) string { return v }, func(o, c string) string { return o + "/" + c }).To("out")
+	})
+	require.NoError(t, input(d, "signups").PipeKeyValue("c1", "Alice"))
+	require.NoError(t, input(d, "orders").PipeKeyValue("o1", "c1"))
+	require.Equal(t, []testdriver.KeyValue[string, string]{kv("o1", "c1/Alice")},
+		kvs(t, testdriver.CreateOutputTopic(d, "out", serde.String(), serde.String())))
+}
