@@ -20,6 +20,10 @@
 //     their Materialized.Name with streams.QueryKeyValue, QueryWindow and
 //     QuerySession. Suppress holds a table's updates back until its windows
 //     close or for a time.
+//   - GlobalKTable[K, V]: a table read whole, every partition of its topic,
+//     on every instance (GlobalTable). A stream joins it with JoinGlobal and
+//     LeftJoinGlobal by a key computed from each record, with no
+//     repartition and no co-partitioning.
 //
 // # Joins
 //

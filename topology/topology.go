@@ -116,6 +116,9 @@ func (k NodeKind) String() string {
 // visualizers read.
 type Description struct {
 	Subtopologies []SubtopologyDescription
+	// GlobalStores are the global stores' sub-topologies, whose ids are
+	// numbered with the others.
+	GlobalStores []GlobalStoreDescription
 }
 
 // SubtopologyDescription is one sub-topology. Nodes are in Kafka Streams'
@@ -149,6 +152,9 @@ type NodeDescription struct {
 func (t *Topology) Describe() *Description {
 	d := &Description{}
 	for _, st := range t.prog.Subtopologies {
+		if st.Global {
+			continue
+		}
 		linked := linkLikeKafka(st.Nodes)
 		sd := SubtopologyDescription{ID: st.ID}
 		// The node list is a TreeSet filled once the sizes are final: a
@@ -176,6 +182,7 @@ func (t *Topology) Describe() *Description {
 		}
 		d.Subtopologies = append(d.Subtopologies, sd)
 	}
+	d.GlobalStores = describeGlobals(t.prog)
 	return d
 }
 
@@ -184,7 +191,9 @@ func (t *Topology) Describe() *Description {
 func (d *Description) String() string {
 	var sb strings.Builder
 	sb.WriteString("Topologies:\n ")
+	globals := d.GlobalStores
 	for _, st := range d.Subtopologies {
+		globals = writeGlobalsBefore(&sb, globals, st.ID)
 		sb.WriteString("  Sub-topology: ")
 		sb.WriteString(strconv.Itoa(st.ID))
 		sb.WriteString("\n")
@@ -195,6 +204,7 @@ func (d *Description) String() string {
 		}
 		sb.WriteString("\n")
 	}
+	writeGlobalsBefore(&sb, globals, -1)
 	return sb.String()
 }
 
