@@ -29,7 +29,7 @@ func enrichment(t *testing.T, store kstream.KeyValueStoreFunc) *topology.Topolog
 	sb := kstream.NewStreamsBuilder()
 	customers := kstream.GlobalTable(sb, "customers", gstrs, kstream.Materialized[string, string]{Name: "customers", KeyValueStore: store})
 	orders := kstream.Stream(sb, []string{"orders"}, gstrs)
-	kstream.JoinGlobal(orders, customers, func(_, c string) string { return c }, func(o, c string) string { return o + "/" + c }).To("enriched")
+	kstream.JoinGlobal(orders, customers, func(_, c string) string { return c }, func(_, o, c string) string { return o + "/" + c }).To("enriched")
 	topo, err := sb.Build()
 	require.NoError(t, err)
 	return topo

@@ -91,8 +91,8 @@ func ExampleLeftJoinTable() {
 	strs := kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()}
 	tiers := kstream.Table(sb, "tiers", strs, kstream.Materialized[string, string]{Name: "tiers", Versioned: true, HistoryRetention: 24 * time.Hour})
 	orders := kstream.Stream(sb, []string{"orders"}, strs)
-	kstream.LeftJoinTable(orders, tiers, func(customer, order, tier string) string {
-		if tier == "" {
+	kstream.LeftJoinTable(orders, tiers, func(customer, order, tier string, found bool) string {
+		if !found {
 			tier = "none"
 		}
 		return order + " by " + customer + " (" + tier + ")"

@@ -18,7 +18,7 @@ func ExampleJoinGlobal() {
 	orders := kstream.Stream(sb, []string{"orders"}, strs) // value: the customer's id
 	kstream.LeftJoinGlobal(orders, customers,
 		func(_, customer string) string { return customer },
-		func(customer, name string) string { return customer + ": " + name },
+		func(_, customer, name string, _ bool) string { return customer + ": " + name },
 	).To("enriched")
 	topo, err := sb.Build()
 	if err != nil {

@@ -112,25 +112,29 @@ func (u *globalUpserter[K, V]) Close() error { return nil }
 // JoinGlobal joins each record of s with the row of t whose key keyMapper
 // computes from the record, as Kafka Streams' KStream.join(GlobalKTable):
 // the result keeps the record's key and timestamp, with joiner's value of
-// the record's value and the row's. A record with no row, a nil mapped
+// the record's key and value and the row. A record with no row, a nil mapped
 // key, or a nil value is dropped (the last two are counted as dropped
 // records). The row is what the global store holds when the record is
 // processed: the global thread updates it on its own, with no
 // synchronization with the stream's time. The join is named
 // "KSTREAM-LEFTJOIN-n", as Kafka Streams names it, unless named.
-func JoinGlobal[K, V, GK, GV, VR any](s KStream[K, V], t GlobalKTable[GK, GV], keyMapper func(key K, value V) GK, joiner func(value V, row GV) VR, named ...Named) KStream[K, VR] {
-	return joinGlobal(s, t, keyMapper, joiner, false, "JoinGlobal", named)
+func JoinGlobal[K, V, GK, GV, VR any](s KStream[K, V], t GlobalKTable[GK, GV], keyMapper func(key K, value V) GK, joiner func(key K, value V, row GV) VR, named ...Named) KStream[K, VR] {
+	var j func(K, V, GV, bool) VR
+	if joiner != nil {
+		j = func(k K, v V, row GV, _ bool) VR { return joiner(k, v, row) }
+	}
+	return joinGlobal(s, t, keyMapper, j, false, "JoinGlobal", named)
 }
 
 // LeftJoinGlobal is JoinGlobal that keeps the records with no row: joiner
-// gets the zero GV for them (nil for a pointer). As in Kafka Streams, a
+// gets hasRow false and the zero GV for them. As in Kafka Streams, a
 // nil mapped key or a nil value still drops the record, except a record
 // with a nil key and a value, which is joined with the zero GV.
-func LeftJoinGlobal[K, V, GK, GV, VR any](s KStream[K, V], t GlobalKTable[GK, GV], keyMapper func(key K, value V) GK, joiner func(value V, row GV) VR, named ...Named) KStream[K, VR] {
+func LeftJoinGlobal[K, V, GK, GV, VR any](s KStream[K, V], t GlobalKTable[GK, GV], keyMapper func(key K, value V) GK, joiner func(key K, value V, row GV, hasRow bool) VR, named ...Named) KStream[K, VR] {
 	return joinGlobal(s, t, keyMapper, joiner, true, "LeftJoinGlobal", named)
 }
 
-func joinGlobal[K, V, GK, GV, VR any](s KStream[K, V], t GlobalKTable[GK, GV], keyMapper func(K, V) GK, joiner func(V, GV) VR, left bool, op string, named []Named) KStream[K, VR] {
+func joinGlobal[K, V, GK, GV, VR any](s KStream[K, V], t GlobalKTable[GK, GV], keyMapper func(K, V) GK, joiner func(K, V, GV, bool) VR, left bool, op string, named []Named) KStream[K, VR] {
 	name := s.sb.name(named, globalJoinName)
 	if keyMapper == nil || joiner == nil {
 		s.sb.problem("%s %q needs a key mapper and a joiner", op, name)
@@ -157,7 +161,7 @@ type globalJoin[K, V, GK, GV, VR any] struct {
 	store             string
 	left              bool
 	keyMapper         func(K, V) GK
-	joiner            func(V, GV) VR
+	joiner            func(K, V, GV, bool) VR
 	isNilK            func(K) bool
 	isNilV            func(V) bool
 	isNilGK           func(GK) bool
@@ -200,7 +204,7 @@ func (j *globalJoin[K, V, GK, GV, VR]) Process(rec processor.Record[K, V]) error
 	if !found && !j.left {
 		return nil
 	}
-	out, err := try2(&j.joinCall, j.joiner, rec.Value, row)
+	out, err := try4(&j.joinCall, j.joiner, rec.Key, rec.Value, row, found)
 	if err != nil {
 		return err
 	}

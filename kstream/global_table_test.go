@@ -60,9 +60,10 @@ func TestDescribeGlobalJoinGolden(t *testing.T) {
 	orders := kstream.Stream(sb, []string{"orders"}, strs)
 	customers := kstream.GlobalTable(sb, "customers", strs, kstream.Materialized[string, string]{Name: "customers"})
 	byValue := func(_, v string) string { return v }
-	join := func(o, c string) string { return o + "/" + c }
+	join := func(_, o, c string) string { return o + "/" + c }
+	leftJoin := func(_, o, c string, _ bool) string { return o + "/" + c }
 	kstream.JoinGlobal(orders, customers, byValue, join).To("inner")
-	kstream.LeftJoinGlobal(orders, customers, byValue, join, "left").To("left")
+	kstream.LeftJoinGlobal(orders, customers, byValue, leftJoin, "left").To("left")
 	topo, err := sb.Build()
 	require.NoError(t, err)
 	got := topo.Describe().String()
@@ -86,9 +87,9 @@ func globalJoins(t *testing.T) (d *testdriver.Driver, orders *testdriver.InputTo
 		o := kstream.Stream(sb, []string{"orders"}, strs)
 		c := kstream.GlobalTable(sb, "customers", nstrs, kstream.Materialized[string, *string]{Name: "customers"})
 		mapper := func(_, customer string) string { return customer }
-		kstream.JoinGlobal(o, c, mapper, func(o string, c *string) string { return o + "/" + *c }).To("inner")
-		kstream.LeftJoinGlobal(o, c, mapper, func(o string, c *string) string {
-			if c == nil {
+		kstream.JoinGlobal(o, c, mapper, func(_, o string, c *string) string { return o + "/" + *c }).To("inner")
+		kstream.LeftJoinGlobal(o, c, mapper, func(_, o string, c *string, found bool) string {
+			if !found {
 				return o + "/-"
 			}
 			return o + "/" + *c
@@ -154,10 +155,11 @@ func TestJoinGlobalNilKeys(t *testing.T) {
 			}
 			return &v
 		}
-		joiner := func(o, c string) string { return o + "/" + c }
+		joiner := func(_ *string, o, c string) string { return o + "/" + c }
+		leftJoiner := func(_ *string, o, c string, _ bool) string { return o + "/" + c }
 		produced := kstream.Produced[*string, string]{KeySerde: nkeys, ValueSerde: serde.String()}
 		kstream.JoinGlobal(o, c, mapper, joiner).To("inner", produced)
-		kstream.LeftJoinGlobal(o, c, mapper, joiner).To("left", produced)
+		kstream.LeftJoinGlobal(o, c, mapper, leftJoiner).To("left", produced)
 	})
 	orders := testdriver.CreateInputTopic(d, "orders", nkeys, serde.String())
 	customers := testdriver.CreateInputTopic(d, "customers", nkeys, serde.String())
@@ -203,7 +205,7 @@ func TestJoinGlobalPanics(t *testing.T) {
 						panic("boom")
 					}
 					return v
-				}, func(o, c string) string { panic("boom") }).To("out")
+				}, func(_, o, c string) string { panic("boom") }).To("out")
 			})
 			require.NoError(t, input(d, "customers").PipeKeyValue("alice", "A"))
 			err := input(d, "orders").PipeKeyValue("o1", "alice")
@@ -246,7 +248,7 @@ func TestJoinGlobalWithRowsTheTopologyWrites(t *testing.T) {
 		kstream.Stream(sb, []string{"signups"}, strs).To("customers")
 		c := kstream.GlobalTable(sb, "customers", strs)
 		o := kstream.Stream(sb, []string{"orders"}, strs)
-		kstream.JoinGlobal(o, c, func(_, v string) string { return v }, func(o, c string) string { return o + "/" + c }).To("out")
+		kstream.JoinGlobal(o, c, func(_, v string) string { return v }, func(_, o, c string) string { return o + "/" + c }).To("out")
 	})
 	require.NoError(t, input(d, "signups").PipeKeyValue("c1", "Alice"))
 	require.NoError(t, input(d, "orders").PipeKeyValue("o1", "c1"))

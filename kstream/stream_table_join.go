@@ -53,17 +53,17 @@ type Joined[K, V, VT any] struct {
 // key's table partition; s's topic and t's must have the same number of
 // partitions.
 func JoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(key K, value V, row VT) VR, joined ...Joined[K, V, VT]) KStream[K, VR] {
-	return streamTableJoin(s, t, joiner, false, joined)
+	return streamTableJoin(s, t, func(k K, v V, row VT, _ bool) VR { return joiner(k, v, row) }, false, joined)
 }
 
 // LeftJoinTable is JoinTable that also forwards the records that meet no
-// row, with the zero VT (nil for a pointer type, so that joiner can tell),
-// and the records with a nil key.
-func LeftJoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(key K, value V, row VT) VR, joined ...Joined[K, V, VT]) KStream[K, VR] {
+// row, and the records with a nil key: joiner gets hasRow false and the
+// zero VT for them.
+func LeftJoinTable[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(key K, value V, row VT, hasRow bool) VR, joined ...Joined[K, V, VT]) KStream[K, VR] {
 	return streamTableJoin(s, t, joiner, true, joined)
 }
 
-func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(K, V, VT) VR, left bool, joined []Joined[K, V, VT]) KStream[K, VR] {
+func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner func(K, V, VT, bool) VR, left bool, joined []Joined[K, V, VT]) KStream[K, VR] {
 	var j Joined[K, V, VT]
 	if len(joined) > 0 {
 		j = joined[0]
@@ -147,7 +147,7 @@ type streamTableJoiner[K, V, VT, VR any] struct {
 	left        bool
 	get         *rowGetter[K, VT]
 	read        readRow[K, VT]
-	joiner      func(K, V, VT) VR
+	joiner      func(K, V, VT, bool) VR
 	isNilK      func(K) bool
 	isNilV      func(V) bool
 	ctx         processor.Context[K, VR]
@@ -224,7 +224,7 @@ func (j *streamTableJoiner[K, V, VT, VR]) join(rec processor.Record[K, V], nilKe
 	if !found && !j.left {
 		return nil
 	}
-	out, err := try3(&j.call, j.joiner, rec.Key, rec.Value, row.Value)
+	out, err := try4(&j.call, j.joiner, rec.Key, rec.Value, row.Value, found)
 	if err != nil {
 		return err
 	}

@@ -40,8 +40,8 @@ type joinCase struct {
 func newJoinCase(t *testing.T, left bool, m kstream.Materialized[int32, string], j ...kstream.Joined[int32, string, string]) *joinCase {
 	t.Helper()
 	joiner := func(_ int32, v, row string) string { return v + "+" + row }
-	leftJoiner := func(_ int32, v string, row *string) string {
-		if row == nil {
+	leftJoiner := func(_ int32, v string, row *string, found bool) string {
+		if !found {
 			return v + "+null"
 		}
 		return v + "+" + *row
@@ -326,12 +326,12 @@ func TestStreamTableLeftJoinNilKey(t *testing.T) {
 	d := drive(t, func(sb *kstream.StreamsBuilder) {
 		s := kstream.Stream(sb, []string{"s"}, kstream.Consumed[*string, string]{KeySerde: nullable, ValueSerde: serde.String()})
 		tbl := kstream.Table(sb, "t", kstream.Consumed[*string, string]{KeySerde: nullable, ValueSerde: serde.String()})
-		kstream.LeftJoinTable(s, tbl, func(_ *string, v string, row string) string { return v + "+" + row + "|" }).
+		kstream.LeftJoinTable(s, tbl, func(_ *string, v string, row string, found bool) string { return fmt.Sprint(v, "+", row, found) }).
 			To("out", kstream.Produced[*string, string]{ValueSerde: serde.String()})
 	})
 	s := testdriver.CreateInputTopic(d, "s", nullable, serde.String())
 	out := testdriver.CreateOutputTopic(d, "out", nullable, serde.String())
 	require.NoError(t, s.PipeKeyValue(nil, "v"))
-	require.Equal(t, []testdriver.KeyValue[*string, string]{kv[*string](nil, "v+|")}, kvs(t, out))
+	require.Equal(t, []testdriver.KeyValue[*string, string]{kv[*string](nil, "v+false")}, kvs(t, out))
 	require.Zero(t, d.DroppedRecords())
 }

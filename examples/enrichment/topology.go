@@ -47,9 +47,9 @@ func Topology(history time.Duration) (*topology.Topology, error) {
 	return sb.Build()
 }
 
-func enrich(_ string, o orders.Order, c *Customer) Enriched {
+func enrich(_ string, o orders.Order, c *Customer, found bool) Enriched {
 	e := Enriched{OrderID: o.OrderID, CustomerID: o.CustomerID, Amount: o.Amount, Category: o.Category, EventTime: o.EventTime}
-	if c != nil {
+	if found {
 		e.Name, e.Tier = &c.Name, &c.Tier
 	}
 	return e
