@@ -149,7 +149,6 @@ func aggregateStream[K, V, A any](g KGroupedStream[K, V], prefix string, m Mater
 		return &aggregator[K, V, A]{name: name, store: store, agg: agg, isNilK: isNilK, isNilV: isNilV}
 	}, in.node)
 	t.rows, t.store = &rows{store: store, materialized: true}, store
-	t.get = storeRows[K, A](t.rows)
 	t.addStore(m, store, name)
 	return t
 }

@@ -163,7 +163,6 @@ func aggregateTable[K, V, A any](g KGroupedTable[K, V], prefix string, m Materia
 		return &tableAggregator[K, V, A]{name: name, store: store, agg: agg}
 	}, in)
 	t.rows, t.store = &rows{store: store, materialized: true}, store
-	t.get = storeRows[K, A](t.rows)
 	t.addStore(m, store, name)
 	return t
 }

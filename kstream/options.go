@@ -126,7 +126,10 @@ type Materialized[K, V any] struct {
 	// Named names an aggregation's processor in place of
 	// KSTREAM-AGGREGATE-… (Kafka Streams' Named argument of count, reduce
 	// and aggregate; a grouped table's repartition nodes become
-	// "<Named>-sink" and "<Named>-source"). It does not name the store.
+	// "<Named>-sink" and "<Named>-source"), or a table-table join's (its
+	// merge, "<Named>-join-this" and "<Named>-join-other"). It does not
+	// name the store, and a join's Materialized that sets nothing else keeps
+	// no store.
 	Named Named
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gostreams/streams/processor"
@@ -79,8 +80,8 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner 
 		prefix = leftJoinName
 	}
 	name := s.sb.name([]Named{Named(j.Name)}, prefix)
-	get := t.get
-	if get == nil || !t.materialize() {
+	get := t.valueView()
+	if get == nil {
 		s.sb.problem("%s: the table has no rows to join to (a windowed or suppressed table); join its ToStream instead, or a table made from it", name)
 		return KStream[K, VR]{sb: s.sb, keySerde: s.keySerde}
 	}
@@ -109,7 +110,7 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner 
 			isNilK: isNilK, isNilV: isNilV, grace: grace, bufferStore: buffer, ks: ks, vs: vs,
 		}
 	}, s.node)
-	stores := []string{get.store}
+	stores := slices.Clone(get.stores)
 	if buffer != "" {
 		stores = append(stores, buffer)
 	}
@@ -145,8 +146,9 @@ func repartitionForJoin[K, V any](s KStream[K, V], name string, ks serde.Serde[K
 type streamTableJoiner[K, V, VT, VR any] struct {
 	call
 	left        bool
-	get         *rowGetter[K, VT]
-	read        readRow[K, VT]
+	get         *tableView[K, VT]
+	latest      lookup[K, VT]
+	asOf        lookupAsOf[K, VT]
 	joiner      func(K, V, VT, bool) VR
 	isNilK      func(K) bool
 	isNilV      func(V) bool
@@ -163,7 +165,12 @@ type streamTableJoiner[K, V, VT, VR any] struct {
 func (j *streamTableJoiner[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) error {
 	j.ctx, j.call.ctx = ctx, ctx
 	var err error
-	if j.read, err = j.get.open(ctx); err != nil {
+	if j.get.openAsOf != nil {
+		j.asOf, err = j.get.openAsOf(ctx)
+	} else {
+		j.latest, err = j.get.open(ctx)
+	}
+	if err != nil {
 		return err
 	}
 	if j.bufferStore == "" {
@@ -217,7 +224,12 @@ func (j *streamTableJoiner[K, V, VT, VR]) join(rec processor.Record[K, V], nilKe
 	found := false
 	if !nilKey {
 		var err error
-		if row, found, err = j.read(&j.call, rec.Key, rec.Timestamp); err != nil {
+		if j.asOf != nil {
+			row, found, err = j.asOf(rec.Key, rec.Timestamp)
+		} else {
+			row, found, err = j.latest(rec.Key)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -46,9 +46,9 @@ type KTable[K, V any] struct {
 	// by ToTable or by an aggregation) or a windowed aggregation's; "" for
 	// a table derived statelessly from another.
 	store string
-	// get reads the table's rows for a join; nil for a table whose rows
-	// no store holds (a windowed aggregation's, a suppressed one).
-	get *rowGetter[K, V]
+	// lookup, when set, is how the table's rows are read by key (a
+	// table derived statelessly from another, or a join's); see valueView.
+	lookup func() *tableView[K, V]
 	// windowing is how a windowed table's keys' windows close.
 	windowing  *windowing[K]
 	keySerde   serde.Serde[K]
@@ -139,7 +139,6 @@ func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], 
 	})
 	t := KTable[K, V]{sb: sb, keySerde: or(mm.KeySerde, consumed.KeySerde), valueSerde: or(mm.ValueSerde, consumed.ValueSerde)}
 	t.rows = &rows{store: store, materialized: mm.asksForStore(), sourceTopic: topic, versioned: mm.Versioned, history: mm.HistoryRetention}
-	t.get = storeRows[K, V](t.rows)
 	t.node = upsert(sb, name, t.rows, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
 	t.store = store
 	t.addStoreLater(mm, name)
@@ -305,7 +304,6 @@ func (s KStream[K, V]) ToTable(named Named, materialized ...Materialized[K, V]) 
 	}
 	t := KTable[K, V]{sb: s.sb, keySerde: or(mm.KeySerde, s.keySerde), valueSerde: or(mm.ValueSerde, s.valueSerde)}
 	t.rows = &rows{store: store, materialized: mm.asksForStore(), versioned: mm.Versioned, history: mm.HistoryRetention}
-	t.get = storeRows[K, V](t.rows)
 	isNil := nilTest[V]()
 	t.node = upsert(s.sb, name, t.rows, s.node, func(v V) (V, bool) { return v, !null(isNil, v) })
 	t.store = store
@@ -355,11 +353,11 @@ func (t KTable[K, V]) filter(p Predicate[K, V], not bool, named []Named) KTable[
 		}
 		return ctx.Forward(rec.WithValue(c))
 	})
-	get := derivedRows(t.get, func(c *call, key K, row state.ValueAndTimestamp[V]) (V, bool, error) {
-		ok, err := keep(c, key, row.Value)
-		return row.Value, ok, err
+	lookup := derivedView(t, name, "the predicate", func(c *call, key K, v V) (V, bool, error) {
+		ok, err := keep(c, key, v)
+		return v, ok, err
 	})
-	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, rows: t.rows, get: get, windowing: t.windowing}
+	return KTable[K, V]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde, rows: t.rows, windowing: t.windowing, lookup: lookup}
 }
 
 // addTable adds a stateless table processor below t, under guard.
@@ -388,11 +386,11 @@ func MapValuesTable[K, V, V2 any](t KTable[K, V], f func(key K, value V) V2, nam
 		}
 		return ctx.Forward(processor.Derive(rec, rec.Key, c))
 	})
-	get := derivedRows(t.get, func(c *call, key K, row state.ValueAndTimestamp[V]) (V2, bool, error) {
-		v, err := try2(c, f, key, row.Value)
-		return v, err == nil, err
+	lookup := derivedView(t, name, "the value mapper", func(c *call, key K, v V) (V2, bool, error) {
+		v2, err := try2(c, f, key, v)
+		return v2, true, err
 	})
-	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), rows: t.rows, get: get, windowing: t.windowing}
+	return KTable[K, V2]{sb: t.sb, node: n, keySerde: t.keySerde, valueSerde: inherit[V2](t.valueSerde), rows: t.rows, windowing: t.windowing, lookup: lookup}
 }
 
 // ToStream is the stream of the table's updates: each update's new value,
