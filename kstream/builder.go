@@ -40,6 +40,9 @@ type StreamsBuilder struct {
 	// later are the table stores Build adds if they are materialized by
 	// then.
 	later []*rows
+	// joinRepartitions is, by stream node, the last repartition a join
+	// made of it (a KStream[K, V]), which a join without a name reuses.
+	joinRepartitions map[string]any
 }
 
 // NewStreamsBuilder returns an empty builder.

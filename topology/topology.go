@@ -138,7 +138,9 @@ type NodeDescription struct {
 	Pattern string
 	// Topic of a sink; empty for a sink with a TopicChooser.
 	Topic string
-	// Stores of a processor, sorted.
+	// Stores of a processor, in the order Kafka Streams prints them: that
+	// of a java.util.HashSet they were added to in the order they were
+	// connected.
 	Stores []string
 	// Predecessors and Successors, by name, in the order Kafka Streams
 	// prints them. That is not a sort: it depends on the order in which
@@ -171,7 +173,7 @@ func (t *Topology) Describe() *Description {
 				Kind:         NodeKind(n.Kind),
 				Topics:       slices.Sorted(slices.Values(n.Topics)),
 				Topic:        n.Topic,
-				Stores:       slices.Sorted(slices.Values(n.Stores)),
+				Stores:       javaHashOrder(n.Stores),
 				Predecessors: nodeNames(&dn.preds),
 				Successors:   nodeNames(&dn.succs),
 			}
