@@ -31,9 +31,6 @@ type StreamsBuilder struct {
 	// repartitions counts the repartition topics by name, to report a
 	// name used twice.
 	repartitions map[string]bool
-	// joinRepartitions are the repartitioned streams joins made, by the
-	// name of the node they repartition (a KStream[K, V] each).
-	joinRepartitions map[string]any
 	// serdeless are nodes whose missing serdes problems already report:
 	// Build leaves out the topology's own, vaguer, reports of them.
 	serdeless map[string]bool

@@ -168,10 +168,10 @@ func streamJoin[K, V1, V2, VR any](kind joinKind, left KStream[K, V1], right KSt
 		sb.problem("%s of streams from two StreamsBuilders; join streams of the same builder", kind)
 	}
 	if left.keyChanged {
-		left = joinRepartition(left, j.Name, "-left", or(j.KeySerde, left.keySerde), or(j.ValueSerde, left.valueSerde))
+		left = joinRepartition(left, j.Name, "-left", "StreamJoined", or(j.KeySerde, left.keySerde), or(j.ValueSerde, left.valueSerde))
 	}
 	if right.keyChanged {
-		right = joinRepartition(right, j.Name, "-right", or(j.KeySerde, right.keySerde), or(j.OtherValueSerde, right.valueSerde))
+		right = joinRepartition(right, j.Name, "-right", "StreamJoined", or(j.KeySerde, right.keySerde), or(j.OtherValueSerde, right.valueSerde))
 	}
 
 	thisWindowed := sb.suffixedName(j.Name, "-this-windowed", windowedName)
@@ -339,14 +339,11 @@ func (sb *StreamsBuilder) suffixedName(named, suffix, prefix string) string {
 // "<named><suffix>-repartition", or after s's node. As in Kafka Streams,
 // the three names of a repartition are drawn every time, and a stream
 // joined again without a name reuses the repartition it made before.
-func joinRepartition[K, V any](s KStream[K, V], named, suffix string, ks serde.Serde[K], vs serde.Serde[V]) KStream[K, V] {
+func joinRepartition[K, V any](s KStream[K, V], named, suffix, option string, ks serde.Serde[K], vs serde.Serde[V]) KStream[K, V] {
 	sb := s.sb
 	base := s.node.Name()
 	if named != "" {
 		base = named + suffix
-	}
-	if sb.joinRepartitions == nil {
-		sb.joinRepartitions = map[string]any{}
 	}
 	if prev, ok := sb.joinRepartitions[s.node.Name()].(KStream[K, V]); ok && base == s.node.Name() {
 		sb.newName(sinkName)
@@ -354,7 +351,7 @@ func joinRepartition[K, V any](s KStream[K, V], named, suffix string, ks serde.S
 		sb.newName(sourceName)
 		return prev
 	}
-	r := repartition(s, base, "StreamJoined", topology.Repartition[K, V]{KeySerde: ks, ValueSerde: vs})
+	r := repartition(s, base, option, topology.Repartition[K, V]{KeySerde: ks, ValueSerde: vs})
 	sb.joinRepartitions[s.node.Name()] = r
 	return r
 }

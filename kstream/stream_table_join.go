@@ -73,7 +73,7 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner 
 	// Kafka Streams' order: the repartition (named after the join, or
 	// after the node before it) draws its names before the join does.
 	if s.keyChanged {
-		s = repartitionForJoin(s, j.Name, ks, vs)
+		s = joinRepartition(s, j.Name, "", "Joined", ks, vs)
 	}
 	prefix := joinName
 	if left {
@@ -116,28 +116,6 @@ func streamTableJoin[K, V, VT, VR any](s KStream[K, V], t KTable[K, VT], joiner 
 	}
 	s.sb.b.ConnectProcessorAndStateStores(name, stores...)
 	return KStream[K, VR]{sb: s.sb, node: n, keySerde: or(j.KeySerde, s.keySerde)}
-}
-
-// repartitionForJoin repartitions s before a join named name (or, unnamed,
-// after s's node). Joins of one stream that are not named share its
-// repartition, as in Kafka Streams, which still draws the repartition's
-// three names for each.
-func repartitionForJoin[K, V any](s KStream[K, V], name string, ks serde.Serde[K], vs serde.Serde[V]) KStream[K, V] {
-	base := name
-	if base == "" {
-		base = s.node.Name()
-		if done, ok := s.sb.joinRepartitions[base].(KStream[K, V]); ok {
-			s.sb.newName(sinkName)
-			s.sb.newName(filterName)
-			s.sb.newName(sourceName)
-			return done
-		}
-	}
-	out := repartition(s, base, "Joined", topology.Repartition[K, V]{KeySerde: ks, ValueSerde: vs})
-	if name == "" {
-		s.sb.joinRepartitions[base] = out
-	}
-	return out
 }
 
 // streamTableJoiner is Kafka Streams' KStreamKTableJoinProcessor: it looks

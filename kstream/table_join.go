@@ -157,15 +157,9 @@ func derivedView[K, V, V2 any](parent KTable[K, V], name, what string, derive fu
 	}
 }
 
-// joinKind is a table-table join's: which side's rows make a result on
-// their own.
-type joinKind int
-
-const (
-	innerJoin joinKind = iota // both sides' rows
-	leftJoin                  // every row of the left table
-	outerJoin                 // every row of either table
-)
+// A table-table join's joinKind (stream_join.go) says which side's rows
+// make a result on their own: innerJoin both sides', leftJoin every row of
+// the left table's, outerJoin every row of either table's.
 
 // TableJoin joins two tables on their key, as Kafka Streams' KTable.join:
 // the result has a row for each key that has a row in both, joiner of
