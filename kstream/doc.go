@@ -24,6 +24,15 @@
 //     on every instance (GlobalTable). A stream joins it with JoinGlobal and
 //     LeftJoinGlobal by a key computed from each record, with no
 //     repartition and no co-partitioning.
+//   - Join, LeftJoin and OuterJoin join two KStreams by key within
+//     window.JoinWindows, as Kafka Streams' stream-stream joins: each
+//     record meets the other stream's records of its key within the
+//     window. A left or outer join gives a record that met nothing its
+//     result (the other side missing: zero, with a false flag) once its
+//     window has closed, from a change-logged store, so a restart neither
+//     loses nor repeats it. StreamJoined names the join and its stores and
+//     picks their backends. A side whose key may have changed is
+//     repartitioned first.
 //
 // # Joins
 //

@@ -245,8 +245,9 @@ func streamJoin[K, V1, V2, VR any](kind joinKind, left KStream[K, V1], right KSt
 			otherStore: otherStore, sharedStore: sharedStore, keySerde: ks, thisSerde: vs1,
 			before: before, after: after, windowsBefore: before, windowsAfter: after, grace: grace,
 			isNilK: isNilK, isNilV: isNilV1,
-			pair:  func(c *call, key K, l V1, r V2) (VR, error) { return tryJoin(c, joiner, key, l, true, r, true) },
-			alone: alone,
+			pair:   func(c *call, key K, l V1, r V2) (VR, error) { return tryJoin(c, joiner, key, l, true, r, true) },
+			single: func(c *call, key K, l V1) (VR, error) { return tryJoin(c, joiner, key, l, true, zero2, false) },
+			alone:  alone,
 		}
 	}, thisW)
 	otherJ := topology.AddProcessor(sb.b, otherJoin, func() processor.Processor[K, V2, K, VR] {
@@ -255,8 +256,9 @@ func streamJoin[K, V1, V2, VR any](kind joinKind, left KStream[K, V1], right KSt
 			otherStore: thisStore, sharedStore: sharedStore, keySerde: ks, thisSerde: vs2,
 			before: after, after: before, windowsBefore: before, windowsAfter: after, grace: grace,
 			isNilK: isNilK, isNilV: isNilV2,
-			pair:  func(c *call, key K, r V2, l V1) (VR, error) { return tryJoin(c, joiner, key, l, true, r, true) },
-			alone: alone,
+			pair:   func(c *call, key K, r V2, l V1) (VR, error) { return tryJoin(c, joiner, key, l, true, r, true) },
+			single: func(c *call, key K, r V2) (VR, error) { return tryJoin(c, joiner, key, zero1, false, r, true) },
+			alone:  alone,
 		}
 	}, otherW)
 	n := topology.AddProcessor(sb.b, merge, processor.Func(func(ctx processor.Context[K, VR], rec processor.Record[K, VR]) error {
@@ -273,7 +275,10 @@ func streamJoin[K, V1, V2, VR any](kind joinKind, left KStream[K, V1], right KSt
 		if sharedStore != "" {
 			sup := state.InMemoryKeyValueStore(sharedStore)
 			if j.OuterStore != nil {
-				sup = j.OuterStore(sharedStore)
+				if sup = j.OuterStore(sharedStore); sup == nil {
+					sb.problem("%s: StreamJoined.OuterStore made no store for %q", kind, sharedStore)
+					sup = state.InMemoryKeyValueStore(sharedStore)
+				}
 			}
 			b := state.NewKeyValueStoreBuilder(sup, serde.Bytes(), serde.Bytes())
 			switch {
@@ -451,10 +456,12 @@ type joinProcessor[K, VThis, VOther, VR any] struct {
 	before, after, windowsBefore, windowsAfter, grace int64
 	isNilK                                            func(K) bool
 	isNilV                                            func(VThis) bool
-	// pair is the joiner of a record and a partner; alone, of a record of
-	// either side (leftSide) read from the shared store.
-	pair  func(c *call, key K, this VThis, other VOther) (VR, error)
-	alone func(c *call, key K, leftSide bool, raw []byte) (VR, error)
+	// pair is the joiner of a record and a partner; single, of a record of
+	// this side with none; alone, of a record of either side (leftSide)
+	// read from the shared store.
+	pair   func(c *call, key K, this VThis, other VOther) (VR, error)
+	single func(c *call, key K, this VThis) (VR, error)
+	alone  func(c *call, key K, leftSide bool, raw []byte) (VR, error)
 
 	ctx    processor.Context[K, VR]
 	other  state.WindowStore[K, VOther]
@@ -494,11 +501,7 @@ func (p *joinProcessor[K, VThis, VOther, VR]) Process(rec processor.Record[K, VT
 	nilKey, nilValue := null(p.isNilK, rec.Key), null(p.isNilV, rec.Value)
 	if p.outer && nilKey && !nilValue {
 		// It can meet nothing: its result now (Kafka Streams' KIP-962).
-		v, err := p.encode(rec.Value)
-		if err != nil {
-			return err
-		}
-		vr, err := p.alone(&p.call, rec.Key, p.leftSide, v)
+		vr, err := p.single(&p.call, rec.Key, rec.Value)
 		if err != nil {
 			return err
 		}
@@ -552,29 +555,21 @@ func (p *joinProcessor[K, VThis, VOther, VR]) Process(rec processor.Record[K, VT
 	if !p.outer || matched {
 		return nil
 	}
-	v, err := p.encode(rec.Value)
-	if err != nil {
-		return err
-	}
 	if p.shared == nil || to < p.clock.streamTime {
 		// Its window has ended already: Kafka Streams emits it now rather
 		// than hold it (KStreamKStreamJoin's "out-of-order records").
-		vr, err := p.alone(&p.call, rec.Key, p.leftSide, v)
+		vr, err := p.single(&p.call, rec.Key, rec.Value)
 		if err != nil {
 			return err
 		}
 		return p.ctx.Forward(processor.Derive(rec, rec.Key, vr))
 	}
+	v, err := p.thisSerde.Serialize(rec.Value)
+	if err != nil {
+		return fmt.Errorf("kstream: %s: serializing a value for store %q: %w", p.name, p.sharedStore, err)
+	}
 	p.clock.minTime = min(p.clock.minTime, ts)
 	return p.hold(sharedKey(ts, p.leftSide, rawKey), v)
-}
-
-func (p *joinProcessor[K, VThis, VOther, VR]) encode(v VThis) ([]byte, error) {
-	b, err := p.thisSerde.Serialize(v)
-	if err != nil {
-		return nil, fmt.Errorf("kstream: %s: serializing a value: %w", p.name, err)
-	}
-	return b, nil
 }
 
 // hold adds a value to the shared store's list under key.

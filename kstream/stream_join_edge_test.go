@@ -446,3 +446,25 @@ func TestStreamJoinStoreSettings(t *testing.T) {
 		}
 	})
 }
+
+// Sides whose key changed are repartitioned through topics named after the
+// join (RepartitionTopicNamingTest.shouldKeepRepartitionTopicNameForJoins:
+// "my-join-left-repartition", "my-join-right-repartition"); the joined
+// stream's key is the sides' own, so joining it again repartitions nothing.
+func TestStreamJoinRepartitionNames(t *testing.T) {
+	t.Parallel()
+	sb := kstream.NewStreamsBuilder()
+	rekey := func(s kstream.KStream[string, string]) kstream.KStream[string, string] {
+		return kstream.SelectKey(s, func(k, v string) string { return k + v })
+	}
+	one, two := rekey(kstream.Stream(sb, []string{"one"}, strs)), rekey(kstream.Stream(sb, []string{"two"}, strs))
+	w := window.JoinTimeDifferenceWithNoGrace(time.Second)
+	joined := kstream.Join(one, two, concat3, w, kstream.StreamJoined[string, string, string]{Name: "my-join"})
+	kstream.Join(joined, kstream.Stream(sb, []string{"three"}, strs), concat3, w).To("out")
+	topo, err := sb.Build()
+	require.NoError(t, err)
+	desc := topo.Describe().String()
+	require.Contains(t, desc, "(topic: my-join-left-repartition)")
+	require.Contains(t, desc, "(topic: my-join-right-repartition)")
+	require.Equal(t, 2, strings.Count(desc, "-repartition)"), "no repartition for the second join")
+}

@@ -18,7 +18,6 @@ import (
 // keys 0-3, the stream's values "X<key>", the table's "Y<key>", joined as
 // "X0+Y0"; each stream record i at timestamp i ms.
 
-
 // kvt is a key, a value and a timestamp in ms, as Kafka's
 // KeyValueTimestamp.
 type kvt struct {
