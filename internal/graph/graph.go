@@ -192,7 +192,8 @@ type Program struct {
 	// Globals are the global stores' sub-topologies, by id.
 	Globals []*GlobalSubtopology
 	Stores  map[string]*StoreDef
-	// InternalTopics are the repartition topics of the topology, by their
+	// InternalTopics are the repartition topics of the topology (and
+	// other internal topics, topology.AddInternalTopic's), by their
 	// undecorated name (without the application id prefix).
 	InternalTopics map[string]InternalTopic
 }
@@ -205,6 +206,10 @@ type InternalTopic struct {
 	// Partitions is the partition count; 0 means the largest partition
 	// count among the source topics of the sub-topology that writes it.
 	Partitions int
+	// PartitionedLikeReader, with Partitions 0, takes the count of the
+	// sub-topology that reads the topic instead, from its other source
+	// topics (a foreign-key join's subscription and response topics).
+	PartitionedLikeReader bool
 }
 
 // TopicName returns the name of topic in the cluster: internal topics are

@@ -102,8 +102,14 @@ func planTopics(ctx context.Context, adm *kadm.Client, prog *graph.Program, appI
 				}
 			}
 			var n int32
+			var likeReader []string
 			for _, t := range st.SourceTopics {
 				c := plan.partitions[prog.TopicName(appID, t)]
+				if it, internal := prog.InternalTopics[t]; internal && it.Partitions == 0 && it.PartitionedLikeReader {
+					// Counted from the other sources, below.
+					likeReader = append(likeReader, prog.TopicName(appID, t))
+					continue
+				}
 				if it, internal := prog.InternalTopics[t]; internal {
 					c = int32(it.Partitions)
 					if c == 0 {
@@ -121,6 +127,11 @@ func planTopics(ctx context.Context, adm *kadm.Client, prog *graph.Program, appI
 			for name, c := range plan.partitions {
 				if slices.ContainsFunc(st.Patterns, func(p *regexp.Regexp) bool { return fullMatch(p, name) }) {
 					n = max(n, c)
+				}
+			}
+			for _, name := range likeReader {
+				if n > 0 {
+					plan.partitions[name] = n
 				}
 			}
 			if n != plan.subPartitions[st.ID] {
