@@ -14,6 +14,7 @@ import (
 	"github.com/gostreams/streams/internal/runtime"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/topology"
 )
 
@@ -95,6 +96,9 @@ func (a *App) runtimeConfig() runtime.Config {
 		},
 		TaskRunning: func(tk *task.Task) { a.taskRunning(tk.ID(), tk.Stores()) },
 		TaskClosing: func(tk *task.Task) { a.local.remove(tk.ID(), tk.Stores()) },
+		// A global store is queryable on every instance, once restored.
+		GlobalRunning: func(stores map[string]state.Store) { a.taskRunning(task.GlobalTaskID, stores) },
+		GlobalClosing: func(stores map[string]state.Store) { a.local.remove(task.GlobalTaskID, stores) },
 	}
 	if c.RestoreListener != nil {
 		hooks.Restore = restoreListener{c.RestoreListener}

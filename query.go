@@ -12,6 +12,7 @@ import (
 
 	"github.com/gostreams/streams/internal/runtime"
 	"github.com/gostreams/streams/internal/stateproto"
+	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -100,7 +101,9 @@ func (l *localStores) snapshot(name string) []state.Store {
 // A scan merges the tasks' stores in serialized-key order, each read from a
 // snapshot taken when the scan starts. A timestamped store (a DSL table's
 // or aggregation's) is read with V = state.ValueAndTimestamp[X] for values
-// with their timestamps, or with V = X for the values alone.
+// with their timestamps, or with V = X for the values alone. A global store
+// (topology.AddGlobalStore, kstream.GlobalTable) is whole on every
+// instance, queryable once restored.
 func QueryKeyValue[K, V any](a *App, name string) (state.ReadOnlyKeyValueStore[K, V], error) {
 	if err := a.knowsStore(name); err != nil {
 		return nil, err
@@ -317,8 +320,13 @@ type KeyQueryMetadata struct {
 // partitioned by that key with the default partitioner, as records that
 // went through a repartition topic are. During a rebalance the answer may
 // name the instance a task is moving to; a query there may then need a
-// retry.
+// retry. For a global store the answer is this instance, Local, with task
+// -1_-1 and partition -1: every instance holds every key.
 func QueryMetadataForKey[K any](a *App, name string, key K, keySerde serde.Serde[K]) (KeyQueryMetadata, error) {
+	if def, ok := a.prog.Stores[name]; ok && def.Global {
+		// Every instance holds all of a global store, as in Kafka Streams.
+		return KeyQueryMetadata{Server: a.cfg.ApplicationServer, Task: task.GlobalTaskID, Partition: -1, Local: true}, nil
+	}
 	sub := -1
 	for _, st := range a.prog.Subtopologies {
 		if slices.Contains(st.Stores, name) {

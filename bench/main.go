@@ -88,6 +88,7 @@ var allSystems = []system{
 	{name: "ours-cached", run: runOursCached, outputs: []string{oursOutputTopic}},
 	{name: "ours-eos", run: runOursEOS, outputs: []string{oursOutputTopic}},
 	{name: "ours-window", run: runOursWindow, outputs: []string{oursOutputTopic}},
+	{name: "ours-join", run: runOursJoin, outputs: []string{joinTableTopic, joinOutputTopic}},
 }
 
 // backendSystem is our App with the Counts store on one backend: the
@@ -133,7 +134,7 @@ func main() {
 	flag.IntVar(&o.wordsPerLine, "words-per-line", 10, "words in each input record")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the pseudo-random input")
 	flag.StringVar(&partitions, "partitions", "1,4", "comma-separated partition counts of the input topic")
-	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-window,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb,mem-ours,mem-ours-rocksdb,latency-kafka,latency-raw2,latency-ours,latency-ours-eos", "comma-separated systems to run: "+systemNames())
+	flag.StringVar(&systems, "systems", "raw,raw2,goka,ours,ours-cached,ours-eos,ours-window,ours-join,ours-rocksdb,ours-rocksdb-cached,restore,restore-rocksdb,mem-ours,mem-ours-rocksdb,latency-kafka,latency-raw2,latency-ours,latency-ours-eos", "comma-separated systems to run: "+systemNames())
 	flag.IntVar(&o.runs, "runs", 3, "runs of each system and partition count; the table shows the median")
 	flag.DurationVar(&o.commitInterval, "commit-interval", 100*time.Millisecond, "commit interval of every system")
 	flag.IntVar(&o.maxPoll, "max-poll", 1000, "records per poll: ours (Config.MaxPollRecords), raw and raw2")

@@ -37,11 +37,14 @@ type StreamsBuilder struct {
 	// later are the table stores Build adds if they are materialized by
 	// then.
 	later []*rows
+	// joinRepartitions is, by stream node, the last repartition a join
+	// made of it (a KStream[K, V]), which a join without a name reuses.
+	joinRepartitions map[string]any
 }
 
 // NewStreamsBuilder returns an empty builder.
 func NewStreamsBuilder() *StreamsBuilder {
-	return &StreamsBuilder{b: topology.NewBuilder(), repartitions: map[string]bool{}, serdeless: map[string]bool{}}
+	return &StreamsBuilder{b: topology.NewBuilder(), repartitions: map[string]bool{}, joinRepartitions: map[string]any{}, serdeless: map[string]bool{}}
 }
 
 // Builder is the Processor API builder underneath: add processors, stores

@@ -79,6 +79,16 @@ func try2[A, B, R any](c *call, f func(A, B) R, a A, b B) (r R, err error) {
 	return f(a, b), nil
 }
 
+func try3[A, B, C, R any](c *call, f func(A, B, C) R, a A, b B, d C) (r R, err error) {
+	defer c.catch(&err)
+	return f(a, b, d), nil
+}
+
+func try4[A, B, C, D, R any](c *call, f func(A, B, C, D) R, a A, b B, d C, e D) (r R, err error) {
+	defer c.catch(&err)
+	return f(a, b, d, e), nil
+}
+
 func try2x2[A, B, R, S any](c *call, f func(A, B) (R, S), a A, b B) (r R, s S, err error) {
 	defer c.catch(&err)
 	r, s = f(a, b)

@@ -296,6 +296,95 @@ func TestDescribeMatchesKafkaStreams(t *testing.T) {
 				"    Sink: KSTREAM-SINK-0000000006 (topic: output)\n" +
 				"      <-- KTABLE-TOSTREAM-0000000005\n\n",
 		},
+		{
+			name:  "KStreamKTableJoinTest.shouldReuseRepartitionTopicWithGeneratedName",
+			build: func(sb *kstream.StreamsBuilder) { rekeyedJoins(sb, "", "") },
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [topic])\n" +
+				"      --> KSTREAM-MAP-0000000007\n" +
+				"    Processor: KSTREAM-MAP-0000000007 (stores: [])\n" +
+				"      --> KSTREAM-FILTER-0000000009\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n" +
+				"    Processor: KSTREAM-FILTER-0000000009 (stores: [])\n" +
+				"      --> KSTREAM-SINK-0000000008\n" +
+				"      <-- KSTREAM-MAP-0000000007\n" +
+				"    Sink: KSTREAM-SINK-0000000008 (topic: KSTREAM-MAP-0000000007-repartition)\n" +
+				"      <-- KSTREAM-FILTER-0000000009\n" +
+				"\n" +
+				"  Sub-topology: 1\n" +
+				"    Source: KSTREAM-SOURCE-0000000010 (topics: [KSTREAM-MAP-0000000007-repartition])\n" +
+				"      --> KSTREAM-JOIN-0000000011, KSTREAM-JOIN-0000000016\n" +
+				"    Processor: KSTREAM-JOIN-0000000011 (stores: [topic2-STATE-STORE-0000000001])\n" +
+				"      --> KSTREAM-SINK-0000000012\n" +
+				"      <-- KSTREAM-SOURCE-0000000010\n" +
+				"    Processor: KSTREAM-JOIN-0000000016 (stores: [topic3-STATE-STORE-0000000004])\n" +
+				"      --> KSTREAM-SINK-0000000017\n" +
+				"      <-- KSTREAM-SOURCE-0000000010\n" +
+				"    Source: KSTREAM-SOURCE-0000000002 (topics: [topic2])\n" +
+				"      --> KTABLE-SOURCE-0000000003\n" +
+				"    Source: KSTREAM-SOURCE-0000000005 (topics: [topic3])\n" +
+				"      --> KTABLE-SOURCE-0000000006\n" +
+				"    Sink: KSTREAM-SINK-0000000012 (topic: out-one)\n" +
+				"      <-- KSTREAM-JOIN-0000000011\n" +
+				"    Sink: KSTREAM-SINK-0000000017 (topic: out-two)\n" +
+				"      <-- KSTREAM-JOIN-0000000016\n" +
+				"    Processor: KTABLE-SOURCE-0000000003 (stores: [topic2-STATE-STORE-0000000001])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000002\n" +
+				"    Processor: KTABLE-SOURCE-0000000006 (stores: [topic3-STATE-STORE-0000000004])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000005\n\n",
+		},
+		{
+			name:  "KStreamKTableJoinTest.shouldCreateRepartitionTopicsWithUserProvidedName",
+			build: func(sb *kstream.StreamsBuilder) { rekeyedJoins(sb, "first-join", "second-join") },
+			want: "Topologies:\n" +
+				"   Sub-topology: 0\n" +
+				"    Source: KSTREAM-SOURCE-0000000000 (topics: [topic])\n" +
+				"      --> KSTREAM-MAP-0000000007\n" +
+				"    Processor: KSTREAM-MAP-0000000007 (stores: [])\n" +
+				"      --> first-join-repartition-filter, second-join-repartition-filter\n" +
+				"      <-- KSTREAM-SOURCE-0000000000\n" +
+				"    Processor: first-join-repartition-filter (stores: [])\n" +
+				"      --> first-join-repartition-sink\n" +
+				"      <-- KSTREAM-MAP-0000000007\n" +
+				"    Processor: second-join-repartition-filter (stores: [])\n" +
+				"      --> second-join-repartition-sink\n" +
+				"      <-- KSTREAM-MAP-0000000007\n" +
+				"    Sink: first-join-repartition-sink (topic: first-join-repartition)\n" +
+				"      <-- first-join-repartition-filter\n" +
+				"    Sink: second-join-repartition-sink (topic: second-join-repartition)\n" +
+				"      <-- second-join-repartition-filter\n" +
+				"\n" +
+				"  Sub-topology: 1\n" +
+				"    Source: first-join-repartition-source (topics: [first-join-repartition])\n" +
+				"      --> first-join\n" +
+				"    Source: KSTREAM-SOURCE-0000000002 (topics: [topic2])\n" +
+				"      --> KTABLE-SOURCE-0000000003\n" +
+				"    Processor: first-join (stores: [topic2-STATE-STORE-0000000001])\n" +
+				"      --> KSTREAM-SINK-0000000012\n" +
+				"      <-- first-join-repartition-source\n" +
+				"    Sink: KSTREAM-SINK-0000000012 (topic: out-one)\n" +
+				"      <-- first-join\n" +
+				"    Processor: KTABLE-SOURCE-0000000003 (stores: [topic2-STATE-STORE-0000000001])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000002\n" +
+				"\n" +
+				"  Sub-topology: 2\n" +
+				"    Source: second-join-repartition-source (topics: [second-join-repartition])\n" +
+				"      --> second-join\n" +
+				"    Source: KSTREAM-SOURCE-0000000005 (topics: [topic3])\n" +
+				"      --> KTABLE-SOURCE-0000000006\n" +
+				"    Processor: second-join (stores: [topic3-STATE-STORE-0000000004])\n" +
+				"      --> KSTREAM-SINK-0000000017\n" +
+				"      <-- second-join-repartition-source\n" +
+				"    Sink: KSTREAM-SINK-0000000017 (topic: out-two)\n" +
+				"      <-- second-join\n" +
+				"    Processor: KTABLE-SOURCE-0000000006 (stores: [topic3-STATE-STORE-0000000004])\n" +
+				"      --> none\n" +
+				"      <-- KSTREAM-SOURCE-0000000005\n\n",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := kstream.NewStreamsBuilder()
@@ -387,3 +476,17 @@ func (p *passThrough) Process(rec processor.Record[string, string]) error {
 	return p.ctx.Forward(rec)
 }
 func (p *passThrough) Close() error { return nil }
+
+// rekeyedJoins is KStreamKTableJoinTest's program: a stream re-keyed by a
+// map, joined to two tables, with the joins named first and second (or
+// not, when empty).
+func rekeyedJoins(sb *kstream.StreamsBuilder, first, second string) {
+	streamA := kstream.Stream(sb, []string{"topic"}, strs)
+	tableB := kstream.Table(sb, "topic2", strs)
+	tableC := kstream.Table(sb, "topic3", strs)
+	rekeyed := kstream.Map(streamA, func(k, v string) (string, string) { return v, k })
+	join := func(_, v1, v2 string) string { return v1 + v2 }
+	out := kstream.Produced[string, string]{ValueSerde: serde.String()}
+	kstream.JoinTable(rekeyed, tableB, join, kstream.Joined[string, string, string]{Name: first}).To("out-one", out)
+	kstream.JoinTable(rekeyed, tableC, join, kstream.Joined[string, string, string]{Name: second}).To("out-two", out)
+}

@@ -20,6 +20,30 @@
 //     their Materialized.Name with streams.QueryKeyValue, QueryWindow and
 //     QuerySession. Suppress holds a table's updates back until its windows
 //     close or for a time.
+//   - GlobalKTable[K, V]: a table read whole, every partition of its topic,
+//     on every instance (GlobalTable). A stream joins it with JoinGlobal and
+//     LeftJoinGlobal by a key computed from each record, with no
+//     repartition and no co-partitioning.
+//   - Join, LeftJoin and OuterJoin join two KStreams by key within
+//     window.JoinWindows, as Kafka Streams' stream-stream joins: each
+//     record meets the other stream's records of its key within the
+//     window. A left or outer join gives a record that met nothing its
+//     result (the other side missing: zero, with a false flag) once its
+//     window has closed, from a change-logged store, so a restart neither
+//     loses nor repeats it. StreamJoined names the join and its stores and
+//     picks their backends. A side whose key may have changed is
+//     repartitioned first.
+//
+// # Joins
+//
+// JoinTable and LeftJoinTable join each record of a stream to the row of a
+// table with its key (a repartition first if the stream's key changed).
+// A table materialized with Materialized.Versioned keeps its rows'
+// versions, and a stream record then meets the row as it was at the
+// record's time, whatever order the table's updates came in; with
+// Joined.GracePeriod the join holds stream records back and joins them in
+// timestamp order, so that a table update that comes a little late still
+// counts. streams.QueryVersioned reads a versioned table as of any time.
 //
 // # Table joins
 //

@@ -1,6 +1,8 @@
 package kstream
 
 import (
+	"time"
+
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/topology"
@@ -107,6 +109,20 @@ type Materialized[K, V any] struct {
 	// LogConfig is the changelog topic's configuration (for example
 	// "min.insync.replicas").
 	LogConfig map[string]string
+	// Versioned makes a table's store a versioned store
+	// (state.NewVersionedKeyValueStoreBuilder on the KeyValueStore
+	// supplier) that keeps each row's versions for HistoryRetention
+	// behind its stream time, queryable with streams.QueryVersioned: a
+	// stream joined to the table meets each row as it was at the stream
+	// record's time. An update older than the latest version of its row
+	// is stored in the history but changes nothing downstream; one older
+	// than the history is dropped. Tables read with Table or made with
+	// ToTable only. Default off.
+	Versioned bool
+	// HistoryRetention is how far back a versioned store answers; the
+	// Kafka Streams' grace period of the table too. Default 0: only the
+	// latest versions.
+	HistoryRetention time.Duration
 	// Named names an aggregation's processor in place of
 	// KSTREAM-AGGREGATE-… (Kafka Streams' Named argument of count, reduce
 	// and aggregate; a grouped table's repartition nodes become
@@ -136,7 +152,11 @@ func (m Materialized[K, V]) keyValueSupplier(name string) state.KeyValueBytesSto
 // keyValueStore is the timestamped key-value store builder of m, named
 // name, with its serdes.
 func (m Materialized[K, V]) keyValueStore(name string, ks serde.Serde[K], vs serde.Serde[V]) *state.Builder[state.TimestampedKeyValueStore[K, V]] {
-	b := state.NewTimestampedKeyValueStoreBuilder(m.keyValueSupplier(name), ks, vs)
+	return withOptions(state.NewTimestampedKeyValueStoreBuilder(m.keyValueSupplier(name), ks, vs), m)
+}
+
+// withOptions sets m's caching and logging on b.
+func withOptions[S state.Store, K, V any](b *state.Builder[S], m Materialized[K, V]) *state.Builder[S] {
 	if m.Caching {
 		b.WithCaching()
 	}
@@ -149,10 +169,18 @@ func (m Materialized[K, V]) keyValueStore(name string, ks serde.Serde[K], vs ser
 	return b
 }
 
+// versionedStore is the versioned store builder of m, named name, with
+// its serdes.
+func (m Materialized[K, V]) versionedStore(name string, ks serde.Serde[K], vs serde.Serde[V]) *state.Builder[state.VersionedKeyValueStore[K, V]] {
+	return withOptions(state.NewVersionedKeyValueStoreBuilder(m.keyValueSupplier(name), m.HistoryRetention, ks, vs), m)
+}
+
 // Predicate is a record filter.
 type Predicate[K, V any] func(key K, value V) bool
 
 // asksForStore says whether m asks for a table's store: a name (to query
 // it) or a store of its own. As in Kafka Streams, a Materialized that only
 // gives serdes does not: the table is kept only if an operation needs it.
-func (m Materialized[K, V]) asksForStore() bool { return m.Name != "" || m.KeyValueStore != nil }
+func (m Materialized[K, V]) asksForStore() bool {
+	return m.Name != "" || m.KeyValueStore != nil || m.Versioned
+}

@@ -425,17 +425,9 @@ func (s *suppressor[K, V]) encode(b *buffered[K, V]) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kstream: %s: value serde %s: %w", s.name, s.vs.Name(), err)
 		}
-		out = binary.AppendUvarint(out, uint64(len(vb)))
-		out = append(out, vb...)
+		out = appendBytes(out, vb)
 	}
-	out = binary.AppendUvarint(out, uint64(len(b.headers)))
-	for _, h := range b.headers {
-		out = binary.AppendUvarint(out, uint64(len(h.Key)))
-		out = append(out, h.Key...)
-		out = binary.AppendUvarint(out, uint64(len(h.Value)))
-		out = append(out, h.Value...)
-	}
-	return out, nil
+	return appendHeaders(out, b.headers), nil
 }
 
 func (s *suppressor[K, V]) decode(kb, v []byte) (*buffered[K, V], error) {
@@ -451,21 +443,13 @@ func (s *suppressor[K, V]) decode(kb, v []byte) (*buffered[K, V], error) {
 		time: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(),
 		ts:   time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC()}
 	flags, rest := v[16], v[17:]
-	next := func() ([]byte, bool) {
-		n, used := binary.Uvarint(rest)
-		if used <= 0 || n > uint64(len(rest)-used) {
-			return nil, false
-		}
-		out := rest[used : used+int(n)]
-		rest = rest[used+int(n):]
-		return out, true
-	}
 	for i, dst := range []*V{&b.prior, &b.value} {
 		if flags&(1<<i) == 0 {
 			continue
 		}
-		vb, ok := next()
-		if !ok {
+		var vb []byte
+		var ok bool
+		if vb, rest, ok = readBytes(rest); !ok {
 			return nil, malformed
 		}
 		if *dst, err = s.vs.Deserialize(vb); err != nil {
@@ -473,20 +457,8 @@ func (s *suppressor[K, V]) decode(kb, v []byte) (*buffered[K, V], error) {
 		}
 	}
 	b.hasPrior, b.hasValue = flags&1 != 0, flags&2 != 0
-	count, used := binary.Uvarint(rest)
-	if used <= 0 {
-		return nil, malformed
-	}
-	rest = rest[used:]
-	for range count {
-		hk, ok1 := next()
-		hv, ok2 := next()
-		if !ok1 || !ok2 {
-			return nil, malformed
-		}
-		b.headers = append(b.headers, processor.Header{Key: string(hk), Value: hv})
-	}
-	if len(rest) != 0 {
+	var ok bool
+	if b.headers, rest, ok = readHeaders(rest); !ok || len(rest) != 0 {
 		return nil, malformed
 	}
 	return b, nil

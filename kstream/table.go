@@ -70,6 +70,10 @@ type rows struct {
 	// changelog, so that no other is written (Kafka Streams' source-topic
 	// optimisation).
 	sourceTopic string
+	// versioned says the store is a versioned store
+	// (Materialized.Versioned), with history: it is always materialized.
+	versioned bool
+	history   time.Duration
 }
 
 // oldValues says whether updates carry old values. Read it when the
@@ -134,7 +138,7 @@ func Table[K, V any](sb *StreamsBuilder, topic string, consumed Consumed[K, V], 
 		TimestampExtractor: ex, OffsetReset: consumed.OffsetReset,
 	})
 	t := KTable[K, V]{sb: sb, keySerde: or(mm.KeySerde, consumed.KeySerde), valueSerde: or(mm.ValueSerde, consumed.ValueSerde)}
-	t.rows = &rows{store: store, materialized: mm.asksForStore(), sourceTopic: topic}
+	t.rows = &rows{store: store, materialized: mm.asksForStore(), sourceTopic: topic, versioned: mm.Versioned, history: mm.HistoryRetention}
 	t.node = upsert(sb, name, t.rows, src, func(v maybe[V]) (V, bool) { return v.v, v.ok })
 	t.store = store
 	t.addStoreLater(mm, name)
@@ -162,6 +166,14 @@ func (t KTable[K, V]) addStore(m Materialized[K, V], store, processor string) {
 	if t.keySerde == nil || t.valueSerde == nil {
 		return
 	}
+	if t.rows.versioned {
+		// A versioned store writes a changelog of its own even for a
+		// table read from a topic: the topic, compacted, keeps only the
+		// latest value of each key, not the history the store answers
+		// for.
+		t.sb.b.AddStateStore(m.versionedStore(store, t.keySerde, t.valueSerde), processor)
+		return
+	}
 	b := m.keyValueStore(store, t.keySerde, t.valueSerde)
 	if topic := t.rows.sourceTopic; topic != "" && !m.LoggingDisabled {
 		if m.LogConfig != nil {
@@ -184,20 +196,23 @@ func upsert[K, VIn, V any](sb *StreamsBuilder, name string, r *rows, parent topo
 }
 
 type upserter[K, VIn, V any] struct {
-	rows  *rows
-	value func(VIn) (V, bool)
-	isNil func(K) bool
-	ctx   processor.Context[K, Change[V]]
-	store state.TimestampedKeyValueStore[K, V]
+	rows     *rows
+	value    func(VIn) (V, bool)
+	isNil    func(K) bool
+	ctx      processor.Context[K, Change[V]]
+	store    state.TimestampedKeyValueStore[K, V]
+	versions state.VersionedKeyValueStore[K, V]
 }
 
 func (u *upserter[K, VIn, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	u.ctx = ctx
-	if !u.rows.materialized {
-		return nil
-	}
 	var err error
-	u.store, err = processor.GetStore[state.TimestampedKeyValueStore[K, V]](ctx, u.rows.store)
+	switch {
+	case u.rows.versioned:
+		u.versions, err = processor.GetStore[state.VersionedKeyValueStore[K, V]](ctx, u.rows.store)
+	case u.rows.materialized:
+		u.store, err = processor.GetStore[state.TimestampedKeyValueStore[K, V]](ctx, u.rows.store)
+	}
 	return err
 }
 
@@ -209,6 +224,9 @@ func (u *upserter[K, VIn, V]) Process(rec processor.Record[K, VIn]) error {
 	}
 	v, ok := u.value(rec.Value)
 	c := Change[V]{New: v, HasNew: ok}
+	if u.versions != nil {
+		return u.version(rec, c)
+	}
 	if u.store != nil {
 		old, had, err := u.store.Get(rec.Key)
 		if err != nil {
@@ -226,6 +244,42 @@ func (u *upserter[K, VIn, V]) Process(rec processor.Record[K, VIn]) error {
 		if !ok && !had {
 			return nil // deleting a row that is not there changes nothing
 		}
+	}
+	return u.ctx.Forward(processor.Derive(rec, rec.Key, c))
+}
+
+// version applies an update to a versioned table. Only an update that
+// becomes the row's latest version changes the table downstream; an older
+// one joins the history, and one older than the history is dropped.
+func (u *upserter[K, VIn, V]) version(rec processor.Record[K, VIn], c Change[V]) error {
+	latest, had, err := u.versions.Get(rec.Key)
+	if err != nil {
+		return err
+	}
+	c.Old, c.HasOld = latest.Value, had
+	if !c.HasNew {
+		if _, _, err := u.versions.Delete(rec.Key, rec.Timestamp); err != nil || !had {
+			return err // nothing to delete downstream if there was no row
+		}
+		// Still there: the deletion is older than the latest version (or
+		// than the history).
+		if _, still, err := u.versions.Get(rec.Key); err != nil || still {
+			return err
+		}
+		return u.ctx.Forward(processor.Derive(rec, rec.Key, c))
+	}
+	stored, err := u.versions.Put(rec.Key, c.New, rec.Timestamp)
+	if err != nil {
+		return err
+	}
+	if !stored {
+		u.ctx.DroppedRecord()
+		return nil
+	}
+	// The latest only if no later version (a value or a deletion) exists.
+	now, ok, err := u.versions.Get(rec.Key)
+	if err != nil || !ok || now.Timestamp.UnixMilli() != rec.Timestamp.UnixMilli() {
+		return err
 	}
 	return u.ctx.Forward(processor.Derive(rec, rec.Key, c))
 }
@@ -249,7 +303,7 @@ func (s KStream[K, V]) ToTable(named Named, materialized ...Materialized[K, V]) 
 		})
 	}
 	t := KTable[K, V]{sb: s.sb, keySerde: or(mm.KeySerde, s.keySerde), valueSerde: or(mm.ValueSerde, s.valueSerde)}
-	t.rows = &rows{store: store, materialized: mm.asksForStore()}
+	t.rows = &rows{store: store, materialized: mm.asksForStore(), versioned: mm.Versioned, history: mm.HistoryRetention}
 	isNil := nilTest[V]()
 	t.node = upsert(s.sb, name, t.rows, s.node, func(v V) (V, bool) { return v, !null(isNil, v) })
 	t.store = store

@@ -1,6 +1,8 @@
 package kstream
 
 import (
+	"time"
+
 	"slices"
 
 	"github.com/gostreams/streams/processor"
@@ -27,7 +29,16 @@ type tableView[K, V any] struct {
 	// open returns the lookup of one processor instance, ctx being its
 	// context.
 	open func(ctx lookupContext) (lookup[K, V], error)
+	// versioned says the rows come from a versioned store, which keeps
+	// them for history: openAsOf then returns a lookup of the row as of
+	// a time (a stream-table join's).
+	versioned bool
+	history   time.Duration
+	openAsOf  func(ctx lookupContext) (lookupAsOf[K, V], error)
 }
+
+// lookupAsOf returns a versioned table's row of key as it was at asOf.
+type lookupAsOf[K, V any] func(key K, asOf time.Time) (state.ValueAndTimestamp[V], bool, error)
 
 // lookup returns a table's current row of key, with the timestamp of the
 // record that last changed it, and false when it has none.
@@ -52,7 +63,38 @@ func (t KTable[K, V]) valueView() *tableView[K, V] {
 		return nil
 	}
 	t.materialize()
+	if t.rows.versioned {
+		return versionedView[K, V](t.store, t.rows.history)
+	}
 	return storeView[K, V](t.store)
+}
+
+// versionedView reads a table's rows from its versioned store: the latest,
+// or as of a time.
+func versionedView[K, V any](store string, history time.Duration) *tableView[K, V] {
+	versions := func(ctx lookupContext) (state.VersionedKeyValueStore[K, V], error) {
+		return processor.GetStore[state.VersionedKeyValueStore[K, V]](ctx, store)
+	}
+	row := func(r state.VersionedRecord[V], ok bool, err error) (state.ValueAndTimestamp[V], bool, error) {
+		return state.ValueAndTimestamp[V]{Value: r.Value, Timestamp: r.Timestamp}, ok, err
+	}
+	return &tableView[K, V]{stores: []string{store}, versioned: true, history: history,
+		open: func(ctx lookupContext) (lookup[K, V], error) {
+			vs, err := versions(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return func(key K) (state.ValueAndTimestamp[V], bool, error) { return row(vs.Get(key)) }, nil
+		},
+		openAsOf: func(ctx lookupContext) (lookupAsOf[K, V], error) {
+			vs, err := versions(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return func(key K, asOf time.Time) (state.ValueAndTimestamp[V], bool, error) {
+				return row(vs.GetAsOf(key, asOf))
+			}, nil
+		}}
 }
 
 // storeView reads a table's rows from its timestamped store.
@@ -75,36 +117,49 @@ func derivedView[K, V, V2 any](parent KTable[K, V], name, what string, derive fu
 		if p == nil {
 			return nil
 		}
-		return &tableView[K, V2]{stores: p.stores, open: func(ctx lookupContext) (lookup[K, V2], error) {
-			get, err := p.open(ctx)
-			if err != nil {
-				return nil, err
+		// through turns a parent row into the table's.
+		through := func(c *call, key K, row state.ValueAndTimestamp[V], ok bool, err error) (state.ValueAndTimestamp[V2], bool, error) {
+			if err != nil || !ok {
+				return state.ValueAndTimestamp[V2]{}, false, err
 			}
-			c := &call{name: name, what: what, ctx: ctx}
-			return func(key K) (state.ValueAndTimestamp[V2], bool, error) {
-				row, ok, err := get(key)
-				if err != nil || !ok {
-					return state.ValueAndTimestamp[V2]{}, false, err
+			v, ok, err := derive(c, key, row.Value)
+			if err != nil || !ok {
+				return state.ValueAndTimestamp[V2]{}, false, err
+			}
+			return state.ValueAndTimestamp[V2]{Value: v, Timestamp: row.Timestamp}, true, nil
+		}
+		view := &tableView[K, V2]{stores: p.stores, versioned: p.versioned, history: p.history,
+			open: func(ctx lookupContext) (lookup[K, V2], error) {
+				get, err := p.open(ctx)
+				if err != nil {
+					return nil, err
 				}
-				v, ok, err := derive(c, key, row.Value)
-				if err != nil || !ok {
-					return state.ValueAndTimestamp[V2]{}, false, err
+				c := &call{name: name, what: what, ctx: ctx}
+				return func(key K) (state.ValueAndTimestamp[V2], bool, error) {
+					row, ok, err := get(key)
+					return through(c, key, row, ok, err)
+				}, nil
+			}}
+		if p.openAsOf != nil {
+			view.openAsOf = func(ctx lookupContext) (lookupAsOf[K, V2], error) {
+				get, err := p.openAsOf(ctx)
+				if err != nil {
+					return nil, err
 				}
-				return state.ValueAndTimestamp[V2]{Value: v, Timestamp: row.Timestamp}, true, nil
-			}, nil
-		}}
+				c := &call{name: name, what: what, ctx: ctx}
+				return func(key K, asOf time.Time) (state.ValueAndTimestamp[V2], bool, error) {
+					row, ok, err := get(key, asOf)
+					return through(c, key, row, ok, err)
+				}, nil
+			}
+		}
+		return view
 	}
 }
 
-// joinKind is a table-table join's: which side's rows make a result on
-// their own.
-type joinKind int
-
-const (
-	innerJoin joinKind = iota // both sides' rows
-	leftJoin                  // every row of the left table
-	outerJoin                 // every row of either table
-)
+// A table-table join's joinKind (stream_join.go) says which side's rows
+// make a result on their own: innerJoin both sides', leftJoin every row of
+// the left table's, outerJoin every row of either table's.
 
 // TableJoin joins two tables on their key, as Kafka Streams' KTable.join:
 // the result has a row for each key that has a row in both, joiner of

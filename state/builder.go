@@ -2,6 +2,8 @@ package state
 
 import (
 	"maps"
+	"strconv"
+	"time"
 
 	"github.com/gostreams/streams/serde"
 )
@@ -36,6 +38,8 @@ type Builder[S Store] struct {
 	logConfig   map[string]string
 	caching     bool
 	timestamped bool
+	versioned   bool
+	history     time.Duration // of a versioned store
 }
 
 var _ StoreBuilder = (*Builder[KeyValueStore[string, int64]])(nil)
@@ -150,11 +154,18 @@ func (b *Builder[S]) WithCachingDisabled() *Builder[S] {
 func (b *Builder[S]) LoggingEnabled() bool { return b.logging }
 
 // LogConfig returns a copy of the extra changelog topic configuration; empty
-// by default and when logging is disabled. It never returns nil, so a caller
+// by default and when logging is disabled, except that a versioned store's
+// has min.compaction.lag.ms = history retention +
+// ChangelogAdditionalRetention unless it was set. It never returns nil, so a caller
 // may add to the copy.
 func (b *Builder[S]) LogConfig() map[string]string {
 	c := make(map[string]string, len(b.logConfig))
 	maps.Copy(c, b.logConfig)
+	if _, ok := c["min.compaction.lag.ms"]; b.versioned && b.logging && !ok {
+		// Compaction keeps a key's latest record only: the versions
+		// must stay for as long as the store answers for them.
+		c["min.compaction.lag.ms"] = strconv.FormatInt((b.history + ChangelogAdditionalRetention).Milliseconds(), 10)
+	}
 	return c
 }
 

@@ -138,30 +138,45 @@ func (s *keyValueStore[K, V]) CommittedView() Store {
 // Restore implements stateproto.Restorer: it writes to the backend, below any caching
 // and change-logging layers.
 func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
-	s.dropCache()
-	b := backend(s.inner)
-	write := b.Write
-	if r, ok := b.(interface {
-		restoreWrite([]KeyValue[[]byte, []byte]) error
-	}); ok {
-		write = r.restoreWrite
-	}
-	if err := write(batch); err != nil {
+	if err := restoreInto(s.inner, batch); err != nil {
 		return s.wrap("restore", err)
 	}
 	return nil
 }
 
+// restoreInto writes a batch of changelog records to the backend under
+// inner's caching and change-logging layers, dropping the cache first.
+func restoreInto(inner KeyValueBytesStore, batch []KeyValue[[]byte, []byte]) error {
+	if c, ok := inner.(*cachedStore); ok {
+		c.drop()
+	}
+	b := backend(inner)
+	if r, ok := b.(interface {
+		restoreWrite([]KeyValue[[]byte, []byte]) error
+	}); ok {
+		return r.restoreWrite(batch)
+	}
+	return b.Write(batch)
+}
+
 // Wipe implements stateproto.Restorer.
 func (s *keyValueStore[K, V]) Wipe() error {
-	s.dropCache()
-	if err := wipeAll(backend(s.inner)); err != nil {
-		return s.wrap("wipe", err)
-	}
-	if err := forgetChangelogOffset(backend(s.inner)); err != nil {
+	if err := wipeBackend(s.inner); err != nil {
 		return s.wrap("wipe", err)
 	}
 	return nil
+}
+
+// wipeBackend deletes everything in the backend under inner's layers, and
+// what it recorded of its changelog offset.
+func wipeBackend(inner KeyValueBytesStore) error {
+	if c, ok := inner.(*cachedStore); ok {
+		c.drop()
+	}
+	if err := wipeAll(backend(inner)); err != nil {
+		return err
+	}
+	return forgetChangelogOffset(backend(inner))
 }
 
 // wrap names the store and the failed operation in err.

@@ -30,6 +30,9 @@
 //     (repartition topics, named "<application id>-<name>-repartition", or
 //     any topic you write and read back) are fed back in before Pipe returns.
 //   - Every task is committed after each Pipe.
+//   - A record piped (or sent) to the topic of a global store
+//     (topology.AddGlobalStore, kstream.GlobalTable) goes through the
+//     store's processor at once: the next record of any task reads it.
 //
 // Everything runs on the caller's goroutine; the driver starts none.
 //

@@ -63,6 +63,7 @@ type Driver struct {
 	ownDir   bool
 	clock    time.Time
 	tasks    []*task.Task
+	global   *task.GlobalTask  // the global stores, or nil
 	topics   map[string]*topic // by cluster topic name
 	raw      graph.RawRecord   // the piped record
 	fed      graph.RawRecord   // a sent record on its way back in
@@ -73,6 +74,8 @@ type Driver struct {
 // topic is the driver's view of one topic: its log and who reads it.
 type topic struct {
 	reader *task.Task // the task whose source reads it, or nil
+	// global says a global store reads it.
+	global bool
 	// internal (repartition and changelog) topics are kept for reading only
 	// when wanted.
 	internal bool
@@ -107,7 +110,14 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 		}
 		d.stateDir, d.ownDir = dir, true
 	}
+	globals, err := d.newGlobal(opts)
+	if err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
 	for _, st := range d.prog.Subtopologies {
+		if st.Global {
+			continue // the global task runs it
+		}
 		id := processor.TaskID{Subtopology: st.ID, Partition: 0}
 		dir := filepath.Join(d.stateDir, d.appID, id.String())
 		if len(st.Stores) > 0 {
@@ -124,6 +134,7 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 			Clock:         func() time.Time { return d.clock },
 			Dropped:       func() { d.dropped++ },
 			Logger:        opts.Logger,
+			Globals:       globals,
 		})
 		if err != nil {
 			return nil, errors.Join(err, d.Close())
@@ -149,6 +160,9 @@ func (d *Driver) topic(name string) *topic {
 		return t
 	}
 	t := &topic{}
+	if d.global != nil && d.global.StoreOf(name) != "" {
+		t.global = true
+	}
 	for _, tk := range d.tasks {
 		if tk.Reads(name) { // pattern sources included
 			t.reader = tk
@@ -176,12 +190,18 @@ func (d *Driver) pipe(name string, key, value []byte, headers []processor.Header
 		return ErrClosed
 	}
 	t := d.topic(name)
-	if t.reader == nil {
+	if t.reader == nil && !t.global {
 		return fmt.Errorf("testdriver: no source of the topology reads topic %q", name)
 	}
 	d.raw = graph.RawRecord{Topic: name, Partition: 0, Offset: t.next,
 		Key: key, Value: value, Headers: headers, Timestamp: ts}
 	t.next++
+	if t.global {
+		if err := d.updateGlobal(&d.raw); err != nil {
+			return err
+		}
+		return d.run()
+	}
 	if err := t.reader.AddRecord(&d.raw); err != nil {
 		return err
 	}
@@ -243,6 +263,9 @@ func (d *Driver) Send(out *graph.Output) error {
 		kept := *rec
 		kept.Key, kept.Value = cloneEntry(out.Key, out.Value)
 		t.recs = append(t.recs, kept)
+	}
+	if t.global {
+		return d.updateGlobal(rec)
 	}
 	if t.reader != nil {
 		return t.reader.AddRecord(rec)
@@ -334,6 +357,9 @@ func (d *Driver) Close() error {
 	for _, tk := range d.tasks {
 		errs = append(errs, tk.Close())
 	}
+	if d.global != nil {
+		errs = append(errs, d.global.Close())
+	}
 	if d.ownDir {
 		errs = append(errs, os.RemoveAll(d.stateDir))
 	}
@@ -350,6 +376,11 @@ func GetStore[S state.Store](d *Driver, name string) (S, error) {
 	}
 	for _, tk := range d.tasks {
 		if st, ok := tk.Store(name); ok {
+			return processor.GetStore[S](storeGetter{st}, name)
+		}
+	}
+	if d.global != nil {
+		if st, ok := d.global.Store(name); ok {
 			return processor.GetStore[S](storeGetter{st}, name)
 		}
 	}

@@ -29,7 +29,9 @@ type Builder struct {
 	// fromSource are the (store, topic) pairs of RestoreFromSourceTopic,
 	// checked at Build.
 	fromSource [][2]string
-	built      bool
+	// globals are the global stores (AddGlobalStore).
+	globals []globalDef
+	built   bool
 }
 
 // NewBuilder returns an empty builder.
@@ -303,7 +305,8 @@ func (b *Builder) AddStateStore(sb state.StoreBuilder, processors ...string) {
 }
 
 // ConnectProcessorAndStateStores gives processor access to stores, which
-// must be added with AddStateStore (before or after this call).
+// must be added with AddStateStore (before or after this call). A global
+// store needs no connection; connecting one changes nothing.
 func (b *Builder) ConnectProcessorAndStateStores(processor string, stores ...string) {
 	if len(stores) == 0 {
 		b.problem("ConnectProcessorAndStateStores(%q) names no store", processor)
@@ -360,6 +363,9 @@ func (b *Builder) Build() (*Topology, error) {
 	// A topic is read by one source at most.
 	readers := map[string]string{}
 	for _, n := range b.nodes {
+		if b.isGlobalSource(n.Name) {
+			continue // checkGlobals says more
+		}
 		for _, t := range n.Topics {
 			if other, ok := readers[t]; ok && other != n.Name {
 				add("topic %q is read by both source %q and source %q; one source may list several topics instead", t, other, n.Name)
@@ -382,6 +388,9 @@ func (b *Builder) Build() (*Topology, error) {
 			add("store %q is connected to %q, which is a %s; only processors use stores", store, proc, kindName(def.Kind))
 		case !sok:
 			add("processor %q is connected to store %q, which was never added; call AddStateStore", proc, store)
+		case sd.Global:
+			// A global store needs no connection: every processor may
+			// read it. It joins no sub-topology.
 		case slices.Contains(def.Stores, store):
 			// connecting twice is harmless
 		default:
@@ -418,7 +427,11 @@ func (b *Builder) Build() (*Topology, error) {
 			sd.Timestamped = ts.Timestamped()
 		}
 	}
+	problems = append(problems, b.checkGlobals()...)
 	for _, s := range b.storeSeq {
+		if b.isGlobalStore(s) {
+			continue // connected to its state-update processor
+		}
 		if !connected[s] || len(b.stores[s].Processors) == 0 {
 			add("state store %q is connected to no processor; name the processors in AddStateStore or call ConnectProcessorAndStateStores", s)
 		}
@@ -429,6 +442,7 @@ func (b *Builder) Build() (*Topology, error) {
 	}
 
 	subs := b.group()
+	globals := b.splitGlobals(subs)
 	for _, st := range subs {
 		for _, name := range st.Stores {
 			if t := b.stores[name].SourceTopic; t != "" && !slices.Contains(st.SourceTopics, t) {
@@ -443,6 +457,7 @@ func (b *Builder) Build() (*Topology, error) {
 	b.built = true
 	b.prog = &graph.Program{
 		Subtopologies:  subs,
+		Globals:        globals,
 		Stores:         b.stores,
 		InternalTopics: b.internal,
 	}

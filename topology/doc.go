@@ -6,7 +6,9 @@
 //
 //   - Builder: collects nodes and stores. Nodes are added with the generic
 //     functions AddSource, AddProcessor, AddSink and AddRepartition, stores
-//     with Builder.AddStateStore; Build validates everything at once.
+//     with Builder.AddStateStore, global stores (a store and the source
+//     and processor that feed it) with AddGlobalStore; Build validates
+//     everything at once.
 //   - Node[K, V]: a handle on a node that forwards Record[K, V]. A processor
 //     or sink takes its parents as Node values of its input types, so wiring
 //     a processor below a parent of other types does not compile, where
@@ -27,4 +29,9 @@
 // AddRepartition splits a graph in two through an internal topic,
 // "<application.id>-<name>-repartition", so records re-keyed upstream reach
 // the task that owns their key downstream.
+//
+// A global store's source and processor form a sub-topology too, numbered
+// with the others, but it generates no task: every instance of the app
+// keeps the whole store, from every partition of its topic, on a global
+// thread, and every processor may read it.
 package topology

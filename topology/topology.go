@@ -116,6 +116,9 @@ func (k NodeKind) String() string {
 // visualizers read.
 type Description struct {
 	Subtopologies []SubtopologyDescription
+	// GlobalStores are the global stores' sub-topologies, whose ids are
+	// numbered with the others.
+	GlobalStores []GlobalStoreDescription
 }
 
 // SubtopologyDescription is one sub-topology. Nodes are in Kafka Streams'
@@ -135,7 +138,9 @@ type NodeDescription struct {
 	Pattern string
 	// Topic of a sink; empty for a sink with a TopicChooser.
 	Topic string
-	// Stores of a processor, sorted.
+	// Stores of a processor, in the order Kafka Streams prints them: that
+	// of a java.util.HashSet they were added to in the order they were
+	// connected.
 	Stores []string
 	// Predecessors and Successors, by name, in the order Kafka Streams
 	// prints them. That is not a sort: it depends on the order in which
@@ -149,6 +154,9 @@ type NodeDescription struct {
 func (t *Topology) Describe() *Description {
 	d := &Description{}
 	for _, st := range t.prog.Subtopologies {
+		if st.Global {
+			continue
+		}
 		linked := linkLikeKafka(st.Nodes)
 		sd := SubtopologyDescription{ID: st.ID}
 		// The node list is a TreeSet filled once the sizes are final: a
@@ -165,7 +173,7 @@ func (t *Topology) Describe() *Description {
 				Kind:         NodeKind(n.Kind),
 				Topics:       slices.Sorted(slices.Values(n.Topics)),
 				Topic:        n.Topic,
-				Stores:       slices.Sorted(slices.Values(n.Stores)),
+				Stores:       javaHashOrder(n.Stores),
 				Predecessors: nodeNames(&dn.preds),
 				Successors:   nodeNames(&dn.succs),
 			}
@@ -176,6 +184,7 @@ func (t *Topology) Describe() *Description {
 		}
 		d.Subtopologies = append(d.Subtopologies, sd)
 	}
+	d.GlobalStores = describeGlobals(t.prog)
 	return d
 }
 
@@ -184,7 +193,9 @@ func (t *Topology) Describe() *Description {
 func (d *Description) String() string {
 	var sb strings.Builder
 	sb.WriteString("Topologies:\n ")
+	globals := d.GlobalStores
 	for _, st := range d.Subtopologies {
+		globals = writeGlobalsBefore(&sb, globals, st.ID)
 		sb.WriteString("  Sub-topology: ")
 		sb.WriteString(strconv.Itoa(st.ID))
 		sb.WriteString("\n")
@@ -195,6 +206,7 @@ func (d *Description) String() string {
 		}
 		sb.WriteString("\n")
 	}
+	writeGlobalsBefore(&sb, globals, -1)
 	return sb.String()
 }
 

@@ -354,12 +354,12 @@ func TestRunOnTheSample(t *testing.T) {
 	require.NoError(t, err)
 	final := map[string]want{}
 	for _, l := range lines {
-		w := final[l.order.CustomerID]
-		w.customer = l.order.CustomerID
+		w := final[l.Value.CustomerID]
+		w.customer = l.Value.CustomerID
 		w.orders++
-		w.cents += int64(l.order.Amount*100 + 0.5) // the sample's amounts are positive
-		if w.orders == 1 || l.order.EventTime.After(w.last) {
-			w.last = l.order.EventTime
+		w.cents += int64(l.Value.Amount*100 + 0.5) // the sample's amounts are positive
+		if w.orders == 1 || l.Value.EventTime.After(w.last) {
+			w.last = l.Value.EventTime
 		}
 		final[w.customer] = w
 	}

@@ -67,8 +67,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -79,13 +77,13 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/examples/internal/orders"
 	"github.com/gostreams/streams/internal/embedded"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/window"
@@ -146,43 +144,10 @@ func main() {
 	}
 }
 
-// inputLine is one order of the input and the line it was read from.
-type inputLine struct {
-	raw   []byte
-	order Order
-}
-
 // readOrders reads and checks every order of path (the built-in sample if
 // path is ""). The first bad line is an error naming it.
-func readOrders(path string) ([]inputLine, error) {
-	name := "the built-in sample"
-	var in io.Reader = strings.NewReader(sampleOrders)
-	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("opening the input: %w", err)
-		}
-		defer f.Close()
-		name, in = path, f
-	}
-	var lines []inputLine
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		o, err := ParseOrder(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s, line %d: %w; fix the line and run again (nothing was produced)", name, n, err)
-		}
-		lines = append(lines, inputLine{raw: bytes.Clone(raw), order: o})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return lines, nil
+func readOrders(path string) ([]orders.Line[Order], error) {
+	return orders.ReadFile(path, sampleOrders, ParseOrder)
 }
 
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
@@ -194,7 +159,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	orders, err := readOrders(o.input)
+	lines, err := readOrders(o.input)
 	if err != nil {
 		return err
 	}
@@ -211,13 +176,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	var cluster *embedded.Cluster
-	if o.brokers == "" {
-		fmt.Fprintln(stderr, "customermetrics: starting an in-process Kafka on 127.0.0.1")
-		cluster, err = embedded.Start()
-	} else {
-		cluster, err = embedded.Connect(strings.Split(o.brokers, ","))
-	}
+	cluster, err := embedded.Open(o.brokers, stderr, "customermetrics")
 	if err != nil {
 		return err
 	}
@@ -227,14 +186,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	recs := make([]*kgo.Record, len(orders))
-	for i, l := range orders {
-		recs[i] = &kgo.Record{Topic: InputTopic, Key: []byte(l.order.CustomerID), Value: l.raw, Timestamp: l.order.EventTime}
+	recs := make([]*kgo.Record, len(lines))
+	for i, l := range lines {
+		recs[i] = &kgo.Record{Topic: InputTopic, Key: []byte(l.Value.CustomerID), Value: l.Raw, Timestamp: l.Value.EventTime}
 	}
 	if err := cluster.Produce(ctx, recs...); err != nil {
 		return fmt.Errorf("producing the orders to %q: %w", InputTopic, err)
 	}
-	fmt.Fprintf(stderr, "customermetrics: wrote %d orders to %s\n", len(orders), InputTopic)
+	fmt.Fprintf(stderr, "customermetrics: wrote %d orders to %s\n", len(lines), InputTopic)
 
 	stateDir, err := os.MkdirTemp("", "customermetrics-state-")
 	if err != nil {
@@ -284,7 +243,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		windowed += n
 	}
-	fmt.Fprintf(stderr, "customermetrics: %d orders, %d customers, %d metrics records, %d windowed records\n", len(orders), len(final), len(out), windowed)
+	fmt.Fprintf(stderr, "customermetrics: %d orders, %d customers, %d metrics records, %d windowed records\n", len(lines), len(final), len(out), windowed)
 	fmt.Fprintf(stderr, "customermetrics: %d records dropped by the app's processors (Metrics.DroppedRecords)\n", app.Metrics().DroppedRecords)
 	for i, n := range lateNodes {
 		late[i] += window.LateRecords(o.appID, n)

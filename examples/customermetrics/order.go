@@ -1,114 +1,20 @@
 package main
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"math"
-	"time"
+import "github.com/gostreams/streams/examples/internal/orders"
 
-	"github.com/gostreams/streams/serde"
+// The orders this example reads, shared with examples/enrichment.
+type (
+	Order      = orders.Order
+	OrderError = orders.OrderError
 )
 
-// Order is one order event, the value of a record of the orders topic.
-type Order struct {
-	OrderID    string    `json:"orderId"`
-	CustomerID string    `json:"customerId"`
-	Amount     float64   `json:"amount"`
-	Category   string    `json:"category"`
-	EventTime  time.Time `json:"eventTime"`
-}
+// MaxAmount is the largest amount ParseOrder accepts.
+const MaxAmount = orders.MaxAmount
 
-// MaxAmount is the largest amount ParseOrder accepts. It keeps every sum of
-// amounts far from the point where float64 stops holding whole cents
-// exactly (2^53 cents, about 9e13).
-const MaxAmount = 1e12
-
-// orderLine is an order as written: pointers tell a missing field from a
-// zero one, and the time stays text so that a bad one gets its own message.
-type orderLine struct {
-	OrderID    string   `json:"orderId"`
-	CustomerID *string  `json:"customerId"`
-	Amount     *float64 `json:"amount"`
-	Category   string   `json:"category"`
-	EventTime  *string  `json:"eventTime"`
-}
-
-// OrderError is returned by ParseOrder for an order it rejects. It unwraps
-// to serde.ErrMalformed, so the runtime treats such a record as one that
-// cannot be deserialized.
-type OrderError struct {
-	Reason string // what is wrong and how to fix it
-}
-
-func (e *OrderError) Error() string { return "bad order: " + e.Reason }
-
-func (e *OrderError) Unwrap() error { return serde.ErrMalformed }
-
-// ParseOrder decodes and checks one order written as a JSON object. It
-// requires customerId (not empty), amount (a number of whole cents between 0
-// and MaxAmount) and eventTime (an RFC 3339 time from 1970 to 2261); orderId and category are
-// optional. It returns an *OrderError that says what to fix.
-func ParseOrder(data []byte) (Order, error) {
-	bad := func(format string, args ...any) (Order, error) {
-		return Order{}, &OrderError{Reason: fmt.Sprintf(format, args...)}
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return bad("empty order; write one JSON object per line")
-	}
-	var l orderLine
-	if err := json.Unmarshal(data, &l); err != nil {
-		return bad("not a JSON order object (%v); write one object per line, such as %s", err, exampleOrder)
-	}
-	switch {
-	case l.CustomerID == nil:
-		return bad(`missing "customerId"; every order names its customer`)
-	case *l.CustomerID == "":
-		return bad(`empty "customerId"; every order names its customer`)
-	case l.Amount == nil:
-		return bad(`missing "amount"; every order has a number amount, such as 19.99`)
-	case *l.Amount < 0 || *l.Amount > MaxAmount:
-		return bad(`"amount" %v is out of range; amounts are between 0 and %.0f`, *l.Amount, float64(MaxAmount))
-	case !wholeCents(*l.Amount):
-		return bad(`"amount" %v is not a whole number of cents; write at most two decimals, such as 19.99`, *l.Amount)
-	case l.EventTime == nil:
-		return bad(`missing "eventTime"; every order has an RFC 3339 time, such as "2024-05-01T09:30:00Z"`)
-	}
-	t, err := time.Parse(time.RFC3339, *l.EventTime)
-	if err != nil {
-		return bad(`"eventTime" %q is not an RFC 3339 time; write it as "2024-05-01T09:30:00Z" or "2024-05-01T11:30:00+02:00"`, *l.EventTime)
-	}
-	if t.Before(minEventTime) || !t.Before(maxEventTime) {
-		return bad(`"eventTime" %q is out of range; Kafka timestamps run from 1970 to 2262`, *l.EventTime)
-	}
-	return Order{OrderID: l.OrderID, CustomerID: *l.CustomerID, Amount: *l.Amount, Category: l.Category, EventTime: t}, nil
-}
-
-// Event times become record timestamps, which Kafka wants at or after the
-// Unix epoch and the runtime keeps as int64 nanoseconds.
 var (
-	minEventTime = time.Unix(0, 0)
-	maxEventTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+	// ParseOrder decodes and checks one order (orders.Parse).
+	ParseOrder = orders.Parse
+	// OrderSerde reads and writes orders as JSON, checking each one it
+	// reads (orders.Serde).
+	OrderSerde = orders.Serde
 )
-
-const exampleOrder = `{"orderId":"o-1","customerId":"alice","amount":19.99,"category":"books","eventTime":"2024-05-01T09:30:00Z"}`
-
-// wholeCents reports whether a is the float64 closest to a whole number of
-// cents: what JSON's 19.99 or 20 decode to, and 1.005 does not.
-func wholeCents(a float64) bool {
-	return math.Round(a*100)/100 == a
-}
-
-// OrderSerde reads and writes orders as JSON and checks every order it
-// reads with ParseOrder, so a bad record on the orders topic is a
-// deserialization error naming its topic, partition and offset, handled by
-// the app's Config.OnDeserializationError, rather than wrong metrics.
-var OrderSerde = serde.New("json-order",
-	func(o Order) ([]byte, error) {
-		if o.CustomerID == "" || o.EventTime.IsZero() {
-			return nil, errors.New("an order needs a customerId and an eventTime")
-		}
-		return json.Marshal(o)
-	},
-	ParseOrder)

@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -51,6 +53,17 @@ func Connect(brokers []string) (*Cluster, error) {
 		return nil, fmt.Errorf("embedded: client for %v: %w", brokers, err)
 	}
 	return &Cluster{addrs: brokers, cl: cl, admin: kadm.NewClient(cl)}, nil
+}
+
+// Open is what the examples' -brokers flag does: with brokers empty it
+// starts an in-process cluster, telling log (as program) so; otherwise it
+// connects to the comma-separated brokers.
+func Open(brokers string, log io.Writer, program string) (*Cluster, error) {
+	if brokers == "" {
+		fmt.Fprintln(log, program+": starting an in-process Kafka on 127.0.0.1")
+		return Start()
+	}
+	return Connect(strings.Split(brokers, ","))
 }
 
 // Addrs are the brokers' addresses.

@@ -32,6 +32,11 @@ type Env interface {
 	Logger() *slog.Logger
 	// Store returns the task's instance of the named store.
 	Store(name string) (state.Store, bool)
+	// GlobalStore returns a read-only view of the named global store
+	// (topology.AddGlobalStore), which every processor may read without
+	// being connected to it; false if the topology has no such global
+	// store.
+	GlobalStore(name string) (state.Store, bool)
 	// KnowsStore reports whether the topology has a store of that name,
 	// in this task or another.
 	KnowsStore(name string) bool
@@ -144,6 +149,9 @@ type StoreDef struct {
 	// which a restore from SourceTopic, whose records hold the value alone,
 	// must add.
 	Timestamped bool
+	// Global marks a global store: one instance per app instance, fed from
+	// every partition of its topic by the global thread, in no task.
+	Global bool
 }
 
 // Subtopology is a connected component of the node graph (two processors
@@ -158,12 +166,32 @@ type Subtopology struct {
 	Patterns []*regexp.Regexp
 	// Stores used by its processors, sorted.
 	Stores []string
+	// Global marks the place of a global store's sub-topology, which takes
+	// an id from the same numbering, as in Kafka Streams, but generates no
+	// task: it has no nodes, topics or stores here. Its nodes are in
+	// Program.Globals.
+	Global bool
+}
+
+// GlobalSubtopology is a global store's sub-topology: a source that reads
+// every partition of Topic and the processor that updates Store from it.
+// The global thread runs it (GlobalTask), not a task.
+type GlobalSubtopology struct {
+	ID    int
+	Topic string
+	Store string
+	// Nodes are the source, then the processor.
+	Nodes []*NodeDef
 }
 
 // Program is a validated topology in runtime form.
 type Program struct {
+	// Subtopologies by id; a global store's id holds a placeholder (Global
+	// set, no nodes).
 	Subtopologies []*Subtopology
-	Stores        map[string]*StoreDef
+	// Globals are the global stores' sub-topologies, by id.
+	Globals []*GlobalSubtopology
+	Stores  map[string]*StoreDef
 	// InternalTopics are the repartition topics of the topology (and
 	// other internal topics, topology.AddInternalTopic's), by their
 	// undecorated name (without the application id prefix).

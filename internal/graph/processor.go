@@ -108,6 +108,11 @@ func (n *ProcessorNode[KIn, VIn, KOut, VOut]) RecordMetadata() (processor.Record
 // processor are reachable.
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) StateStore(name string) (state.Store, error) {
 	if !slices.Contains(n.stores, name) {
+		// A global store needs no connection, as in Kafka Streams: every
+		// processor reads it, through a read-only view.
+		if st, ok := n.env.GlobalStore(name); ok {
+			return st, nil
+		}
 		if n.env.KnowsStore(name) {
 			return nil, fmt.Errorf("%w: processor %q asked for store %q; connect them with AddStateStore or ConnectProcessorAndStateStores",
 				processor.ErrStoreNotConnected, n.name, name)

@@ -11,6 +11,7 @@ import (
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/topology"
 )
 
@@ -80,6 +81,9 @@ type Hooks struct {
 	// task lock, so queries and subscriptions see exactly the running
 	// tasks.
 	TaskRunning, TaskClosing func(tk *task.Task)
+	// GlobalRunning is called with the global stores once they are
+	// restored, GlobalClosing before they close.
+	GlobalRunning, GlobalClosing func(stores map[string]state.Store)
 }
 
 // RestoreListener hears about the restoration of stores.

@@ -18,6 +18,12 @@
 //     behind one interface; exactlyOnce owns the transaction session.
 //   - ChangelogReader: restoration of the tasks' stores and their
 //     checkpoints (standby tasks will read changelogs through it too).
+//   - GlobalStreamThread (with globalStateManager and task.GlobalTask, as
+//     Kafka Streams' GlobalStreamThread, GlobalStateManager and
+//     GlobalStateUpdateTask): the global stores, restored to their topics'
+//     ends before any stream thread starts, then kept up to date on a
+//     goroutine of their own, which Run starts and stops after the stream
+//     threads; its failure stops the instance.
 //   - RecordCollector: the sinks' output, the partitioner, produce errors
 //     and the production handler.
 //   - taskBalancer: the group's assignor, which assigns tasks, not

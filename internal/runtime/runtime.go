@@ -60,6 +60,12 @@ type Runtime struct {
 	// comes before mu.
 	stateMu sync.Mutex
 
+	// global is the global thread, set by Run before any stream thread
+	// starts (nil without global stores); globalFailed carries its
+	// failure to the supervisor.
+	global       *GlobalStreamThread
+	globalFailed <-chan error
+
 	mu struct {
 		sync.Mutex
 		state   State
@@ -233,6 +239,17 @@ func (rt *Runtime) run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The global stores are restored before any task runs, and closed
+	// after the stream threads, which read them, stopped.
+	stopGlobal, globalFailed, err := rt.runGlobal(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	}
+	defer stopGlobal()
+	rt.globalFailed = globalFailed
 	return rt.supervise(ctx)
 }
 

@@ -62,8 +62,15 @@ func (rt *Runtime) supervise(runCtx context.Context) error {
 	var requested chan error // the ShutdownApplication request, while it runs
 	done := runCtx.Done()
 	shutdownSeen := rt.shutdownSeen
+	globalFailed := rt.globalFailed // nil without a global thread
 	for live > 0 || requested != nil {
 		select {
+		case err := <-globalFailed:
+			// Nothing replaces the global thread, as in Kafka Streams:
+			// the tasks would read stores that no longer follow their
+			// topics.
+			globalFailed = nil
+			stop(err)
 		case <-done:
 			done = nil
 			if first == nil {

@@ -141,6 +141,7 @@ func (tm *TaskManager) newTask(id processor.TaskID) (*task.Task, error) {
 		Transactional: !tm.commit.bufferWhileRestoring(),
 		Dropped:       func() { rt.metrics.Dropped.Add(1) },
 		Logger:        tm.log,
+		Globals:       rt.global.views(),
 	})
 	if err == nil {
 		err = tk.Init()

@@ -85,6 +85,22 @@ func planTopics(ctx context.Context, adm *kadm.Client, prog *graph.Program, appI
 	for changed := true; changed; {
 		changed = false
 		for _, st := range prog.Subtopologies {
+			// The sub-topology's source topics are co-partitioned (a join
+			// reads both sides in one sub-topology): a repartition topic of
+			// no fixed count gets that of the topics it is read with, as in
+			// Kafka Streams' CopartitionedTopicsEnforcer; the largest
+			// external topic's, or, when all are internal, the largest count
+			// their writers give.
+			var external, internalMax int32
+			for _, t := range st.SourceTopics {
+				if it, internal := prog.InternalTopics[t]; !internal {
+					external = max(external, plan.partitions[prog.TopicName(appID, t)])
+				} else if it.Partitions > 0 {
+					internalMax = max(internalMax, int32(it.Partitions))
+				} else if w, ok := writer[t]; ok {
+					internalMax = max(internalMax, plan.subPartitions[w])
+				}
+			}
 			var n int32
 			var likeReader []string
 			for _, t := range st.SourceTopics {
@@ -97,8 +113,9 @@ func planTopics(ctx context.Context, adm *kadm.Client, prog *graph.Program, appI
 				if it, internal := prog.InternalTopics[t]; internal {
 					c = int32(it.Partitions)
 					if c == 0 {
-						if w, ok := writer[t]; ok {
-							c = plan.subPartitions[w]
+						c = internalMax
+						if external > 0 {
+							c = external
 						}
 					}
 					if c > 0 {
@@ -163,7 +180,11 @@ func planTopics(ctx context.Context, adm *kadm.Client, prog *graph.Program, appI
 			// comes from the builder's LogConfig); a key-value store's is
 			// only compacted.
 			if _, windowed := b.(state.WindowedStoreBuilder); windowed {
-				cfg["cleanup.policy"] = new("compact,delete")
+				// A store that sets its own policy keeps it: a join's window
+				// stores log with "delete", as in Kafka Streams.
+				if _, ok := cfg["cleanup.policy"]; !ok {
+					cfg["cleanup.policy"] = new("compact,delete")
+				}
 			} else {
 				cfg["cleanup.policy"] = new("compact")
 			}

@@ -79,3 +79,10 @@ type Observable[K, V any] interface {
 	// from any goroutine; fn runs on the task's goroutine.
 	SetObserver(fn func([]state.Change[K, V]))
 }
+
+// ReadOnlyViewer gives the tasks' processors a view of a global store that
+// is safe to read from any goroutine while the global thread writes, and
+// refuses writes (state.ErrReadOnly).
+type ReadOnlyViewer interface {
+	ReadOnlyView() state.Store
+}

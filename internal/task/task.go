@@ -6,7 +6,8 @@
 // the test driver and the Kafka runtime run the very same code.
 //
 // A Task is owned by one goroutine; none of its methods may be called
-// concurrently.
+// concurrently. GlobalTask runs the global stores' sub-topologies, for the
+// global thread and the test driver alike.
 package task
 
 import (
@@ -56,6 +57,9 @@ type Config struct {
 	// Logger is what processors log with, with the task as an attribute.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// Globals are the read-only views of the app's global stores, by name
+	// (GlobalTask.Views), which every processor may read.
+	Globals map[string]state.Store
 }
 
 // TopicPartition names one input partition.

@@ -117,13 +117,7 @@ func Run(ctx context.Context, p Program, o Options, stdout, stderr io.Writer) er
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	var cluster *embedded.Cluster
-	if o.Brokers == "" {
-		fmt.Fprintln(stderr, p.Name+": starting an in-process Kafka on 127.0.0.1")
-		cluster, err = embedded.Start()
-	} else {
-		cluster, err = embedded.Connect(strings.Split(o.Brokers, ","))
-	}
+	cluster, err := embedded.Open(o.Brokers, stderr, p.Name)
 	if err != nil {
 		return err
 	}
