@@ -180,7 +180,12 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 				require.NoError(t, c.Produce(ctx, recs...))
 			}
 			appID := "table-src-" + strings.ToLower(g.String())
-			run := func(check func(app *streams.App)) *restoreCounter {
+			// run runs the app until it caught up on "users", then until
+			// ready says its store shows that (under exactly-once the group's
+			// offsets commit in the transaction, and the store applies the
+			// commit right after, so a query can trail the offsets for a
+			// moment), then checks it.
+			run := func(ready func(app *streams.App) bool, check func(app *streams.App)) *restoreCounter {
 				sb := kstream.NewStreamsBuilder()
 				kstream.Table(sb, "users", strs, kstream.Materialized[string, string]{Name: "users-store"}).ToStream().
 					To("users-out", kstream.Produced[string, string]{ValueSerde: serde.String()})
@@ -195,6 +200,9 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 				runErr := make(chan error, 1)
 				go func() { runErr <- app.Run(runCtx) }()
 				require.NoError(t, c.WaitCaughtUp(ctx, appID, "users"))
+				for deadline := time.Now().Add(10 * time.Second); !ready(app) && time.Now().Before(deadline); {
+					time.Sleep(10 * time.Millisecond)
+				}
 				check(app)
 				stop()
 				require.NoError(t, <-runErr)
@@ -207,9 +215,20 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 				require.NoError(t, err)
 				return v, ok
 			}
+			// shows is a probe for run's ready: no failing, only looking.
+			shows := func(key, want string) func(app *streams.App) bool {
+				return func(app *streams.App) bool {
+					q, err := streams.QueryKeyValue[string, string](app, "users-store")
+					if err != nil {
+						return false
+					}
+					v, ok, err := q.Get(key)
+					return err == nil && ok == (want != "") && v == want
+				}
+			}
 
 			produce([2]string{"alice", "eu"}, [2]string{"bob", "eu"}, [2]string{"carol", "us"})
-			first := run(func(app *streams.App) {
+			first := run(shows("bob", "eu"), func(app *streams.App) {
 				v, ok := get(app, "bob")
 				require.True(t, ok)
 				require.Equal(t, "eu", v)
@@ -221,7 +240,7 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 			require.NotContains(t, topics.Names(), streams.ChangelogTopic(appID, "users-store"), "the table writes no changelog")
 
 			produce([2]string{"alice", "us"}, [2]string{"bob", ""})
-			second := run(func(app *streams.App) {
+			second := run(func(app *streams.App) bool { return shows("alice", "us")(app) && shows("bob", "")(app) }, func(app *streams.App) {
 				v, ok := get(app, "alice")
 				require.True(t, ok)
 				require.Equal(t, "us", v)
