@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/internal/describetest"
 	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
@@ -19,6 +20,8 @@ import (
 // KStreamKStreamJoinTest.java and …/kstream/RepartitionTopicNamingTest.java.
 // Each Go program is the Java one of the test it names.
 func TestStreamJoinDescribeMatchesKafkaStreams(t *testing.T) {
+	repartitionNaming, err := describetest.RepartitionTopicNaming()
+	require.NoError(t, err)
 	concat := func(_ string, v1, v2 string) string { return v1 + v2 }
 	within100ms := window.JoinTimeDifferenceWithNoGrace(100 * time.Millisecond)
 	swapped := func(sb *kstream.StreamsBuilder) (kstream.KStream[string, string], kstream.KStream[string, string], kstream.KStream[string, string]) {
@@ -193,106 +196,7 @@ func TestStreamJoinDescribeMatchesKafkaStreams(t *testing.T) {
 					kstream.StreamJoined[string, string, int64]{StoreName: "joined-stream", Name: "joined-stream"}).To("outputTopicForJoin")
 			},
 			anyOrder: true,
-			want: "Topologies:\n" +
-				"   Sub-topology: 0\n" +
-				"    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n" +
-				"      --> KSTREAM-MAP-0000000001\n" +
-				"    Processor: KSTREAM-MAP-0000000001 (stores: [])\n" +
-				"      --> KSTREAM-FILTER-0000000029, KSTREAM-FILTER-0000000002, KSTREAM-FILTER-0000000020, aggregate-stream-repartition-filter, count-stream-repartition-filter\n" +
-				"      <-- KSTREAM-SOURCE-0000000000\n" +
-				"    Processor: KSTREAM-FILTER-0000000020 (stores: [])\n" +
-				"      --> KSTREAM-PEEK-0000000021\n" +
-				"      <-- KSTREAM-MAP-0000000001\n" +
-				"    Processor: KSTREAM-FILTER-0000000002 (stores: [])\n" +
-				"      --> KSTREAM-MAPVALUES-0000000003\n" +
-				"      <-- KSTREAM-MAP-0000000001\n" +
-				"    Processor: KSTREAM-FILTER-0000000029 (stores: [])\n" +
-				"      --> joined-stream-left-repartition-filter\n" +
-				"      <-- KSTREAM-MAP-0000000001\n" +
-				"    Processor: KSTREAM-PEEK-0000000021 (stores: [])\n" +
-				"      --> reduced-stream-repartition-filter\n" +
-				"      <-- KSTREAM-FILTER-0000000020\n" +
-				"    Processor: KSTREAM-MAPVALUES-0000000003 (stores: [])\n" +
-				"      --> KSTREAM-PROCESSOR-0000000004\n" +
-				"      <-- KSTREAM-FILTER-0000000002\n" +
-				"    Processor: aggregate-stream-repartition-filter (stores: [])\n" +
-				"      --> aggregate-stream-repartition-sink\n" +
-				"      <-- KSTREAM-MAP-0000000001\n" +
-				"    Processor: count-stream-repartition-filter (stores: [])\n" +
-				"      --> count-stream-repartition-sink\n" +
-				"      <-- KSTREAM-MAP-0000000001\n" +
-				"    Processor: joined-stream-left-repartition-filter (stores: [])\n" +
-				"      --> joined-stream-left-repartition-sink\n" +
-				"      <-- KSTREAM-FILTER-0000000029\n" +
-				"    Processor: reduced-stream-repartition-filter (stores: [])\n" +
-				"      --> reduced-stream-repartition-sink\n" +
-				"      <-- KSTREAM-PEEK-0000000021\n" +
-				"    Processor: KSTREAM-PROCESSOR-0000000004 (stores: [])\n" +
-				"      --> none\n" +
-				"      <-- KSTREAM-MAPVALUES-0000000003\n" +
-				"    Sink: aggregate-stream-repartition-sink (topic: aggregate-stream-repartition)\n" +
-				"      <-- aggregate-stream-repartition-filter\n" +
-				"    Sink: count-stream-repartition-sink (topic: count-stream-repartition)\n" +
-				"      <-- count-stream-repartition-filter\n" +
-				"    Sink: joined-stream-left-repartition-sink (topic: joined-stream-left-repartition)\n" +
-				"      <-- joined-stream-left-repartition-filter\n" +
-				"    Sink: reduced-stream-repartition-sink (topic: reduced-stream-repartition)\n" +
-				"      <-- reduced-stream-repartition-filter\n" +
-				"\n" +
-				"  Sub-topology: 1\n" +
-				"    Source: count-stream-repartition-source (topics: [count-stream-repartition])\n" +
-				"      --> KSTREAM-AGGREGATE-0000000007\n" +
-				"    Processor: KSTREAM-AGGREGATE-0000000007 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000006])\n" +
-				"      --> KTABLE-TOSTREAM-0000000011\n" +
-				"      <-- count-stream-repartition-source\n" +
-				"    Processor: KTABLE-TOSTREAM-0000000011 (stores: [])\n" +
-				"      --> KSTREAM-SINK-0000000012, joined-stream-other-windowed\n" +
-				"      <-- KSTREAM-AGGREGATE-0000000007\n" +
-				"    Source: joined-stream-left-repartition-source (topics: [joined-stream-left-repartition])\n" +
-				"      --> joined-stream-this-windowed\n" +
-				"    Processor: joined-stream-other-windowed (stores: [joined-stream-other-join-store])\n" +
-				"      --> joined-stream-other-join\n" +
-				"      <-- KTABLE-TOSTREAM-0000000011\n" +
-				"    Processor: joined-stream-this-windowed (stores: [joined-stream-this-join-store])\n" +
-				"      --> joined-stream-this-join\n" +
-				"      <-- joined-stream-left-repartition-source\n" +
-				"    Processor: joined-stream-other-join (stores: [joined-stream-this-join-store])\n" +
-				"      --> joined-stream-merge\n" +
-				"      <-- joined-stream-other-windowed\n" +
-				"    Processor: joined-stream-this-join (stores: [joined-stream-other-join-store])\n" +
-				"      --> joined-stream-merge\n" +
-				"      <-- joined-stream-this-windowed\n" +
-				"    Processor: joined-stream-merge (stores: [])\n" +
-				"      --> KSTREAM-SINK-0000000038\n" +
-				"      <-- joined-stream-this-join, joined-stream-other-join\n" +
-				"    Sink: KSTREAM-SINK-0000000012 (topic: outputTopic_0)\n" +
-				"      <-- KTABLE-TOSTREAM-0000000011\n" +
-				"    Sink: KSTREAM-SINK-0000000038 (topic: outputTopicForJoin)\n" +
-				"      <-- joined-stream-merge\n" +
-				"\n" +
-				"  Sub-topology: 2\n" +
-				"    Source: aggregate-stream-repartition-source (topics: [aggregate-stream-repartition])\n" +
-				"      --> KSTREAM-AGGREGATE-0000000014\n" +
-				"    Processor: KSTREAM-AGGREGATE-0000000014 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000013])\n" +
-				"      --> KTABLE-TOSTREAM-0000000018\n" +
-				"      <-- aggregate-stream-repartition-source\n" +
-				"    Processor: KTABLE-TOSTREAM-0000000018 (stores: [])\n" +
-				"      --> KSTREAM-SINK-0000000019\n" +
-				"      <-- KSTREAM-AGGREGATE-0000000014\n" +
-				"    Sink: KSTREAM-SINK-0000000019 (topic: outputTopic_1)\n" +
-				"      <-- KTABLE-TOSTREAM-0000000018\n" +
-				"\n" +
-				"  Sub-topology: 3\n" +
-				"    Source: reduced-stream-repartition-source (topics: [reduced-stream-repartition])\n" +
-				"      --> KSTREAM-REDUCE-0000000023\n" +
-				"    Processor: KSTREAM-REDUCE-0000000023 (stores: [KSTREAM-REDUCE-STATE-STORE-0000000022])\n" +
-				"      --> KTABLE-TOSTREAM-0000000027\n" +
-				"      <-- reduced-stream-repartition-source\n" +
-				"    Processor: KTABLE-TOSTREAM-0000000027 (stores: [])\n" +
-				"      --> KSTREAM-SINK-0000000028\n" +
-				"      <-- KSTREAM-REDUCE-0000000023\n" +
-				"    Sink: KSTREAM-SINK-0000000028 (topic: outputTopic_2)\n" +
-				"      <-- KTABLE-TOSTREAM-0000000027\n\n",
+			want:     repartitionNaming,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,21 +206,10 @@ func TestStreamJoinDescribeMatchesKafkaStreams(t *testing.T) {
 			require.NoError(t, err)
 			got := topo.Describe().String()
 			if tc.anyOrder {
-				require.ElementsMatch(t, subtopologies(tc.want), subtopologies(got))
+				require.Equal(t, describetest.Bodies(tc.want), describetest.Bodies(got))
 				return
 			}
 			require.Equal(t, tc.want, got)
 		})
 	}
-}
-
-// subtopologies splits a description into its sub-topologies, without
-// their numbers.
-func subtopologies(desc string) []string {
-	var out []string
-	for _, st := range strings.Split(desc, "Sub-topology: ")[1:] {
-		_, body, _ := strings.Cut(st, "\n")
-		out = append(out, strings.TrimSpace(body))
-	}
-	return out
 }

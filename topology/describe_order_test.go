@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/internal/describetest"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -188,123 +189,11 @@ func TestDescribeOrdersLikeKafkaStreamsRepartitionTopicNaming(t *testing.T) {
 	topo, err := b.Build()
 	require.NoError(t, err)
 
-	const want = "Topologies:\n" +
-		"   Sub-topology: 0\n" +
-		"    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n" +
-		"      --> KSTREAM-MAP-0000000001\n" +
-		"    Processor: KSTREAM-MAP-0000000001 (stores: [])\n" +
-		"      --> KSTREAM-FILTER-0000000029, KSTREAM-FILTER-0000000002, KSTREAM-FILTER-0000000020, aggregate-stream-repartition-filter, count-stream-repartition-filter\n" +
-		"      <-- KSTREAM-SOURCE-0000000000\n" +
-		"    Processor: KSTREAM-FILTER-0000000020 (stores: [])\n" +
-		"      --> KSTREAM-PEEK-0000000021\n" +
-		"      <-- KSTREAM-MAP-0000000001\n" +
-		"    Processor: KSTREAM-FILTER-0000000002 (stores: [])\n" +
-		"      --> KSTREAM-MAPVALUES-0000000003\n" +
-		"      <-- KSTREAM-MAP-0000000001\n" +
-		"    Processor: KSTREAM-FILTER-0000000029 (stores: [])\n" +
-		"      --> joined-stream-left-repartition-filter\n" +
-		"      <-- KSTREAM-MAP-0000000001\n" +
-		"    Processor: KSTREAM-PEEK-0000000021 (stores: [])\n" +
-		"      --> reduced-stream-repartition-filter\n" +
-		"      <-- KSTREAM-FILTER-0000000020\n" +
-		"    Processor: KSTREAM-MAPVALUES-0000000003 (stores: [])\n" +
-		"      --> KSTREAM-PROCESSOR-0000000004\n" +
-		"      <-- KSTREAM-FILTER-0000000002\n" +
-		"    Processor: aggregate-stream-repartition-filter (stores: [])\n" +
-		"      --> aggregate-stream-repartition-sink\n" +
-		"      <-- KSTREAM-MAP-0000000001\n" +
-		"    Processor: count-stream-repartition-filter (stores: [])\n" +
-		"      --> count-stream-repartition-sink\n" +
-		"      <-- KSTREAM-MAP-0000000001\n" +
-		"    Processor: joined-stream-left-repartition-filter (stores: [])\n" +
-		"      --> joined-stream-left-repartition-sink\n" +
-		"      <-- KSTREAM-FILTER-0000000029\n" +
-		"    Processor: reduced-stream-repartition-filter (stores: [])\n" +
-		"      --> reduced-stream-repartition-sink\n" +
-		"      <-- KSTREAM-PEEK-0000000021\n" +
-		"    Processor: KSTREAM-PROCESSOR-0000000004 (stores: [])\n" +
-		"      --> none\n" +
-		"      <-- KSTREAM-MAPVALUES-0000000003\n" +
-		"    Sink: aggregate-stream-repartition-sink (topic: aggregate-stream-repartition)\n" +
-		"      <-- aggregate-stream-repartition-filter\n" +
-		"    Sink: count-stream-repartition-sink (topic: count-stream-repartition)\n" +
-		"      <-- count-stream-repartition-filter\n" +
-		"    Sink: joined-stream-left-repartition-sink (topic: joined-stream-left-repartition)\n" +
-		"      <-- joined-stream-left-repartition-filter\n" +
-		"    Sink: reduced-stream-repartition-sink (topic: reduced-stream-repartition)\n" +
-		"      <-- reduced-stream-repartition-filter\n" +
-		"\n" +
-		"  Sub-topology: 1\n" +
-		"    Source: count-stream-repartition-source (topics: [count-stream-repartition])\n" +
-		"      --> KSTREAM-AGGREGATE-0000000007\n" +
-		"    Processor: KSTREAM-AGGREGATE-0000000007 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000006])\n" +
-		"      --> KTABLE-TOSTREAM-0000000011\n" +
-		"      <-- count-stream-repartition-source\n" +
-		"    Processor: KTABLE-TOSTREAM-0000000011 (stores: [])\n" +
-		"      --> KSTREAM-SINK-0000000012, joined-stream-other-windowed\n" +
-		"      <-- KSTREAM-AGGREGATE-0000000007\n" +
-		"    Source: joined-stream-left-repartition-source (topics: [joined-stream-left-repartition])\n" +
-		"      --> joined-stream-this-windowed\n" +
-		"    Processor: joined-stream-other-windowed (stores: [joined-stream-other-join-store])\n" +
-		"      --> joined-stream-other-join\n" +
-		"      <-- KTABLE-TOSTREAM-0000000011\n" +
-		"    Processor: joined-stream-this-windowed (stores: [joined-stream-this-join-store])\n" +
-		"      --> joined-stream-this-join\n" +
-		"      <-- joined-stream-left-repartition-source\n" +
-		"    Processor: joined-stream-other-join (stores: [joined-stream-this-join-store])\n" +
-		"      --> joined-stream-merge\n" +
-		"      <-- joined-stream-other-windowed\n" +
-		"    Processor: joined-stream-this-join (stores: [joined-stream-other-join-store])\n" +
-		"      --> joined-stream-merge\n" +
-		"      <-- joined-stream-this-windowed\n" +
-		"    Processor: joined-stream-merge (stores: [])\n" +
-		"      --> KSTREAM-SINK-0000000038\n" +
-		"      <-- joined-stream-this-join, joined-stream-other-join\n" +
-		"    Sink: KSTREAM-SINK-0000000012 (topic: outputTopic_0)\n" +
-		"      <-- KTABLE-TOSTREAM-0000000011\n" +
-		"    Sink: KSTREAM-SINK-0000000038 (topic: outputTopicForJoin)\n" +
-		"      <-- joined-stream-merge\n" +
-		"\n" +
-		"  Sub-topology: 2\n" +
-		"    Source: aggregate-stream-repartition-source (topics: [aggregate-stream-repartition])\n" +
-		"      --> KSTREAM-AGGREGATE-0000000014\n" +
-		"    Processor: KSTREAM-AGGREGATE-0000000014 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000013])\n" +
-		"      --> KTABLE-TOSTREAM-0000000018\n" +
-		"      <-- aggregate-stream-repartition-source\n" +
-		"    Processor: KTABLE-TOSTREAM-0000000018 (stores: [])\n" +
-		"      --> KSTREAM-SINK-0000000019\n" +
-		"      <-- KSTREAM-AGGREGATE-0000000014\n" +
-		"    Sink: KSTREAM-SINK-0000000019 (topic: outputTopic_1)\n" +
-		"      <-- KTABLE-TOSTREAM-0000000018\n" +
-		"\n" +
-		"  Sub-topology: 3\n" +
-		"    Source: reduced-stream-repartition-source (topics: [reduced-stream-repartition])\n" +
-		"      --> KSTREAM-REDUCE-0000000023\n" +
-		"    Processor: KSTREAM-REDUCE-0000000023 (stores: [KSTREAM-REDUCE-STATE-STORE-0000000022])\n" +
-		"      --> KTABLE-TOSTREAM-0000000027\n" +
-		"      <-- reduced-stream-repartition-source\n" +
-		"    Processor: KTABLE-TOSTREAM-0000000027 (stores: [])\n" +
-		"      --> KSTREAM-SINK-0000000028\n" +
-		"      <-- KSTREAM-REDUCE-0000000023\n" +
-		"    Sink: KSTREAM-SINK-0000000028 (topic: outputTopic_2)\n" +
-		"      <-- KTABLE-TOSTREAM-0000000027\n\n"
+	want, err := describetest.RepartitionTopicNaming()
+	require.NoError(t, err)
 
 	// Compared sub-topology by sub-topology, leaving out the ids: Kafka
 	// Streams numbers sub-topologies in the order their first node was
 	// added, which this test does not check.
-	require.Equal(t, subtopologyBodies(want), subtopologyBodies(topo.Describe().String()))
-}
-
-// subtopologyBodies splits a description into its sub-topologies' node
-// lines, without their "Sub-topology: n" headers, sorted.
-func subtopologyBodies(d string) []string {
-	var bodies []string
-	for _, st := range strings.Split(strings.TrimPrefix(d, "Topologies:\n"), "\n\n") {
-		if st = strings.TrimSpace(st); st != "" {
-			_, body, _ := strings.Cut(st, "\n")
-			bodies = append(bodies, body)
-		}
-	}
-	slices.Sort(bodies)
-	return bodies
+	require.Equal(t, describetest.Bodies(want), describetest.Bodies(topo.Describe().String()))
 }
