@@ -36,6 +36,12 @@
 //
 // # Joins
 //
+// Every joiner takes the key first, then the values, and each value that
+// may be missing (the right side of a left join, either side of an outer
+// join) comes with a flag that says whether it is there: a missing value
+// is its type's zero, so the flag, not the value, tells a missing row from
+// an empty one.
+//
 // JoinTable and LeftJoinTable join each record of a stream to the row of a
 // table with its key (a repartition first if the stream's key changed).
 // A table materialized with Materialized.Versioned keeps its rows'

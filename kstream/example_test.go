@@ -179,7 +179,7 @@ func ExampleForeignKeyJoin() {
 	customers := kstream.Table(sb, "customers", strs)
 	kstream.ForeignKeyJoin(orders, customers,
 		func(order string) string { return strings.Split(order, ":")[0] },
-		func(order, name string) string { return strings.Split(order, ":")[1] + " for " + name }).
+		func(_, order, name string) string { return strings.Split(order, ":")[1] + " for " + name }).
 		ToStream().To("orders-with-names")
 	topo, err := sb.Build()
 	if err != nil {
@@ -217,7 +217,7 @@ func ExampleTableJoin() {
 	strs := kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()}
 	names := kstream.Table(sb, "names", strs)
 	regions := kstream.Table(sb, "regions", strs)
-	kstream.TableJoin(names, regions, func(name, region string) string { return name + " in " + region }).
+	kstream.TableJoin(names, regions, func(_, name, region string) string { return name + " in " + region }).
 		ToStream().To("users")
 	topo, err := sb.Build()
 	if err != nil {

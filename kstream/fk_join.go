@@ -27,8 +27,8 @@ const (
 // ForeignKeyJoin joins each row of left with the row of right whose key
 // is foreignKey of the left row's value, as Kafka Streams' KTable.join
 // with a foreign-key extractor (KIP-213): the result, keyed as left, has a
-// row for each left row whose foreign key has a row in right, joiner of
-// the two values. A left row with a nil foreign key (of a pointer, slice,
+// row for each left row whose foreign key has a row in right,
+// joiner(key, value, foreignValue). A left row with a nil foreign key (of a pointer, slice,
 // map or interface KO) joins nothing and is dropped, counted as a dropped
 // record.
 //
@@ -57,18 +57,19 @@ const (
 // "<Named>-subscription-registration-topic" and so on, in place of
 // KTABLE-FK-JOIN-OUTPUT-… and KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-…
 // The result's updates carry old values once it is materialized.
-func ForeignKeyJoin[K, V, KO, VO, VR any](left KTable[K, V], right KTable[KO, VO], foreignKey func(value V) KO, joiner func(value V, foreign VO) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
-	return fkJoin(false, left, right, foreignKey, joiner, materialized0(materialized))
+func ForeignKeyJoin[K, V, KO, VO, VR any](left KTable[K, V], right KTable[KO, VO], foreignKey func(value V) KO, joiner func(key K, value V, foreign VO) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
+	return fkJoin(false, left, right, foreignKey, func(key K, v V, vo VO, _ bool) VR { return joiner(key, v, vo) }, materialized0(materialized))
 }
 
 // ForeignKeyLeftJoin is ForeignKeyJoin that keeps every row of left, as
 // Kafka Streams' KTable.leftJoin with a foreign-key extractor: a row whose
-// foreign key is nil or has no row in right joins the zero VO.
-func ForeignKeyLeftJoin[K, V, KO, VO, VR any](left KTable[K, V], right KTable[KO, VO], foreignKey func(value V) KO, joiner func(value V, foreign VO) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
+// foreign key is nil or has no row in right gives joiner(key, value, zero,
+// false).
+func ForeignKeyLeftJoin[K, V, KO, VO, VR any](left KTable[K, V], right KTable[KO, VO], foreignKey func(value V) KO, joiner func(key K, value V, foreign VO, hasForeign bool) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
 	return fkJoin(true, left, right, foreignKey, joiner, materialized0(materialized))
 }
 
-func fkJoin[K, V, KO, VO, VR any](leftJoin bool, left KTable[K, V], right KTable[KO, VO], foreignKey func(V) KO, joiner func(V, VO) VR, m Materialized[K, VR]) KTable[K, VR] {
+func fkJoin[K, V, KO, VO, VR any](leftJoin bool, left KTable[K, V], right KTable[KO, VO], foreignKey func(V) KO, joiner func(K, V, VO, bool) VR, m Materialized[K, VR]) KTable[K, VR] {
 	sb := left.sb
 	named := string(m.Named)
 	// Kafka Streams draws every name, named or not, in this order.
@@ -582,7 +583,7 @@ type fkResolver[K, V, VO, VR any] struct {
 	left       bool
 	view       *tableView[K, V]
 	valueSerde serde.Serde[V]
-	joiner     func(V, VO) VR
+	joiner     func(K, V, VO, bool) VR
 	get        lookup[K, V]
 	ctx        processor.Context[K, maybe[VR]]
 }
@@ -613,7 +614,7 @@ func (r *fkResolver[K, V, VO, VR]) Process(rec processor.Record[K, response[VO]]
 	}
 	out := processor.Record[K, maybe[VR]]{Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers}
 	if resp.HasValue || (r.left && found) {
-		v, err := try2(&r.call, r.joiner, row.Value, resp.Value)
+		v, err := try4(&r.call, r.joiner, rec.Key, row.Value, resp.Value, resp.HasValue)
 		if err != nil {
 			return err
 		}

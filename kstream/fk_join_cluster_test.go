@@ -53,7 +53,7 @@ func TestForeignKeyJoinOnKafka(t *testing.T) {
 
 	sb := kstream.NewStreamsBuilder()
 	kstream.ForeignKeyJoin(kstream.Table(sb, "fk-left", strs), kstream.Table(sb, "fk-right", strs), fkOf,
-		func(v, o string) *string { return new(paren(v, o)) },
+		func(_, v, o string) *string { return new(paren(v, o)) },
 		kstream.Materialized[string, *string]{Name: "joined", ValueSerde: ns}).
 		ToStream().To("fk-out", kstream.Produced[string, *string]{ValueSerde: ns})
 	topo, err := sb.Build()

@@ -19,7 +19,7 @@ func TestForeignKeyJoinDropsStaleAnswers(t *testing.T) {
 	strs := Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()}
 	sb := NewStreamsBuilder()
 	l, r := Table(sb, "left", strs), Table(sb, "right", strs)
-	ForeignKeyJoin(l, r, func(v string) string { return v[len(v)-2:] }, func(v, o string) string { return v + "+" + o }).
+	ForeignKeyJoin(l, r, func(v string) string { return v[len(v)-2:] }, func(_, v, o string) string { return v + "+" + o }).
 		ToStream().To("output")
 	topo, err := sb.Build()
 	require.NoError(t, err)

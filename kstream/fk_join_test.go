@@ -22,6 +22,18 @@ func fkOf(v string) string { return strings.Split(v, "|")[1] }
 
 func paren(a, b string) string { return "(" + a + "," + b + ")" }
 
+// parenJoiner is paren as a foreign-key joiner.
+func parenJoiner(_, v, o string) string { return paren(v, o) }
+
+// fkJoin is ForeignKeyLeftJoin when leftJoin, else ForeignKeyJoin, with
+// one joiner for both (hasForeign always true in the inner join).
+func fkJoin[KO, VR any](leftJoin bool, l kstream.KTable[string, string], r kstream.KTable[KO, string], fk func(string) KO, joiner func(v, o string, hasForeign bool) VR, m ...kstream.Materialized[string, VR]) kstream.KTable[string, VR] {
+	if leftJoin {
+		return kstream.ForeignKeyLeftJoin(l, r, fk, func(_, v, o string, has bool) VR { return joiner(v, o, has) }, m...)
+	}
+	return kstream.ForeignKeyJoin(l, r, fk, func(_, v, o string) VR { return joiner(v, o, true) }, m...)
+}
+
 // Kafka Streams' KStreamImplTest.shouldSupportForeignKeyTableTableJoinWithKTableFromKStream:
 // its description, copied from the test (apache/kafka trunk, 2024-10), and
 // its records.
@@ -29,7 +41,7 @@ func TestForeignKeyJoinDescribeAndRecords(t *testing.T) {
 	build := func(sb *kstream.StreamsBuilder) {
 		leftTable := kstream.Stream(sb, []string{"input1"}, strs).ToTable("")
 		rightTable := kstream.Stream(sb, []string{"input2"}, strs).ToTable("")
-		kstream.ForeignKeyJoin(leftTable, rightTable, fkOf, paren).ToStream().To("output")
+		kstream.ForeignKeyJoin(leftTable, rightTable, fkOf, parenJoiner).ToStream().To("output")
 	}
 	sb := kstream.NewStreamsBuilder()
 	build(sb)
@@ -130,17 +142,13 @@ func runFKScenario(t *testing.T, steps []fkStep) {
 					if materialized {
 						m = append(m, kstream.Materialized[string, *string]{Name: "store", ValueSerde: ns})
 					}
-					joiner := func(v, o string) *string {
-						if o == "" {
+					joiner := func(v, o string, hasForeign bool) *string {
+						if !hasForeign {
 							o = "null"
 						}
 						return new(paren(v, o))
 					}
-					join := kstream.ForeignKeyJoin[string, string, string, string, *string]
-					if leftJoin {
-						join = kstream.ForeignKeyLeftJoin[string, string, string, string, *string]
-					}
-					join(l, r, fkOf, joiner, m...).ToStream().To("output", kstream.Produced[string, *string]{ValueSerde: ns})
+					fkJoin(leftJoin, l, r, fkOf, joiner, m...).ToStream().To("output", kstream.Produced[string, *string]{ValueSerde: ns})
 				})
 				left := testdriver.CreateInputTopic(d, "left", serde.String(), ns, testdriver.WithStartTime(t0), testdriver.WithAutoAdvance(time.Millisecond))
 				right := testdriver.CreateInputTopic(d, "right", serde.String(), ns, testdriver.WithStartTime(t0), testdriver.WithAutoAdvance(time.Millisecond))
@@ -278,11 +286,7 @@ func TestForeignKeyJoinNilForeignKey(t *testing.T) {
 			d := drive(t, func(sb *kstream.StreamsBuilder) {
 				l := kstream.Table(sb, "left", strs)
 				r := kstream.Table(sb, "right", kstream.Consumed[*string, string]{KeySerde: ns, ValueSerde: serde.String()})
-				join := kstream.ForeignKeyJoin[string, string, *string, string, *string]
-				if leftJoin {
-					join = kstream.ForeignKeyLeftJoin[string, string, *string, string, *string]
-				}
-				join(l, r, fk, func(v, o string) *string { return new(paren(v, o)) }).ToStream().
+				fkJoin(leftJoin, l, r, fk, func(v, o string, _ bool) *string { return new(paren(v, o)) }).ToStream().
 					To("output", kstream.Produced[string, *string]{ValueSerde: ns})
 			})
 			left := testdriver.CreateInputTopic(d, "left", serde.String(), ns)
@@ -333,11 +337,7 @@ func TestForeignKeyJoinRandomUpdates(t *testing.T) {
 			ns := serde.Nullable(serde.String())
 			d := drive(t, func(sb *kstream.StreamsBuilder) {
 				l, r := kstream.Table(sb, "left", strs), kstream.Table(sb, "right", strs)
-				join := kstream.ForeignKeyJoin[string, string, string, string, *string]
-				if leftJoin {
-					join = kstream.ForeignKeyLeftJoin[string, string, string, string, *string]
-				}
-				join(l, r, fkOf, func(v, o string) *string { return new(paren(v, o)) },
+				fkJoin(leftJoin, l, r, fkOf, func(v, o string, _ bool) *string { return new(paren(v, o)) },
 					kstream.Materialized[string, *string]{Name: "joined", ValueSerde: ns}).
 					ToStream().To("output", kstream.Produced[string, *string]{ValueSerde: ns})
 			})
@@ -408,7 +408,7 @@ func TestForeignKeyJoinPanics(t *testing.T) {
 	} {
 		t.Run(tc.function, func(t *testing.T) {
 			d := drive(t, func(sb *kstream.StreamsBuilder) {
-				kstream.ForeignKeyJoin(kstream.Table(sb, "left", strs), kstream.Table(sb, "right", strs), fkOf, func(v, o string) string {
+				kstream.ForeignKeyJoin(kstream.Table(sb, "left", strs), kstream.Table(sb, "right", strs), fkOf, func(_, v, o string) string {
 					if strings.HasPrefix(v, "boom") {
 						panic("joiner boom")
 					}
@@ -434,7 +434,7 @@ func TestForeignKeyJoinAggregatedDownstream(t *testing.T) {
 	ns := serde.Nullable(serde.String())
 	d := drive(t, func(sb *kstream.StreamsBuilder) {
 		j := kstream.ForeignKeyLeftJoin(kstream.Table(sb, "left", strs), kstream.Table(sb, "right", strs), fkOf,
-			func(_, o string) string { return "group-" + o })
+			func(_, _, o string, _ bool) string { return "group-" + o })
 		kstream.GroupByTable(j, func(_, g string) (string, string) { return g, g }).
 			Count(kstream.Materialized[string, int64]{Name: "counts"})
 	})
@@ -485,7 +485,7 @@ func TestForeignKeyJoinNeedsSerdes(t *testing.T) {
 	sb := kstream.NewStreamsBuilder()
 	orders := kstream.MapValuesTable(kstream.Table(sb, "orders", strs), func(_, v string) order { return order{v} })
 	kstream.ForeignKeyJoin(orders, kstream.Table(sb, "customers", strs), func(o order) string { return o.customer },
-		func(o order, name string) string { return name })
+		func(_ string, o order, name string) string { return name })
 	_, err := sb.Build()
 	require.ErrorContains(t, err, "KTABLE-FK-JOIN-OUTPUT-0000000019: a foreign-key join writes both tables' keys and values")
 }

@@ -162,8 +162,8 @@ func derivedView[K, V, V2 any](parent KTable[K, V], name, what string, derive fu
 // the left table's, outerJoin every row of either table's.
 
 // TableJoin joins two tables on their key, as Kafka Streams' KTable.join:
-// the result has a row for each key that has a row in both, joiner of
-// the two values. Each update of either side looks up the other side's
+// the result has a row for each key that has a row in both,
+// joiner(key, value, otherValue). Each update of either side looks up the other side's
 // current row, so both tables are materialized (their stores, or the
 // stores of the tables they derive from); an update forwards the result's
 // new value and its old one, so that an aggregation downstream
@@ -184,22 +184,22 @@ func derivedView[K, V, V2 any](parent KTable[K, V], name, what string, derive fu
 // processors: "<Named>" (the merge), "<Named>-join-this" and
 // "<Named>-join-other", in place of KTABLE-MERGE-…, KTABLE-JOINTHIS-… and
 // KTABLE-JOINOTHER-….
-func TableJoin[K, V, VO, VR any](t KTable[K, V], other KTable[K, VO], joiner func(value V, otherValue VO) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
-	return tableJoin(innerJoin, t, other, joiner, materialized)
+func TableJoin[K, V, VO, VR any](t KTable[K, V], other KTable[K, VO], joiner func(key K, value V, otherValue VO) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
+	return tableJoin(innerJoin, t, other, func(key K, v V, _ bool, vo VO, _ bool) VR { return joiner(key, v, vo) }, materialized)
 }
 
 // TableLeftJoin is TableJoin that keeps every row of t, as Kafka Streams'
-// KTable.leftJoin: a key with no row in other joins the zero VO (nil for a
-// pointer type, which a table's row never is, so it tells a missing row
-// apart).
-func TableLeftJoin[K, V, VO, VR any](t KTable[K, V], other KTable[K, VO], joiner func(value V, otherValue VO) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
-	return tableJoin(leftJoin, t, other, joiner, materialized)
+// KTable.leftJoin: a key with no row in other gives joiner(key, value,
+// zero, false).
+func TableLeftJoin[K, V, VO, VR any](t KTable[K, V], other KTable[K, VO], joiner func(key K, value V, otherValue VO, hasOther bool) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
+	return tableJoin(leftJoin, t, other, func(key K, v V, _ bool, vo VO, hasVO bool) VR { return joiner(key, v, vo, hasVO) }, materialized)
 }
 
 // TableOuterJoin is TableJoin that keeps every row of either table, as
-// Kafka Streams' KTable.outerJoin: the side with no row of a key joins as
-// its zero value.
-func TableOuterJoin[K, V, VO, VR any](t KTable[K, V], other KTable[K, VO], joiner func(value V, otherValue VO) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
+// Kafka Streams' KTable.outerJoin: a key with a row in one table only
+// gives joiner(key, value, true, zero, false) or joiner(key, zero, false,
+// otherValue, true).
+func TableOuterJoin[K, V, VO, VR any](t KTable[K, V], other KTable[K, VO], joiner func(key K, value V, hasValue bool, otherValue VO, hasOther bool) VR, materialized ...Materialized[K, VR]) KTable[K, VR] {
 	return tableJoin(outerJoin, t, other, joiner, materialized)
 }
 
@@ -211,7 +211,7 @@ func (m Materialized[K, V]) onlyNames() bool {
 		m.WindowStore == nil && m.SessionStore == nil && !m.Caching && !m.LoggingDisabled && m.LogConfig == nil
 }
 
-func tableJoin[K, V, VO, VR any](kind joinKind, t KTable[K, V], other KTable[K, VO], joiner func(V, VO) VR, materialized []Materialized[K, VR]) KTable[K, VR] {
+func tableJoin[K, V, VO, VR any](kind joinKind, t KTable[K, V], other KTable[K, VO], joiner fullJoiner[K, V, VO, VR], materialized []Materialized[K, VR]) KTable[K, VR] {
 	sb := t.sb
 	m := materialized0(materialized)
 	keep := len(materialized) > 0 && !m.onlyNames()
@@ -242,7 +242,7 @@ func tableJoin[K, V, VO, VR any](kind joinKind, t KTable[K, V], other KTable[K, 
 	thisNode := topology.AddProcessor(sb.b, thisN, func() processor.Processor[K, Change[V], K, Change[VR]] {
 		return &tableJoiner[K, V, VO, VR]{call: call{name: thisN, what: "the joiner"}, mode: thisMode, view: otherView, join: joiner, isNil: isNil, isNilR: isNilR}
 	}, t.node)
-	reversed := func(vo VO, v V) VR { return joiner(v, vo) }
+	reversed := func(key K, vo VO, hasVO bool, v V, hasV bool) VR { return joiner(key, v, hasV, vo, hasVO) }
 	otherNode := topology.AddProcessor(sb.b, otherN, func() processor.Processor[K, Change[VO], K, Change[VR]] {
 		return &tableJoiner[K, VO, V, VR]{call: call{name: otherN, what: "the joiner"}, mode: otherMode, view: thisView, join: reversed, isNil: isNil, isNilR: isNilR}
 	}, other.node)
@@ -301,7 +301,7 @@ type tableJoiner[K, A, B, VR any] struct {
 	call
 	mode  sideMode
 	view  *tableView[K, B]
-	join  func(A, B) VR
+	join  fullJoiner[K, A, B, VR]
 	isNil func(K) bool
 	// isNilR tests a result for nil, which is no row (Kafka Streams'
 	// null): nil for a result type that cannot be nil.
@@ -354,13 +354,13 @@ func (j *tableJoiner[K, A, B, VR]) Process(rec processor.Record[K, Change[A]]) e
 		return nil // neither before nor after: nothing changes downstream
 	}
 	if out.HasNew {
-		if out.New, err = try2(&j.call, j.join, in.New, other.Value); err != nil {
+		if out.New, err = tryJoin(&j.call, j.join, rec.Key, in.New, in.HasNew, other.Value, found); err != nil {
 			return err
 		}
 		out.HasNew = !null(j.isNilR, out.New)
 	}
 	if out.HasOld {
-		if out.Old, err = try2(&j.call, j.join, in.Old, other.Value); err != nil {
+		if out.Old, err = tryJoin(&j.call, j.join, rec.Key, in.Old, in.HasOld, other.Value, found); err != nil {
 			return err
 		}
 		out.HasOld = !null(j.isNilR, out.Old)
@@ -415,7 +415,7 @@ func (m *tableJoinMerger[K, VR]) Close() error { return nil }
 
 // joinView is the view of an unmaterialized join's result: both sides'
 // rows, joined again (Kafka Streams' KTableKTable*JoinValueGetter).
-func joinView[K, V, VO, VR any](kind joinKind, name string, this *tableView[K, V], other *tableView[K, VO], joiner func(V, VO) VR) *tableView[K, VR] {
+func joinView[K, V, VO, VR any](kind joinKind, name string, this *tableView[K, V], other *tableView[K, VO], joiner fullJoiner[K, V, VO, VR]) *tableView[K, VR] {
 	stores := slices.Clone(this.stores)
 	for _, s := range other.stores {
 		if !slices.Contains(stores, s) {
@@ -443,7 +443,7 @@ func joinView[K, V, VO, VR any](kind joinKind, name string, this *tableView[K, V
 			if err != nil || (!okB && kind == innerJoin) || (!okA && !okB) {
 				return none, false, err
 			}
-			v, err := try2(c, joiner, a.Value, b.Value)
+			v, err := tryJoin(c, joiner, key, a.Value, okA, b.Value, okB)
 			if err != nil || null(isNil, v) {
 				return none, false, err
 			}

@@ -36,12 +36,12 @@ func ch(key int32, newV, oldV string, millis int64) changeAt[int32, string] {
 }
 
 // toStringJoiner is Kafka Streams' MockValueJoiner.TOSTRING_JOINER, a
-// missing side ("", which no test value is) printed as null.
-func toStringJoiner(a, b string) string {
-	if a == "" {
+// missing side printed as null.
+func toStringJoiner(_ int32, a string, hasA bool, b string, hasB bool) string {
+	if !hasA {
 		a = "null"
 	}
-	if b == "" {
+	if !hasB {
 		b = "null"
 	}
 	return a + "+" + b

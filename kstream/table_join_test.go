@@ -11,11 +11,30 @@ import (
 
 	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/testdriver"
 	"github.com/gostreams/streams/window"
 )
 
-func plus(a, b string) string { return a + "+" + b }
+// plus joins two rows as "a+b", a missing side as "".
+func plus(_, a, b string) string { return a + "+" + b }
+
+func plusLeft(_, a, b string, _ bool) string { return a + "+" + b }
+
+func plusOuter(_, a string, _ bool, b string, _ bool) string { return a + "+" + b }
+
+// joinTables is TableJoin, TableLeftJoin or TableOuterJoin by kind, with
+// one joiner for all three (a has flag is always true where the join
+// needs that side's row).
+func joinTables(kind string, a, b kstream.KTable[string, string], joiner func(l string, hasL bool, r string, hasR bool) string, m ...kstream.Materialized[string, string]) kstream.KTable[string, string] {
+	switch kind {
+	case "inner":
+		return kstream.TableJoin(a, b, func(_, l, r string) string { return joiner(l, true, r, true) }, m...)
+	case "left":
+		return kstream.TableLeftJoin(a, b, func(_, l, r string, hasR bool) string { return joiner(l, true, r, hasR) }, m...)
+	}
+	return kstream.TableOuterJoin(a, b, func(_, l string, hasL bool, r string, hasR bool) string { return joiner(l, hasL, r, hasR) }, m...)
+}
 
 // Kafka Streams' KStreamImplTest.shouldSupportTableTableJoinWithKStreamToKTable:
 // its description, copied from the test (apache/kafka trunk, 2024-10), and
@@ -90,11 +109,11 @@ func TestTableJoinNames(t *testing.T) {
 		}, []string{"Processor: KTABLE-MERGE-0000000006 (stores: [])", "Processor: KTABLE-JOINTHIS-0000000007 (stores: [b-store])",
 			"Processor: KTABLE-JOINOTHER-0000000008 (stores: [a-store])", "Processor: KTABLE-TOSTREAM-0000000009"}},
 		{"left, named", func(a, b kstream.KTable[string, string]) kstream.KTable[string, string] {
-			return kstream.TableLeftJoin(a, b, plus, kstream.Materialized[string, string]{Named: "j"})
+			return kstream.TableLeftJoin(a, b, plusLeft, kstream.Materialized[string, string]{Named: "j"})
 		}, []string{"Processor: j (stores: [])", "Processor: j-join-this (stores: [b-store])",
 			"Processor: j-join-other (stores: [a-store])", "Processor: KTABLE-TOSTREAM-0000000009"}},
 		{"outer, unnamed store", func(a, b kstream.KTable[string, string]) kstream.KTable[string, string] {
-			return kstream.TableOuterJoin(a, b, plus, kstream.Materialized[string, string]{ValueSerde: serde.String()})
+			return kstream.TableOuterJoin(a, b, plusOuter, kstream.Materialized[string, string]{ValueSerde: serde.String()})
 		}, []string{"Processor: KTABLE-MERGE-0000000007 (stores: [KTABLE-MERGE-STATE-STORE-0000000006])",
 			"Processor: KTABLE-JOINTHIS-0000000008 (stores: [b-store])", "Processor: KTABLE-JOINOTHER-0000000009 (stores: [a-store])",
 			"Processor: KTABLE-TOSTREAM-0000000010"}},
@@ -132,7 +151,7 @@ func TestTableJoinOfDerivedTables(t *testing.T) {
 		long := a.Filter(func(_, v string) bool { return len(v) > 1 })
 		upper := kstream.MapValuesTable(b, func(_, v string) string { return "<" + v + ">" })
 		ab := kstream.TableJoin(long, upper, plus)
-		kstream.TableLeftJoin(c, ab, plus).ToStream().To("out")
+		kstream.TableLeftJoin(c, ab, plusLeft).ToStream().To("out")
 	})
 	a, b, c := input(d, "a"), input(d, "b"), input(d, "c")
 	out := testdriver.CreateOutputTopic(d, "out", serde.String(), serde.String())
@@ -159,21 +178,19 @@ func TestTableJoinAggregatedDownstream(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, kind := range []string{"inner", "left", "outer"} {
 		t.Run(kind, func(t *testing.T) {
-			join := map[string]func(a, b kstream.KTable[string, string], j func(string, string) string, m ...kstream.Materialized[string, string]) kstream.KTable[string, string]{
-				"inner": kstream.TableJoin[string, string, string, string],
-				"left":  kstream.TableLeftJoin[string, string, string, string],
-				"outer": kstream.TableOuterJoin[string, string, string, string],
-			}[kind]
 			// The group of a result is its first letter's: "a1+b2" is in
 			// group "a"; a missing left side puts it in group "-".
-			joiner := func(l, r string) string {
-				if l == "" {
+			joiner := func(l string, hasL bool, r string, hasR bool) string {
+				if !hasL {
 					l = "-"
+				}
+				if !hasR {
+					r = "-"
 				}
 				return l + "+" + r
 			}
 			d := drive(t, func(sb *kstream.StreamsBuilder) {
-				j := join(kstream.Table(sb, "l", strs), kstream.Table(sb, "r", strs), joiner)
+				j := joinTables(kind, kstream.Table(sb, "l", strs), kstream.Table(sb, "r", strs), joiner)
 				kstream.GroupByTable(j, func(_, v string) (string, string) { return v[:1], v }).
 					Count(kstream.Materialized[string, int64]{Name: "counts"})
 			})
@@ -204,7 +221,7 @@ func TestTableJoinAggregatedDownstream(t *testing.T) {
 					if (kind == "inner" && (!lok || !rok)) || (kind == "left" && !lok) || (!lok && !rok) {
 						continue
 					}
-					want[joiner(lv, rv)[:1]]++
+					want[joiner(lv, lok, rv, rok)[:1]]++
 				}
 				for g := range maps.Keys(map[string]bool{"a": true, "b": true, "c": true, "-": true}) {
 					got, _, err := counts.Get(g)
@@ -253,7 +270,7 @@ func TestTableJoinPanics(t *testing.T) {
 					}
 					return true
 				})
-				kstream.TableJoin(fa, b, func(l, r string) string {
+				kstream.TableJoin(fa, b, func(_, l, r string) string {
 					if l == "boom" || r == "boom" {
 						panic("joiner boom")
 					}
@@ -289,7 +306,7 @@ func TestTableJoinOfWindowedTableFailsBuild(t *testing.T) {
 	s := kstream.Stream(sb, []string{"in"}, strs)
 	counts := kstream.WindowedBy(s.GroupByKey(), window.Tumbling(60e9)).Count()
 	other := kstream.WindowedBy(s.GroupByKey(), window.Tumbling(60e9)).Count(kstream.Materialized[string, int64]{Name: "other"})
-	kstream.TableJoin(counts, other, func(a, b int64) int64 { return a + b })
+	kstream.TableJoin(counts, other, func(_ state.Windowed[string], a, b int64) int64 { return a + b })
 	_, err := sb.Build()
 	require.ErrorContains(t, err, "a table-table join looks up both tables' rows")
 }
@@ -300,7 +317,7 @@ func TestTableJoinOfWindowedTableFailsBuild(t *testing.T) {
 func TestTableJoinNilResultDeletes(t *testing.T) {
 	ns := serde.Nullable(serde.String())
 	d := drive(t, func(sb *kstream.StreamsBuilder) {
-		j := kstream.TableJoin(kstream.Table(sb, "a", strs), kstream.Table(sb, "b", strs), func(l, r string) *string {
+		j := kstream.TableJoin(kstream.Table(sb, "a", strs), kstream.Table(sb, "b", strs), func(_, l, r string) *string {
 			if r == "none" {
 				return nil
 			}
