@@ -257,8 +257,12 @@ func TestVersionedTableForwardsLatestOnly(t *testing.T) {
 	require.NoError(t, in.Pipe(2, nil, at(31)))    // deleting nothing: nothing
 	require.NoError(t, in.Pipe(1, nil, at(35)))    // the latest: a deletion downstream
 	require.NoError(t, in.Pipe(1, v("d"), at(33))) // older than the deletion: history only
+	require.NoError(t, in.Pipe(3, v("p"), at(40)))
+	require.NoError(t, in.Pipe(3, nil, at(40))) // the same time replaces the latest: a deletion downstream
+	require.NoError(t, in.Pipe(3, nil, at(38))) // deleted already: nothing
 	got := kvs(t, out)
-	require.Equal(t, []testdriver.KeyValue[int32, *string]{kv(int32(1), v("a")), kv(int32(1), v("c")), kv[int32, *string](1, nil)}, got)
+	require.Equal(t, []testdriver.KeyValue[int32, *string]{kv(int32(1), v("a")), kv(int32(1), v("c")), kv[int32, *string](1, nil),
+		kv(int32(3), v("p")), kv[int32, *string](3, nil)}, got)
 	require.Equal(t, int64(1), d.DroppedRecords(), "the update older than the history")
 }
 

@@ -258,17 +258,17 @@ func (u *upserter[K, VIn, V]) version(rec processor.Record[K, VIn], c Change[V])
 	}
 	c.Old, c.HasOld = latest.Value, had
 	if !c.HasNew {
-		if _, _, err := u.versions.Delete(rec.Key, rec.Timestamp); err != nil || !had {
-			return err // nothing to delete downstream if there was no row
-		}
-		// Still there: the deletion is older than the latest version (or
-		// than the history).
-		if _, still, err := u.versions.Get(rec.Key); err != nil || still {
+		ended, ok, err := u.versions.Delete(rec.Key, rec.Timestamp)
+		// The deletion removes the row only if it ends the latest version:
+		// one at or before the deletion's time, which is then the version
+		// valid at that time. An older deletion ends an older version (or
+		// none, or nothing when older than the history).
+		if err != nil || !had || !ok || ended.Timestamp.Before(latest.Timestamp) {
 			return err
 		}
 		return u.ctx.Forward(processor.Derive(rec, rec.Key, c))
 	}
-	stored, err := u.versions.Put(rec.Key, c.New, rec.Timestamp)
+	validTo, stored, err := u.versions.Put(rec.Key, c.New, rec.Timestamp)
 	if err != nil {
 		return err
 	}
@@ -276,10 +276,8 @@ func (u *upserter[K, VIn, V]) version(rec processor.Record[K, VIn], c Change[V])
 		u.ctx.DroppedRecord()
 		return nil
 	}
-	// The latest only if no later version (a value or a deletion) exists.
-	now, ok, err := u.versions.Get(rec.Key)
-	if err != nil || !ok || now.Timestamp.UnixMilli() != rec.Timestamp.UnixMilli() {
-		return err
+	if !validTo.IsZero() {
+		return nil // a later version (a value or a deletion) stays the latest
 	}
 	return u.ctx.Forward(processor.Derive(rec, rec.Key, c))
 }

@@ -51,11 +51,14 @@ type VersionedKeyValueStore[K, V any] interface {
 	Store
 	ReadOnlyVersionedKeyValueStore[K, V]
 	// Put adds the version of key valid from ts until the next version's
-	// timestamp, replacing one with the same timestamp. A value the value
-	// serde writes as nil bytes (a nil pointer with serde.Nullable) is a
-	// deletion. It reports false, writing nothing, when ts is older than
-	// stream time minus the history retention.
-	Put(key K, value V, ts time.Time) (bool, error)
+	// timestamp, replacing one with the same timestamp, and returns that
+	// next version's timestamp: validTo is the zero Time when the new
+	// version is the key's latest (Kafka Streams' put return code). A
+	// value the value serde writes as nil bytes (a nil pointer with
+	// serde.Nullable) is a deletion. It reports stored false, writing
+	// nothing, when ts is older than stream time minus the history
+	// retention.
+	Put(key K, value V, ts time.Time) (validTo time.Time, stored bool, err error)
 	// Delete adds a deletion of key at ts and returns the version it
 	// ends: the one valid at ts, if any. Nothing is written when ts is
 	// older than stream time minus the history retention.
@@ -391,24 +394,33 @@ func (s *versionedStore[K, V]) GetAsOf(key K, asOf time.Time) (VersionedRecord[V
 	return rec, ok && !deleted, err
 }
 
-func (s *versionedStore[K, V]) Put(key K, value V, ts time.Time) (bool, error) {
+func (s *versionedStore[K, V]) Put(key K, value V, ts time.Time) (validTo time.Time, stored bool, err error) {
 	ms := ts.UnixMilli()
 	if s.expired(ms) {
-		return false, nil
+		return time.Time{}, false, nil
 	}
 	k, err := s.key("put", key)
 	if err != nil {
-		return false, err
+		return time.Time{}, false, err
 	}
 	v, err := s.valueSerde.Serialize(value)
 	if err != nil {
-		return false, s.wrap("put: serialize value", err)
+		return time.Time{}, false, s.wrap("put: serialize value", err)
 	}
 	entry := []byte{tombstoneTag}
 	if v != nil {
 		entry = append(append(make([]byte, 0, 1+len(v)), valueTag), v...)
 	}
-	return true, s.write("put", k, ms, entry)
+	if ms < math.MaxInt64 {
+		next, _, has, err := s.first(keyRange(versionPrefix(nil, k), ms+1, math.MaxInt64), false)
+		if err != nil {
+			return time.Time{}, false, s.wrap("put", err)
+		}
+		if has {
+			validTo = time.UnixMilli(next).UTC()
+		}
+	}
+	return validTo, true, s.write("put", k, ms, entry)
 }
 
 func (s *versionedStore[K, V]) Delete(key K, ts time.Time) (VersionedRecord[V], bool, error) {

@@ -23,7 +23,7 @@ func TestVersionedStoreTransactional(t *testing.T) {
 	tx := st.(transactional)
 	view := st.(committedViewer).CommittedView().(ReadOnlyVersionedKeyValueStore[string, string])
 
-	_, err := st.Put("k", "a", time.UnixMilli(10))
+	_, _, err := st.Put("k", "a", time.UnixMilli(10))
 	require.NoError(t, err)
 	r, ok, err := st.GetAsOf("k", time.UnixMilli(10))
 	require.NoError(t, err)
@@ -37,7 +37,7 @@ func TestVersionedStoreTransactional(t *testing.T) {
 	require.True(t, ok, "committed")
 
 	log.recs = nil
-	_, err = st.Put("k", "b", time.UnixMilli(20))
+	_, _, err = st.Put("k", "b", time.UnixMilli(20))
 	require.NoError(t, err)
 	require.NoError(t, tx.Prepare())
 	tx.Abort()
@@ -84,7 +84,7 @@ func TestVersionedStoreSweepsKeysNotWrittenAgain(t *testing.T) {
 	for i := range keys {
 		k := fmt.Sprintf("k%04d", i)
 		for ms := range int64(3) { // three versions each: two can expire
-			_, err := st.Put(k, "v", time.UnixMilli(ms))
+			_, _, err := st.Put(k, "v", time.UnixMilli(ms))
 			require.NoError(t, err)
 		}
 	}
@@ -94,7 +94,7 @@ func TestVersionedStoreSweepsKeysNotWrittenAgain(t *testing.T) {
 		return int(n)
 	}
 	require.Equal(t, 3*keys, entries(), "every version")
-	_, err := st.Put("other", "x", time.UnixMilli(100)) // stream time 100: every k's first two versions expire
+	_, _, err := st.Put("other", "x", time.UnixMilli(100)) // stream time 100: every k's first two versions expire
 	require.NoError(t, err)
 	for range 4 {
 		require.NoError(t, st.Flush())

@@ -38,10 +38,17 @@ func openVersioned(t *testing.T, history time.Duration) state.VersionedKeyValueS
 func TestVersionedStoreSemantics(t *testing.T) {
 	t.Parallel()
 	st := openVersioned(t, 100*time.Millisecond)
+	// put reports whether the write was stored; validTo is the next
+	// version's timestamp it ends at, 0 while it is the latest.
+	var validTo int64
 	put := func(k, v string, at int64) bool {
 		t.Helper()
-		ok, err := st.Put(k, v, ms(at))
+		to, ok, err := st.Put(k, v, ms(at))
 		require.NoError(t, err)
+		validTo = 0
+		if !to.IsZero() {
+			validTo = to.UnixMilli()
+		}
 		return ok
 	}
 	asOf := func(k string, at int64) (state.VersionedRecord[string], bool) {
@@ -54,8 +61,11 @@ func TestVersionedStoreSemantics(t *testing.T) {
 	require.False(t, ok, "nothing before the first write")
 
 	require.True(t, put("a", "v10", 1010))
+	require.Zero(t, validTo, "the first version is the latest")
 	require.True(t, put("a", "v30", 1030))
+	require.Zero(t, validTo)
 	require.True(t, put("a", "v20", 1020), "out of order, within the history")
+	require.Equal(t, int64(1030), validTo, "an older write is valid until the next version")
 	r, ok := asOf("a", 1025)
 	require.True(t, ok)
 	require.Equal(t, state.VersionedRecord[string]{Value: "v20", Timestamp: ms(1020), ValidTo: ms(1030)}, r)
@@ -71,6 +81,7 @@ func TestVersionedStoreSemantics(t *testing.T) {
 	require.Equal(t, state.VersionedRecord[string]{Value: "v30", Timestamp: ms(1030)}, latest, "the latest has no ValidTo")
 
 	require.True(t, put("a", "v20b", 1020), "the same timestamp replaces")
+	require.Equal(t, int64(1030), validTo)
 	r, _ = asOf("a", 1020)
 	require.Equal(t, "v20b", r.Value)
 
@@ -90,10 +101,15 @@ func TestVersionedStoreSemantics(t *testing.T) {
 	r, ok = asOf("a", 1060)
 	require.True(t, ok, "a write after a deletion")
 	require.Equal(t, "v50", r.Value)
+	require.True(t, put("a", "v35", 1035))
+	require.Equal(t, int64(1040), validTo, "a deletion ends a version too")
+	r, _ = asOf("a", 1039)
+	require.Equal(t, state.VersionedRecord[string]{Value: "v35", Timestamp: ms(1035), ValidTo: ms(1040)}, r)
 
 	// Stream time is 1050, the history 100 ms: 950 is the oldest time the
 	// store answers for and accepts writes at.
 	require.False(t, put("a", "late", 949), "older than the history: not written")
+	require.Zero(t, validTo)
 	require.True(t, put("b", "edge", 950))
 	_, ok = asOf("a", 949)
 	require.False(t, ok)
@@ -113,9 +129,9 @@ func TestVersionedStoreNilValueDeletes(t *testing.T) {
 	require.NoError(t, st.Init(state.StoreContext{TaskID: "0_0"}))
 	t.Cleanup(func() { _ = st.Close() })
 	v := "x"
-	_, err := st.Put("k", &v, ms(1))
+	_, _, err := st.Put("k", &v, ms(1))
 	require.NoError(t, err)
-	_, err = st.Put("k", nil, ms(2))
+	_, _, err = st.Put("k", nil, ms(2))
 	require.NoError(t, err)
 	_, ok, err := st.Get("k")
 	require.NoError(t, err)
@@ -133,7 +149,7 @@ func TestVersionedStoreSerdeErrors(t *testing.T) {
 	st := state.NewVersionedKeyValueStoreBuilder(state.InMemoryKeyValueStore("v"), time.Hour, serde.String(), serde.JSON[chan int]()).BuildStore()
 	require.NoError(t, st.Init(state.StoreContext{TaskID: "0_0"}))
 	t.Cleanup(func() { _ = st.Close() })
-	_, err := st.Put("k", make(chan int), ms(1))
+	_, _, err := st.Put("k", make(chan int), ms(1))
 	require.ErrorContains(t, err, `versioned store "v": put: serialize value`)
 	_, ok, err := st.Get("k")
 	require.NoError(t, err)

@@ -62,6 +62,15 @@ func VersionedModel(t *testing.T, sup state.KeyValueBytesStoreSupplier, dir stri
 		}
 		return vs[i-1], validTo, !vs[i-1].deleted
 	}
+	// next is the timestamp of k's first version after ms, 0 if none.
+	next := func(k string, ms int64) int64 {
+		vs := model[k]
+		i, _ := slices.BinarySearchFunc(vs, ms+1, func(v version, ms int64) int { return int(v.ms - ms) })
+		if i < len(vs) {
+			return vs[i].ms
+		}
+		return 0
+	}
 	write := func(k string, ms int64, v version) {
 		vs := model[k]
 		i, found := slices.BinarySearchFunc(vs, ms, func(v version, ms int64) int { return int(v.ms - ms) })
@@ -100,9 +109,14 @@ func VersionedModel(t *testing.T, sup state.KeyValueBytesStoreSupplier, dir stri
 		switch op := rng.IntN(10); {
 		case op < 5:
 			v := fmt.Sprintf("v%d", i)
-			stored, err := st.Put(k, v, time.UnixMilli(ms))
+			validTo, stored, err := st.Put(k, v, time.UnixMilli(ms))
 			require.NoError(t, err)
 			require.Equal(t, !expired(ms), stored, "put of %q at %d, stream time %d", k, ms, streamTime)
+			if want := next(k, ms); !stored || want == 0 {
+				require.True(t, validTo.IsZero(), "put of %q at %d is the latest (or not stored), got valid to %v", k, ms, validTo)
+			} else {
+				require.Equal(t, want, validTo.UnixMilli(), "put of %q at %d: valid until the next version", k, ms)
+			}
 			if stored {
 				write(k, ms, version{ms: ms, value: v})
 			}
