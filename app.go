@@ -94,8 +94,11 @@ func (a *App) runtimeConfig() runtime.Config {
 				c.OnStateChange(State(old), State(new))
 			}
 		},
-		TaskRunning: func(tk *task.Task) { a.taskRunning(tk.ID(), tk.Stores()) },
-		TaskClosing: func(tk *task.Task) { a.local.remove(tk.ID(), tk.Stores()) },
+		TaskRunning:    func(tk *task.Task) { a.taskRunning(tk.ID(), tk.Stores()) },
+		TaskClosing:    func(tk *task.Task) { a.local.remove(tk.ID(), tk.Stores()) },
+		TaskRestoring:  func(tk *task.Task) { a.local.addAs(tk.ID(), tk.Stores(), Restoring) },
+		StandbyOpened:  func(tk *task.Task) { a.local.addAs(tk.ID(), tk.Stores(), Standby) },
+		StandbyClosing: func(tk *task.Task) { a.local.remove(tk.ID(), tk.Stores()) },
 		// A global store is queryable on every instance, once restored.
 		GlobalRunning: func(stores map[string]state.Store) { a.taskRunning(task.GlobalTaskID, stores) },
 		GlobalClosing: func(stores map[string]state.Store) { a.local.remove(task.GlobalTaskID, stores) },
@@ -108,7 +111,10 @@ func (a *App) runtimeConfig() runtime.Config {
 		CommitInterval: c.CommitInterval, Guarantee: c.Guarantee, TransactionTimeout: c.TransactionTimeout,
 		OffsetReset: c.OffsetReset, MaxPollRecords: c.MaxPollRecords, Logger: c.Logger.With("app", c.ApplicationID),
 		ApplicationServer: c.ApplicationServer, StoreCacheMaxBytes: c.StoreCacheMaxBytes, GroupInstanceID: c.GroupInstanceID,
-		ClientOptions: c.ClientOptions, RestoreProgressEvery: c.restoreProgressEvery, Hooks: hooks,
+		ClientOptions: c.ClientOptions, RestoreProgressEvery: c.restoreProgressEvery,
+		NumStandbyReplicas: c.NumStandbyReplicas, AcceptableRecoveryLag: c.AcceptableRecoveryLag,
+		MaxWarmupReplicas: c.MaxWarmupReplicas, ProbingRebalanceInterval: c.ProbingRebalanceInterval,
+		Hooks: hooks,
 	}
 }
 

@@ -93,6 +93,27 @@ type Config struct {
 	// session timeout gets its tasks back without a rebalance. Give every
 	// instance its own. Default "": dynamic membership.
 	GroupInstanceID string
+	// NumStandbyReplicas is how many standby replicas each stateful task
+	// has (Kafka Streams' num.standby.replicas): copies of its stores,
+	// each on another instance than the task and than each other, kept up
+	// to date from the stores' changelogs, so that when the task's
+	// instance fails its task moves to one that lacks only the changelogs'
+	// tail. Interactive queries may read them (QueryOptions.StaleStores).
+	// Default 0.
+	NumStandbyReplicas int
+	// AcceptableRecoveryLag is how many changelog records an instance may
+	// lack of a task's stores and still count as caught up on it: the
+	// assignment moves a stateful task only to a caught-up instance, and
+	// warms another one up first (KIP-441). Default 10,000.
+	AcceptableRecoveryLag int64
+	// MaxWarmupReplicas bounds the warm-up replicas (standbys beyond
+	// NumStandbyReplicas, on the instance a task should move to) that an
+	// assignment places at once. Default 2.
+	MaxWarmupReplicas int
+	// ProbingRebalanceInterval is how long after an assignment with
+	// warm-up replicas the app rebalances again, to move the tasks whose
+	// warm-ups caught up. Default 10 minutes.
+	ProbingRebalanceInterval time.Duration
 	// ClientOptions are passed to every franz-go client the app makes, after
 	// its own options, so they can override them (session timeout, TLS,
 	// SASL, ...).
@@ -140,6 +161,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxPollRecords == 0 {
 		c.MaxPollRecords = 1000
 	}
+	if c.AcceptableRecoveryLag == 0 {
+		c.AcceptableRecoveryLag = 10_000
+	}
+	if c.MaxWarmupReplicas == 0 {
+		c.MaxWarmupReplicas = 2
+	}
+	if c.ProbingRebalanceInterval == 0 {
+		c.ProbingRebalanceInterval = 10 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -183,6 +213,18 @@ func (c Config) Validate() error {
 	}
 	if c.CommitInterval < 0 {
 		bad("CommitInterval", "is %v; use 0 for the default, or a positive duration", c.CommitInterval)
+	}
+	if c.NumStandbyReplicas < 0 {
+		bad("NumStandbyReplicas", "is %d; use 0 for none, or a positive count", c.NumStandbyReplicas)
+	}
+	if c.AcceptableRecoveryLag < 0 {
+		bad("AcceptableRecoveryLag", "is %d; use 0 for the default, or a positive count of records", c.AcceptableRecoveryLag)
+	}
+	if c.MaxWarmupReplicas < 0 {
+		bad("MaxWarmupReplicas", "is %d; use 0 for the default, or a positive count", c.MaxWarmupReplicas)
+	}
+	if c.ProbingRebalanceInterval < 0 {
+		bad("ProbingRebalanceInterval", "is %v; use 0 for the default, or a positive duration", c.ProbingRebalanceInterval)
 	}
 	if c.TransactionTimeout < 0 {
 		bad("TransactionTimeout", "is %v; use 0 for the default, or a positive duration", c.TransactionTimeout)

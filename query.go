@@ -22,9 +22,11 @@ import (
 // topology does not have.
 var ErrUnknownStore = errors.New("streams: no such store")
 
-// localStores is the registry of the stores of the app's running tasks,
-// for queries and subscriptions from any goroutine. A task is registered
-// once it is restored and processing, and removed before it is closed.
+// localStores is the registry of the stores of the app's tasks, for
+// queries and subscriptions from any goroutine. An active task is
+// registered as Restoring once its stores are open, as Active once it is
+// restored and processing, and removed before it is closed; a standby task
+// is registered as Standby while it is open.
 type localStores struct {
 	mu struct {
 		sync.RWMutex
@@ -35,9 +37,14 @@ type localStores struct {
 // localStore is a task's store, and the committed view queries read.
 type localStore struct {
 	store, view state.Store
+	kind        StoreKind
 }
 
 func (l *localStores) add(id processor.TaskID, stores map[string]state.Store) {
+	l.addAs(id, stores, Active)
+}
+
+func (l *localStores) addAs(id processor.TaskID, stores map[string]state.Store, kind StoreKind) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mu.byName == nil {
@@ -45,7 +52,7 @@ func (l *localStores) add(id processor.TaskID, stores map[string]state.Store) {
 	}
 	for name, st := range stores {
 		// Queries read below any cache: what the task has written down.
-		ls := localStore{store: st, view: st}
+		ls := localStore{store: st, view: st, kind: kind}
 		if v, ok := st.(stateproto.CommittedViewer); ok {
 			ls.view = v.CommittedView()
 		}
@@ -70,26 +77,37 @@ func (l *localStores) withIDs(name string) map[processor.TaskID]state.Store {
 	defer l.mu.RUnlock()
 	out := make(map[processor.TaskID]state.Store, len(l.mu.byName[name]))
 	for id, ls := range l.mu.byName[name] {
-		out[id] = ls.store
+		if ls.kind == Active {
+			out[id] = ls.store
+		}
 	}
 	return out
 }
 
-// snapshot returns the committed view of the named store of every running
-// task, by task order, for queries.
-func (l *localStores) snapshot(name string) []state.Store {
+// snapshot returns the committed view of the named store of every task
+// that o lets a query read, by task order.
+func (l *localStores) snapshot(name string, o QueryOptions) []state.Store {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	ids := make([]processor.TaskID, 0, len(l.mu.byName[name]))
-	for id := range l.mu.byName[name] {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, runtime.CompareTaskIDs)
+	ids := l.readable(name, o)
 	out := make([]state.Store, len(ids))
 	for i, id := range ids {
 		out[i] = l.mu.byName[name][id].view
 	}
 	return out
+}
+
+// readable returns the tasks whose store name o lets a query read, by task
+// order. The caller holds mu.
+func (l *localStores) readable(name string, o QueryOptions) []processor.TaskID {
+	ids := make([]processor.TaskID, 0, len(l.mu.byName[name]))
+	for id, ls := range l.mu.byName[name] {
+		if (ls.kind == Active || o.StaleStores) && (o.Partitions == nil || slices.Contains(o.Partitions, id.Partition) || id == task.GlobalTaskID) {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, runtime.CompareTaskIDs)
+	return ids
 }
 
 // QueryKeyValue returns a read-only view of the key-value store name across
@@ -104,11 +122,11 @@ func (l *localStores) snapshot(name string) []state.Store {
 // with their timestamps, or with V = X for the values alone. A global store
 // (topology.AddGlobalStore, kstream.GlobalTable) is whole on every
 // instance, queryable once restored.
-func QueryKeyValue[K, V any](a *App, name string) (state.ReadOnlyKeyValueStore[K, V], error) {
+func QueryKeyValue[K, V any](a *App, name string, opts ...QueryOptions) (state.ReadOnlyKeyValueStore[K, V], error) {
 	if err := a.knowsStore(name); err != nil {
 		return nil, err
 	}
-	return &kvQuery[K, V]{a: a, name: name}, nil
+	return &kvQuery[K, V]{a: a, name: name, opts: options(opts)}, nil
 }
 
 // knowsStore reports ErrUnknownStore for a name the topology does not have.
@@ -122,14 +140,14 @@ func (a *App) knowsStore(name string) error {
 // localStoresAs returns the named store of every running task, in task
 // order, as S (a read-only store interface), or an error naming the store
 // if one is of another type.
-func localStoresAs[S any](a *App, name string) ([]S, error) {
-	return localStoresAsOr[S](a, name, nil)
+func localStoresAs[S any](a *App, name string, o QueryOptions) ([]S, error) {
+	return localStoresAsOr[S](a, name, o, nil)
 }
 
 // localStoresAsOr is localStoresAs, with adapt to turn a store of another
 // type into an S when it can (nil: none can).
-func localStoresAsOr[S any](a *App, name string, adapt func(state.Store) (S, bool)) ([]S, error) {
-	sts := a.local.snapshot(name)
+func localStoresAsOr[S any](a *App, name string, o QueryOptions, adapt func(state.Store) (S, bool)) ([]S, error) {
+	sts := a.local.snapshot(name, o)
 	out := make([]S, len(sts))
 	for i, st := range sts {
 		typed, ok := st.(S)
@@ -184,6 +202,7 @@ func firstFound[S, V any](stores func() ([]S, error), get func(S) (V, bool, erro
 type kvQuery[K, V any] struct {
 	a    *App
 	name string
+	opts QueryOptions
 }
 
 // view merges the store of every running task. A timestamped store (the
@@ -191,7 +210,7 @@ type kvQuery[K, V any] struct {
 // values, as Kafka Streams' keyValueStore() query type reads a
 // timestamped store.
 func (q *kvQuery[K, V]) view() (state.ReadOnlyKeyValueStore[K, V], error) {
-	typed, err := localStoresAsOr(q.a, q.name, func(st state.Store) (state.ReadOnlyKeyValueStore[K, V], bool) {
+	typed, err := localStoresAsOr(q.a, q.name, q.opts, func(st state.Store) (state.ReadOnlyKeyValueStore[K, V], bool) {
 		ts, ok := st.(state.ReadOnlyKeyValueStore[K, state.ValueAndTimestamp[V]])
 		return valuesOnly[K, V]{ts}, ok
 	})
@@ -306,11 +325,17 @@ type KeyQueryMetadata struct {
 	// Server is the Config.ApplicationServer of the instance that runs the
 	// key's task ("" if that instance advertises none).
 	Server string
+	// Standbys are the Config.ApplicationServer of the instances that
+	// hold standby replicas of the key's task (Config.NumStandbyReplicas),
+	// which a query with QueryOptions.StaleStores may read when the active
+	// instance is down.
+	Standbys []string
 	// Task is the task that holds the key, Partition its partition.
 	Task      processor.TaskID
 	Partition int32
-	// Local reports whether this instance runs the task now.
-	Local bool
+	// Local reports whether this instance runs the task now;
+	// LocalStandby, whether it holds a standby replica of it.
+	Local, LocalStandby bool
 }
 
 // QueryMetadataForKey tells which instance holds key in the store name, so
@@ -347,19 +372,23 @@ func QueryMetadataForKey[K any](a *App, name string, key K, keySerde serde.Serde
 	p := int32(kgo.StickyKeyPartitioner(nil).ForTopic("").Partition(&kgo.Record{Key: kb}, n))
 	id := processor.TaskID{Subtopology: sub, Partition: p}
 	server, ok := a.rt.Owner(sub, p)
-	local := a.local.has(name, id)
-	if !ok && !local {
+	standbys := a.rt.Replicas(sub, p)
+	kind, here := a.local.kindOf(name, id)
+	local := here && kind == Active
+	if !ok && !local && len(standbys) == 0 {
 		return KeyQueryMetadata{}, fmt.Errorf("%w: no instance runs task %s", ErrNotAvailable, id)
 	}
-	if !ok {
+	if !ok && local {
 		server = a.cfg.ApplicationServer
 	}
-	return KeyQueryMetadata{Server: server, Task: id, Partition: p, Local: local}, nil
+	return KeyQueryMetadata{Server: server, Standbys: standbys, Task: id, Partition: p, Local: local, LocalStandby: here && kind == Standby}, nil
 }
 
-func (l *localStores) has(name string, id processor.TaskID) bool {
+// kindOf says whether this instance has task id's copy of store name, and
+// of what kind.
+func (l *localStores) kindOf(name string, id processor.TaskID) (StoreKind, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	_, ok := l.mu.byName[name][id]
-	return ok
+	ls, ok := l.mu.byName[name][id]
+	return ls.kind, ok
 }

@@ -15,22 +15,23 @@ import (
 // BackwardFetchRange chain the tasks' stores in task order, as Kafka
 // Streams' composite session store does: each task's part is in order, the
 // whole is not merged across tasks.
-func QuerySession[K, V any](a *App, name string) (state.ReadOnlySessionStore[K, V], error) {
+func QuerySession[K, V any](a *App, name string, opts ...QueryOptions) (state.ReadOnlySessionStore[K, V], error) {
 	if err := a.knowsStore(name); err != nil {
 		return nil, err
 	}
-	return &sessionQuery[K, V]{a: a, name: name}, nil
+	return &sessionQuery[K, V]{a: a, name: name, opts: options(opts)}, nil
 }
 
 type sessionQuery[K, V any] struct {
 	a    *App
 	name string
+	opts QueryOptions
 }
 
 type sessionSeq[K, V any] = iter.Seq2[state.KeyValue[state.Windowed[K], V], error]
 
 func (q *sessionQuery[K, V]) stores() ([]state.ReadOnlySessionStore[K, V], error) {
-	return localStoresAs[state.ReadOnlySessionStore[K, V]](q.a, q.name)
+	return localStoresAs[state.ReadOnlySessionStore[K, V]](q.a, q.name, q.opts)
 }
 
 func (q *sessionQuery[K, V]) chain(f func(state.ReadOnlySessionStore[K, V]) sessionSeq[K, V]) sessionSeq[K, V] {

@@ -15,7 +15,7 @@ import (
 // store in turn. It fails with ErrUnknownStore for a name the topology
 // does not have, and with an error naming the store for one that is not
 // versioned.
-func QueryVersioned[K, V any](a *App, name string) (state.ReadOnlyVersionedKeyValueStore[K, V], error) {
+func QueryVersioned[K, V any](a *App, name string, opts ...QueryOptions) (state.ReadOnlyVersionedKeyValueStore[K, V], error) {
 	if err := a.knowsStore(name); err != nil {
 		return nil, err
 	}
@@ -27,17 +27,18 @@ func QueryVersioned[K, V any](a *App, name string) (state.ReadOnlyVersionedKeyVa
 	if !versioned {
 		return nil, fmt.Errorf("streams: store %q is not a versioned store; query it with QueryKeyValue, QueryWindow or QuerySession", name)
 	}
-	return &versionedQuery[K, V]{a: a, name: name, history: history}, nil
+	return &versionedQuery[K, V]{a: a, name: name, history: history, opts: options(opts)}, nil
 }
 
 type versionedQuery[K, V any] struct {
 	a       *App
 	name    string
 	history time.Duration
+	opts    QueryOptions
 }
 
 func (q *versionedQuery[K, V]) stores() ([]state.ReadOnlyVersionedKeyValueStore[K, V], error) {
-	return localStoresAs[state.ReadOnlyVersionedKeyValueStore[K, V]](q.a, q.name)
+	return localStoresAs[state.ReadOnlyVersionedKeyValueStore[K, V]](q.a, q.name, q.opts)
 }
 
 func (q *versionedQuery[K, V]) Get(key K) (state.VersionedRecord[V], bool, error) {

@@ -14,21 +14,22 @@ import (
 // All and their backward variants chain the tasks' stores in task order,
 // as Kafka Streams' composite window store does: each task's part is in
 // order, the whole is not merged across tasks.
-func QueryWindow[K, V any](a *App, name string) (state.ReadOnlyWindowStore[K, V], error) {
+func QueryWindow[K, V any](a *App, name string, opts ...QueryOptions) (state.ReadOnlyWindowStore[K, V], error) {
 	if err := a.knowsStore(name); err != nil {
 		return nil, err
 	}
-	return &windowQuery[K, V]{a: a, name: name}, nil
+	return &windowQuery[K, V]{a: a, name: name, opts: options(opts)}, nil
 }
 
 type windowQuery[K, V any] struct {
 	a    *App
 	name string
+	opts QueryOptions
 }
 
 // stores returns the named store of every running task, typed.
 func (q *windowQuery[K, V]) stores() ([]state.ReadOnlyWindowStore[K, V], error) {
-	return localStoresAs[state.ReadOnlyWindowStore[K, V]](q.a, q.name)
+	return localStoresAs[state.ReadOnlyWindowStore[K, V]](q.a, q.name, q.opts)
 }
 
 func (q *windowQuery[K, V]) FetchOne(key K, start time.Time) (V, bool, error) {

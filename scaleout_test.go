@@ -70,6 +70,12 @@ func childMain(name string) int {
 	switch os.Getenv("STREAMS_CHILD_TOPOLOGY") {
 	case "idempotent":
 		topo = idempotentCounting()
+	case "ha":
+		topo = haCounting(name, os.Getenv("STREAMS_CHILD_ROCKSDB") != "")
+		restores = printRestores{}
+		if os.Getenv("STREAMS_CHILD_EOS") != "" {
+			guarantee = eos.ExactlyOnce
+		}
 	case "eos-rocksdb":
 		var err error
 		if topo, err = eosTopologyOn(func(name string) state.KeyValueBytesStoreSupplier {
@@ -97,6 +103,13 @@ func childMain(name string) int {
 			// the group is joining): keep that wait short.
 			kgo.RebalanceTimeout(5 * time.Second),
 		},
+	}
+	if n := os.Getenv("STREAMS_STANDBYS"); n != "" {
+		cfg.NumStandbyReplicas, _ = strconv.Atoi(n)
+	}
+	if s := os.Getenv("STREAMS_SESSION_TIMEOUT"); s != "" {
+		d, _ := time.ParseDuration(s)
+		cfg.ClientOptions = append(cfg.ClientOptions, kgo.SessionTimeout(d))
 	}
 	if id := os.Getenv("STREAMS_INSTANCE_ID"); id != "" {
 		// Static membership (group.instance.id): a restarted process takes

@@ -2,16 +2,21 @@ package runtime
 
 import (
 	"cmp"
+	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gostreams/streams/processor"
 )
 
 // taskBalancer is the consumer group balancer of an app. It assigns tasks,
@@ -32,6 +37,16 @@ type taskBalancer struct {
 	// server is this instance's Config.ApplicationServer, sent in the
 	// join metadata so the leader can tell every member who runs what.
 	server string
+	// process is this instance's id: the leader places a task's active
+	// and standby replicas on different processes.
+	process string
+	// changelogs are, per sub-topology, the changelog topics a standby
+	// follows (none: the sub-topology's tasks are stateless, and get no
+	// standbys); endOffsets reads their ends, for the lags.
+	changelogs map[int][]string
+	endOffsets func(ctx context.Context, topics []string) (map[TopicPartition]int64, error)
+	ha         haConfig
+	log        *slog.Logger
 	// requestShutdown makes the member ask for the application's shutdown.
 	requestShutdown bool
 	// onShutdown, if set, is called when an assignment says the
@@ -40,9 +55,44 @@ type taskBalancer struct {
 
 	mu struct {
 		sync.Mutex
-		// owners is the latest task -> server map the leader sent.
-		owners map[taskKey]string
+		// owners is the latest task -> server map the leader sent;
+		// replicas, the servers of each task's standby replicas.
+		owners   map[taskKey]string
+		replicas map[taskKey][]string
 	}
+}
+
+// threadBalancer is the balancer of one stream thread's group member: it
+// adds what the member holds (its standby tasks, the lags of its tasks) to
+// its subscription, and hands its standby tasks from the assignment to its
+// TaskManager.
+type threadBalancer struct {
+	*taskBalancer
+	tm *TaskManager
+}
+
+func (b threadBalancer) JoinGroupMetadata(interests []string, current map[string][]int32, generation int32) []byte {
+	info := subscriptionInfo{server: b.server, process: b.process, shutdown: b.requestShutdown}
+	info.standbys, info.positions = b.tm.held()
+	for k, v := range b.tm.checkpointed(b.changelogs) {
+		if _, ok := info.positions[k]; !ok {
+			info.positions[k] = v
+		}
+	}
+	return b.joinMetadata(interests, current, generation, info)
+}
+
+func (b threadBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	parsed, info, err := b.parse(assignment)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]processor.TaskID, 0, len(info.standbys))
+	for _, k := range info.standbys {
+		ids = append(ids, processor.TaskID{Subtopology: k.sub, Partition: k.partition})
+	}
+	b.tm.setStandbys(ids, info.probe)
+	return parsed, nil
 }
 
 type taskKey struct {
@@ -64,11 +114,15 @@ func (b *taskBalancer) IsCooperative() bool  { return true }
 // generation, as the cooperative-sticky protocol does; the owned partitions
 // are what makes the assignment sticky and cooperative.
 func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string][]int32, generation int32) []byte {
+	return b.joinMetadata(interests, current, generation, subscriptionInfo{server: b.server, process: b.process, shutdown: b.requestShutdown})
+}
+
+func (b *taskBalancer) joinMetadata(interests []string, current map[string][]int32, generation int32, info subscriptionInfo) []byte {
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 2
 	meta.Topics = interests
 	meta.Generation = generation
-	meta.UserData = encodeSubscription(subscriptionInfo{server: b.server, shutdown: b.requestShutdown})
+	meta.UserData = encodeSubscription(info)
 	for _, topic := range slices.Sorted(maps.Keys(current)) {
 		owned := kmsg.NewConsumerMemberMetadataOwnedPartition()
 		owned.Topic = topic
@@ -81,21 +135,27 @@ func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string]
 // ParseSyncAssignment returns this member's partitions and keeps the map
 // of task owners the leader put in the assignment's user data.
 func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	parsed, _, err := b.parse(assignment)
+	return parsed, err
+}
+
+func (b *taskBalancer) parse(assignment []byte) (map[string][]int32, assignmentInfo, error) {
 	var a kmsg.ConsumerMemberAssignment
 	if err := a.ReadFrom(assignment); err != nil {
-		return nil, fmt.Errorf("streams: sync assignment: %w", err)
+		return nil, assignmentInfo{}, fmt.Errorf("streams: sync assignment: %w", err)
 	}
 	info, err := decodeAssignment(a.UserData)
 	if err != nil {
-		return nil, err
+		return nil, info, err
 	}
 	b.mu.Lock()
-	b.mu.owners = info.owners
+	b.mu.owners, b.mu.replicas = info.owners, info.replicas
 	b.mu.Unlock()
 	if info.shutdown && b.onShutdown != nil {
 		b.onShutdown()
 	}
-	return kgo.ParseConsumerSyncAssignment(assignment)
+	parsed, err := kgo.ParseConsumerSyncAssignment(assignment)
+	return parsed, info, err
 }
 
 // owner returns the server that runs task (sub, p), as of the last
@@ -107,11 +167,46 @@ func (b *taskBalancer) owner(sub int, p int32) (string, bool) {
 	return s, ok
 }
 
-// ownersPlan adds the assignment's user data (the task -> server map and
-// the shutdown request) to every member's assignment.
+// replicas returns the servers that hold standby replicas of task (sub,
+// p), as of the last rebalance.
+func (b *taskBalancer) replicas(sub int, p int32) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.mu.replicas[taskKey{sub, p}])
+}
+
+// hosts returns every server's active and standby tasks, as of the last
+// rebalance.
+func (b *taskBalancer) hosts() (active, standby map[string][]taskKey) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	active, standby = map[string][]taskKey{}, map[string][]taskKey{}
+	for k, s := range b.mu.owners {
+		active[s] = append(active[s], k)
+	}
+	for k, ss := range b.mu.replicas {
+		for _, s := range ss {
+			standby[s] = append(standby[s], k)
+		}
+	}
+	for _, m := range []map[string][]taskKey{active, standby} {
+		for _, ks := range m {
+			slices.SortFunc(ks, compareTaskKeys)
+		}
+	}
+	return active, standby
+}
+
+func compareTaskKeys(x, y taskKey) int {
+	return cmp.Or(cmp.Compare(x.sub, y.sub), cmp.Compare(x.partition, y.partition))
+}
+
+// ownersPlan adds the assignment's user data (the task -> server maps,
+// the member's standby tasks, the shutdown request) to every member's
+// assignment.
 type ownersPlan struct {
 	plan kgo.IntoSyncAssignment
-	info []byte
+	info func(member string) []byte
 }
 
 func (p ownersPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
@@ -121,7 +216,7 @@ func (p ownersPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment 
 		if err := a.ReadFrom(out[i].MemberAssignment); err != nil {
 			continue
 		}
-		a.UserData = p.info
+		a.UserData = p.info(out[i].MemberID)
 		out[i].MemberAssignment = a.AppendTo(nil)
 	}
 	return out
@@ -131,30 +226,62 @@ func (p ownersPlan) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment 
 // user data.
 type subscriptionInfo struct {
 	server   string
+	process  string
 	shutdown bool
+	// standbys are the member's standby tasks.
+	standbys []taskKey
+	// positions are, per task whose state the member has (active,
+	// standby, or a checkpoint in the process's state directory), the sum
+	// of the offsets its followed changelogs are at (Kafka Streams' task
+	// offset sums), or caughtUp for a running active task.
+	positions map[taskKey]int64
 }
+
+// caughtUp is the position of a running active task: it lacks nothing.
+const caughtUp = -2
 
 // assignmentInfo is what the leader tells every member in its
 // assignment's user data.
 type assignmentInfo struct {
 	owners   map[taskKey]string
+	replicas map[taskKey][]string
+	// standbys are the member's standby tasks (warm-ups included).
+	standbys []taskKey
+	// probe asks for a probing rebalance after
+	// Config.ProbingRebalanceInterval: warm-ups are catching up.
+	probe    bool
 	shutdown bool
 }
 
 // The user data are lines of text after a version line:
 //
-//	streams-subscription-v1          streams-assignment-v1
+//	streams-subscription-v2          streams-assignment-v2
 //	server <host:port>               owner <sub> <partition> <host:port>
+//	process <id>                     replica <sub> <partition> <host:port>
+//	standby <sub> <partition>        standby <sub> <partition>
+//	task <sub> <partition> <offsets> probe
 //	shutdown                         shutdown
+//
+// A v1 subscription (server and shutdown only) is read too.
 const (
 	subscriptionV1 = "streams-subscription-v1"
-	assignmentV1   = "streams-assignment-v1"
+	subscriptionV2 = "streams-subscription-v2"
+	assignmentV2   = "streams-assignment-v2"
 )
 
 func encodeSubscription(s subscriptionInfo) []byte {
-	buf := []byte(subscriptionV1 + "\n")
+	buf := []byte(subscriptionV2 + "\n")
 	if s.server != "" {
 		buf = fmt.Appendf(buf, "server %s\n", s.server)
+	}
+	if s.process != "" {
+		buf = fmt.Appendf(buf, "process %s\n", s.process)
+	}
+	for _, k := range slices.SortedFunc(slices.Values(s.standbys), compareTaskKeys) {
+		buf = fmt.Appendf(buf, "standby %d %d\n", k.sub, k.partition)
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(s.positions), compareTaskKeys) {
+		buf = fmt.Appendf(buf, "task %d %d %d\n", k.sub, k.partition, s.positions[k])
 	}
 	if s.shutdown {
 		buf = append(buf, "shutdown\n"...)
@@ -162,23 +289,60 @@ func encodeSubscription(s subscriptionInfo) []byte {
 	return buf
 }
 
+// parseTaskKey reads "<sub> <partition>" and what follows, if anything.
+func parseTaskKey(l, prefix string, rest bool) (taskKey, string, bool) {
+	n := 2
+	if rest {
+		n = 3
+	}
+	f := strings.SplitN(strings.TrimPrefix(l, prefix), " ", n)
+	if len(f) != n {
+		return taskKey{}, "", false
+	}
+	sub, err1 := strconv.Atoi(f[0])
+	p, err2 := strconv.ParseInt(f[1], 10, 32)
+	if err1 != nil || err2 != nil || sub < 0 || p < 0 {
+		return taskKey{}, "", false
+	}
+	k := taskKey{sub, int32(p)}
+	if rest {
+		return k, f[2], f[2] != ""
+	}
+	return k, "", true
+}
+
 func decodeSubscription(data []byte) (subscriptionInfo, error) {
-	var s subscriptionInfo
+	s := subscriptionInfo{positions: map[taskKey]int64{}}
 	lines := strings.Split(string(data), "\n")
 	if len(data) == 0 {
 		return s, nil // a member with nothing to say
 	}
-	if lines[0] != subscriptionV1 {
+	if lines[0] != subscriptionV1 && lines[0] != subscriptionV2 {
 		return s, fmt.Errorf("streams: subscription user data of an unknown version %q", lines[0])
 	}
 	for _, l := range lines[1:] {
+		bad := false
 		switch {
 		case l == "":
 		case l == "shutdown":
 			s.shutdown = true
 		case strings.HasPrefix(l, "server "):
 			s.server = strings.TrimPrefix(l, "server ")
+		case strings.HasPrefix(l, "process "):
+			s.process = strings.TrimPrefix(l, "process ")
+		case strings.HasPrefix(l, "standby "):
+			k, _, ok := parseTaskKey(l, "standby ", false)
+			bad = !ok
+			s.standbys = append(s.standbys, k)
+		case strings.HasPrefix(l, "task "):
+			k, rest, ok := parseTaskKey(l, "task ", true)
+			off, err := strconv.ParseInt(rest, 10, 64)
+			bad = !ok || err != nil
+			s.positions[k] = off
 		default:
+			bad = true
+		}
+		if bad {
 			return s, fmt.Errorf("streams: subscription user data line %q", l)
 		}
 	}
@@ -186,12 +350,20 @@ func decodeSubscription(data []byte) (subscriptionInfo, error) {
 }
 
 func encodeAssignment(a assignmentInfo) []byte {
-	keys := slices.SortedFunc(maps.Keys(a.owners), func(x, y taskKey) int {
-		return cmp.Or(cmp.Compare(x.sub, y.sub), cmp.Compare(x.partition, y.partition))
-	})
-	buf := []byte(assignmentV1 + "\n")
-	for _, k := range keys {
+	buf := []byte(assignmentV2 + "\n")
+	for _, k := range slices.SortedFunc(maps.Keys(a.owners), compareTaskKeys) {
 		buf = fmt.Appendf(buf, "owner %d %d %s\n", k.sub, k.partition, a.owners[k])
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(a.replicas), compareTaskKeys) {
+		for _, s := range a.replicas[k] {
+			buf = fmt.Appendf(buf, "replica %d %d %s\n", k.sub, k.partition, s)
+		}
+	}
+	for _, k := range slices.SortedFunc(slices.Values(a.standbys), compareTaskKeys) {
+		buf = fmt.Appendf(buf, "standby %d %d\n", k.sub, k.partition)
+	}
+	if a.probe {
+		buf = append(buf, "probe\n"...)
 	}
 	if a.shutdown {
 		buf = append(buf, "shutdown\n"...)
@@ -200,31 +372,38 @@ func encodeAssignment(a assignmentInfo) []byte {
 }
 
 func decodeAssignment(data []byte) (assignmentInfo, error) {
-	a := assignmentInfo{owners: map[taskKey]string{}}
+	a := assignmentInfo{owners: map[taskKey]string{}, replicas: map[taskKey][]string{}}
 	if len(data) == 0 {
 		return a, nil
 	}
 	lines := strings.Split(string(data), "\n")
-	if lines[0] != assignmentV1 {
+	if lines[0] != assignmentV2 {
 		return a, fmt.Errorf("streams: assignment user data of an unknown version %q", lines[0])
 	}
 	for _, l := range lines[1:] {
+		bad := false
 		switch {
 		case l == "":
 		case l == "shutdown":
 			a.shutdown = true
+		case l == "probe":
+			a.probe = true
 		case strings.HasPrefix(l, "owner "):
-			f := strings.SplitN(strings.TrimPrefix(l, "owner "), " ", 3)
-			if len(f) != 3 {
-				return a, fmt.Errorf("streams: assignment user data line %q", l)
-			}
-			sub, err1 := strconv.Atoi(f[0])
-			p, err2 := strconv.ParseInt(f[1], 10, 32)
-			if err1 != nil || err2 != nil {
-				return a, fmt.Errorf("streams: assignment user data line %q", l)
-			}
-			a.owners[taskKey{sub, int32(p)}] = f[2]
+			k, server, ok := parseTaskKey(l, "owner ", true)
+			bad = !ok
+			a.owners[k] = server
+		case strings.HasPrefix(l, "replica "):
+			k, server, ok := parseTaskKey(l, "replica ", true)
+			bad = !ok
+			a.replicas[k] = append(a.replicas[k], server)
+		case strings.HasPrefix(l, "standby "):
+			k, _, ok := parseTaskKey(l, "standby ", false)
+			bad = !ok
+			a.standbys = append(a.standbys, k)
 		default:
+			bad = true
+		}
+		if bad {
 			return a, fmt.Errorf("streams: assignment user data line %q", l)
 		}
 	}
@@ -284,25 +463,33 @@ func fullMatch(p *regexp.Regexp, s string) bool {
 	return loc != nil && loc[0] == 0 && loc[1] == len(s)
 }
 
-// Balance implements kgo.ConsumerBalancerBalance.
+// Balance implements kgo.ConsumerBalancerBalance. It assigns tasks to
+// instances (processes, each with its members, one per stream thread) as
+// Kafka Streams' HighAvailabilityTaskAssignor does (assignHA), then
+// spreads each instance's tasks over its threads (spreadOverThreads).
 func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
 	tasks := b.tasks(topics)
-	n := len(cb.Members())
-	servers := make([]string, n)
+	members := cb.Members()
+	n := len(members)
+	infos := make([]subscriptionInfo, n)
 	shutdown := false
 	for m := range n {
 		_, meta := cb.MemberAt(m)
 		// A member whose user data cannot be read is given tasks but not
 		// advertised: the balance must not fail on it.
-		info, _ := decodeSubscription(meta.UserData)
-		servers[m] = info.server
+		info, err := decodeSubscription(meta.UserData)
+		if err != nil {
+			info = subscriptionInfo{positions: map[taskKey]int64{}}
+		}
+		infos[m] = info
 		shutdown = shutdown || info.shutdown
 	}
 	if shutdown {
 		// Every member gives its tasks up and stops.
 		plan := cb.NewPlan()
 		plan.AdjustCooperative(cb)
-		return ownersPlan{plan: plan, info: encodeAssignment(assignmentInfo{shutdown: true})}
+		info := encodeAssignment(assignmentInfo{shutdown: true})
+		return ownersPlan{plan: plan, info: func(string) []byte { return info }}
 	}
 
 	// The current owner of a task is the member that claims its first
@@ -313,91 +500,159 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 		gen    int32
 	}
 	claims := map[topicPartition]claim{}
-	cb.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
-		idx := slices.IndexFunc(cb.Members(), func(x kmsg.JoinGroupResponseMember) bool { return x.MemberID == m.MemberID })
+	for m := range n {
+		_, meta := cb.MemberAt(m)
 		for _, o := range meta.OwnedPartitions {
 			for _, p := range o.Partitions {
 				tp := topicPartition{o.Topic, p}
 				if c, ok := claims[tp]; !ok || meta.Generation > c.gen {
-					claims[tp] = claim{idx, meta.Generation}
+					claims[tp] = claim{m, meta.Generation}
 				}
 			}
 		}
-	})
-	owned := make([][]*balanceTask, n)
-	var free []*balanceTask
+	}
+	byKey := map[taskKey]*balanceTask{}
+	var keys []taskKey
+	stateful := map[taskKey]bool{}
+	prevActive := make([][]taskKey, n)
 	for _, t := range tasks {
 		if len(t.tps) == 0 {
 			continue
 		}
+		k := taskKey{t.sub, t.partition}
+		byKey[k] = t
+		keys = append(keys, k)
+		stateful[k] = len(b.changelogs[t.sub]) > 0
 		if c, ok := claims[t.tps[0]]; ok {
-			owned[c.member] = append(owned[c.member], t)
-		} else {
-			free = append(free, t)
+			prevActive[c.member] = append(prevActive[c.member], k)
 		}
 	}
 
-	// Quotas: every member gets len(tasks)/n, and the members that own the
-	// most get the remainder, so that as few tasks as possible move.
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, c int) int { return cmp.Compare(len(owned[c]), len(owned[a])) })
-	quota := make([]int, n)
-	for rank, m := range order {
-		quota[m] = len(tasks) / n
-		if rank < len(tasks)%n {
-			quota[m]++
-		}
-	}
-	assigned := make([][]*balanceTask, n)
+	// Instances: the members of one process together. A member that sends
+	// no process id (an older version) is an instance of its own.
+	clientOf := make([]string, n)
+	var clients []haClient
+	idx := map[string]int{}
 	for m := range n {
-		keep := min(quota[m], len(owned[m]))
-		assigned[m] = owned[m][:keep:keep]
-		free = append(free, owned[m][keep:]...)
-	}
-	slices.SortFunc(free, func(a, c *balanceTask) int {
-		return cmp.Or(cmp.Compare(a.partition, c.partition), cmp.Compare(a.sub, c.sub))
-	})
-	// Deal the free tasks to the members with room: to the one with the
-	// fewest tasks of the same sub-topology, then the fewest tasks, so that
-	// every sub-topology (and its state) is spread over the members.
-	perSub := make([]map[int]int, n)
-	for m := range n {
-		perSub[m] = map[int]int{}
-		for _, t := range assigned[m] {
-			perSub[m][t.sub]++
+		id := infos[m].process
+		if id == "" {
+			id = "member-" + members[m].MemberID
 		}
+		clientOf[m] = id
+		i, ok := idx[id]
+		if !ok {
+			i = len(clients)
+			idx[id] = i
+			clients = append(clients, haClient{id: id, lag: map[taskKey]int64{}})
+		}
+		c := &clients[i]
+		c.threads++
+		c.prevActive = append(c.prevActive, prevActive[m]...)
+		c.prevStandby = append(c.prevStandby, infos[m].standbys...)
 	}
-	for _, t := range free {
-		best := -1
-		for m := range n {
-			if len(assigned[m]) >= quota[m] {
-				continue
-			}
-			if best < 0 || perSub[m][t.sub] < perSub[best][t.sub] ||
-				perSub[m][t.sub] == perSub[best][t.sub] && len(assigned[m]) < len(assigned[best]) {
-				best = m
+	lags := b.lags(keys, stateful, infos)
+	for m := range n {
+		c := &clients[idx[clientOf[m]]]
+		for k, lag := range lags[m] {
+			if old, ok := c.lag[k]; !ok || lag < old {
+				c.lag[k] = lag
 			}
 		}
-		assigned[best] = append(assigned[best], t)
-		perSub[best][t.sub]++
 	}
+	slices.SortFunc(clients, func(x, y haClient) int { return cmp.Compare(x.id, y.id) })
+	res := assignHA(keys, stateful, clients, b.ha)
 
 	plan := cb.NewPlan()
 	owners := map[taskKey]string{}
-	for m := range n {
-		member, _ := cb.MemberAt(m)
-		for _, t := range assigned[m] {
-			for _, tp := range t.tps {
-				plan.AddPartition(member, tp.topic, tp.partition)
+	replicas := map[taskKey][]string{}
+	standbysOf := map[string][]taskKey{}
+	for _, c := range clients {
+		var ms []haMember
+		memberIdx := map[string]int{}
+		for m := range n {
+			if clientOf[m] == c.id {
+				memberIdx[members[m].MemberID] = m
+				ms = append(ms, haMember{id: members[m].MemberID, prevActive: prevActive[m], prevStandby: infos[m].standbys})
 			}
-			if servers[m] != "" {
-				owners[taskKey{t.sub, t.partition}] = servers[m]
+		}
+		slices.SortFunc(ms, func(x, y haMember) int { return cmp.Compare(x.id, y.id) })
+		activeOf, standbyOf := spreadOverThreads(ms, res.active[c.id], slices.Concat(res.standby[c.id], res.warmup[c.id]))
+		for id, ks := range activeOf {
+			m := memberIdx[id]
+			member, _ := cb.MemberAt(m)
+			for _, k := range ks {
+				for _, tp := range byKey[k].tps {
+					plan.AddPartition(member, tp.topic, tp.partition)
+				}
+				if infos[m].server != "" {
+					owners[k] = infos[m].server
+				}
+			}
+		}
+		for id, ks := range standbyOf {
+			m := memberIdx[id]
+			standbysOf[id] = ks
+			for _, k := range ks {
+				if infos[m].server != "" && !slices.Contains(replicas[k], infos[m].server) {
+					replicas[k] = append(replicas[k], infos[m].server)
+				}
 			}
 		}
 	}
 	plan.AdjustCooperative(cb)
-	return ownersPlan{plan: plan, info: encodeAssignment(assignmentInfo{owners: owners})}
+	return ownersPlan{plan: plan, info: func(member string) []byte {
+		return encodeAssignment(assignmentInfo{owners: owners, replicas: replicas, standbys: standbysOf[member], probe: res.probe})
+	}}
+}
+
+// lags works out, per member, how many changelog records it lacks of each
+// stateful task: the sum of the ends of the task's followed changelog
+// partitions less the sum of the member's positions there (none: it lacks
+// them all). Without the ends (the cluster did not answer), a member that
+// has any state of a task counts as caught up on it, and one that has
+// none is left out (it would restore from scratch), so that the
+// assignment stays sticky.
+func (b *taskBalancer) lags(keys []taskKey, stateful map[taskKey]bool, infos []subscriptionInfo) []map[taskKey]int64 {
+	var topics []string
+	for sub, ts := range b.changelogs {
+		_ = sub
+		for _, t := range ts {
+			if !slices.Contains(topics, t) {
+				topics = append(topics, t)
+			}
+		}
+	}
+	var ends map[TopicPartition]int64
+	if len(topics) > 0 && b.endOffsets != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		ends, err = b.endOffsets(ctx, topics)
+		cancel()
+		if err != nil && b.log != nil {
+			b.log.Warn("assignment: reading the changelogs' end offsets failed; every instance with a task's state counts as caught up on it", "error", err)
+		}
+	}
+	// As in Kafka Streams, a member with no state of a task lacks all of
+	// its changelogs, which may be few enough to count as caught up.
+	out := make([]map[taskKey]int64, len(infos))
+	for m, info := range infos {
+		out[m] = map[taskKey]int64{}
+		for _, k := range keys {
+			if !stateful[k] {
+				continue
+			}
+			pos, has := info.positions[k]
+			switch {
+			case has && (pos == caughtUp || ends == nil):
+				out[m][k] = 0
+			case ends != nil:
+				var end int64
+				for _, t := range b.changelogs[k.sub] {
+					end += ends[TopicPartition{Topic: t, Partition: k.partition}]
+				}
+				out[m][k] = max(end-max(pos, 0), 0)
+			}
+		}
+	}
+	return out
 }

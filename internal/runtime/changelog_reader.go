@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -45,10 +47,13 @@ type ChangelogReader struct {
 	restoredTo map[TopicPartition]int64
 }
 
-// restoration is a task whose stores are being restored.
+// restoration is a task whose stores are being restored, or a standby
+// task, whose stores follow their changelogs until it is promoted or
+// closed.
 type restoration struct {
-	tk     *task.Task
-	stores map[TopicPartition]*storeRestore
+	tk      *task.Task
+	stores  map[TopicPartition]*storeRestore
+	standby bool
 }
 
 type storeRestore struct {
@@ -80,15 +85,61 @@ func (sr *storeRestore) event(id processor.TaskID, tp TopicPartition) RestoreEve
 		StartOffset: sr.start, EndOffset: sr.end, Offset: sr.next, Records: sr.records, Elapsed: time.Since(sr.began)}
 }
 
-// Restoring reports whether any task is being restored.
-func (r *ChangelogReader) Restoring() bool { return len(r.restoring) > 0 }
+// Restoring reports whether any active task is being restored.
+func (r *ChangelogReader) Restoring() bool {
+	for _, rs := range r.restoring {
+		if !rs.standby {
+			return true
+		}
+	}
+	return false
+}
+
+// HasStandbys reports whether the reader keeps any standby task.
+func (r *ChangelogReader) HasStandbys() bool {
+	for _, rs := range r.restoring {
+		if rs.standby {
+			return true
+		}
+	}
+	return false
+}
 
 // Register sets up the restoration of tk's logged stores, which must be
 // open (tk Restoring). A store whose changelog has nothing it lacks is
 // restored at once; it reports whether every store is.
 func (r *ChangelogReader) Register(ctx context.Context, tk *task.Task) (bool, error) {
-	logs := tk.Changelogs()
+	return r.register(ctx, tk, tk.Changelogs(), false)
+}
+
+// RegisterStandby makes tk, open and never to run its processors until
+// promoted, a standby task: its stores follow their changelogs, from their
+// checkpoints as a restore starts, with no end (Kafka Streams' standby
+// task, read by the same reader as restorations). A store restored from a
+// source topic is left out: the topic holds records the group has not
+// committed yet, which the task reprocesses once active, so its standby
+// copy would be ahead of what the active task must start from; Promote
+// restores it.
+func (r *ChangelogReader) RegisterStandby(ctx context.Context, tk *task.Task) error {
+	_, err := r.register(ctx, tk, followed(tk), true)
+	return err
+}
+
+// followed are the changelogs of tk's stores that a standby follows: all
+// but source topics.
+func followed(tk *task.Task) map[string]string {
+	logs := maps.Clone(tk.Changelogs())
+	maps.DeleteFunc(logs, func(store, _ string) bool { ok, _ := tk.SourceChangelog(store); return ok })
+	return logs
+}
+
+// register sets up the restoration of the stores in logs (store ->
+// changelog topic) of tk, replacing what the reader had of tk.
+func (r *ChangelogReader) register(ctx context.Context, tk *task.Task, logs map[string]string, standby bool) (bool, error) {
 	if len(logs) == 0 {
+		if standby {
+			r.restoring[tk.ID()] = &restoration{tk: tk, stores: map[TopicPartition]*storeRestore{}, standby: true}
+		}
 		return true, nil
 	}
 	topics := make([]string, 0, len(logs))
@@ -111,7 +162,7 @@ func (r *ChangelogReader) Register(ctx context.Context, tk *task.Task) (bool, er
 			}
 		}
 	}
-	rs := &restoration{tk: tk, stores: map[TopicPartition]*storeRestore{}}
+	rs := &restoration{tk: tk, stores: map[TopicPartition]*storeRestore{}, standby: standby}
 	add := map[string]map[int32]kgo.Offset{}
 	p := tk.ID().Partition
 	// A persistent store restores from its checkpoint: only what the
@@ -145,27 +196,122 @@ func (r *ChangelogReader) Register(ctx context.Context, tk *task.Task) (bool, er
 			}
 			r.restoredTo[tp] = sr.end
 		}
-		if r.listener != nil {
-			r.listener.OnRestoreStart(sr.event(tk.ID(), tp))
+		if standby {
+			// It follows the changelog until promoted: Promote sets its end.
+			r.log.Info("standby store", "task", tk.ID().String(), "store", store, "changelog", topic,
+				"behind", end-sr.start, "from", cmp.Or(sr.from, "the beginning"))
+			sr.end = math.MaxInt64
+			if st.Persistent() {
+				r.restoredTo[tp] = sr.start
+			}
+		} else {
+			if r.listener != nil {
+				r.listener.OnRestoreStart(sr.event(tk.ID(), tp))
+			}
+			if sr.end <= sr.start {
+				r.endRestore(tk.ID(), tp, sr)
+				continue
+			}
+			r.log.Info("restoring store", "task", tk.ID().String(), "store", store, "changelog", topic, "records", sr.end-sr.start,
+				"from", cmp.Or(sr.from, "the beginning"))
 		}
-		if sr.end <= sr.start {
-			r.endRestore(tk.ID(), tp, sr)
-			continue
-		}
-		r.log.Info("restoring store", "task", tk.ID().String(), "store", store, "changelog", topic, "records", sr.end-sr.start,
-			"from", cmp.Or(sr.from, "the beginning"))
 		rs.stores[tp] = sr
 		if add[topic] == nil {
 			add[topic] = map[int32]kgo.Offset{}
 		}
 		add[topic][p] = kgo.NewOffset().At(sr.start)
 	}
-	if len(rs.stores) == 0 {
+	if len(rs.stores) == 0 && !standby {
 		return true, nil
 	}
 	r.restoring[tk.ID()] = rs
-	r.consumer.AddConsumePartitions(add)
+	if len(add) > 0 {
+		r.consumer.AddConsumePartitions(add)
+	}
 	return false, nil
+}
+
+// Promote turns the standby task tk into an active task being restored:
+// each store is restored from where the standby got to up to the
+// changelog's end now (the tail the standby lacks), and a store it left
+// out (restored from a source topic) as Register restores it. It reports
+// whether tk's stores are all restored already.
+func (r *ChangelogReader) Promote(ctx context.Context, tk *task.Task) (bool, error) {
+	rs := r.restoring[tk.ID()]
+	if rs == nil || !rs.standby {
+		return false, fmt.Errorf("streams: task %s: promoted, but it is no standby task here", tk.ID())
+	}
+	logs := tk.Changelogs()
+	topics := make([]string, 0, len(logs))
+	for _, topic := range logs {
+		topics = append(topics, topic)
+	}
+	if len(topics) == 0 {
+		delete(r.restoring, tk.ID())
+		return true, nil
+	}
+	ends, endErrs, err := r.admin.EndOffsets(ctx, r.committedOnly, topics...)
+	if err != nil {
+		return false, fmt.Errorf("streams: task %s: end offsets of its changelogs: %w", tk.ID(), err)
+	}
+	rs.standby = false
+	var tail int64
+	for tp, sr := range rs.stores {
+		end, ok := ends[tp]
+		if !ok {
+			return false, fmt.Errorf("streams: task %s: end offset of changelog %s-%d: %v", tk.ID(), tp.Topic, tp.Partition, cmp.Or(endErrs[tp], errors.New("not in the cluster's answer")))
+		}
+		// The restore of the promoted task is the tail alone: what the
+		// standby applied before does not count as restored now.
+		now := time.Now()
+		sr.end, sr.start, sr.records, sr.began, sr.logged, sr.from = end, sr.next, 0, now, now, "its standby"
+		if st, _ := tk.Store(sr.name); st.Persistent() {
+			r.restoredTo[tp] = end
+		}
+		if r.listener != nil {
+			r.listener.OnRestoreStart(sr.event(tk.ID(), tp))
+		}
+		tail += max(end-sr.next, 0)
+	}
+	r.log.Info("standby task promoted: restoring the tail of its changelogs", "task", tk.ID().String(), "records", tail)
+	for tp, sr := range rs.stores {
+		if sr.next >= sr.end {
+			r.consumer.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+			delete(rs.stores, tp)
+			r.endRestore(tk.ID(), tp, sr)
+		}
+	}
+	// The source-topic stores the standby left out restore as Register
+	// restores them.
+	sources := maps.Clone(logs)
+	maps.DeleteFunc(sources, func(store, _ string) bool { ok, _ := tk.SourceChangelog(store); return !ok })
+	delete(r.restoring, tk.ID())
+	if _, err := r.register(ctx, tk, sources, false); err != nil {
+		return false, err
+	}
+	if left := r.restoring[tk.ID()]; left != nil {
+		maps.Copy(rs.stores, left.stores)
+	}
+	if len(rs.stores) == 0 {
+		delete(r.restoring, tk.ID())
+		return true, nil
+	}
+	r.restoring[tk.ID()] = rs
+	return false, nil
+}
+
+// Positions returns, for each changelog partition of tk's stores that the
+// reader follows, the offset it reads next.
+func (r *ChangelogReader) Positions(id processor.TaskID) map[TopicPartition]int64 {
+	rs := r.restoring[id]
+	if rs == nil {
+		return nil
+	}
+	out := make(map[TopicPartition]int64, len(rs.stores))
+	for tp, sr := range rs.stores {
+		out[tp] = sr.next
+	}
+	return out
 }
 
 // restoreStart decides where a persistent store's restore starts: at its
@@ -262,13 +408,19 @@ func (r *ChangelogReader) Apply(fetches kgo.Fetches) ([]*task.Task, error) {
 			if err := r.write(id, tp, sr); err != nil {
 				return done, err
 			}
+			if rs.standby {
+				if _, ok := r.restoredTo[tp]; ok {
+					r.restoredTo[tp] = sr.next // a persistent store's position, for its checkpoint
+				}
+				continue
+			}
 			if sr.next >= sr.end {
 				r.consumer.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
 				delete(rs.stores, tp)
 				r.endRestore(id, tp, sr)
 			}
 		}
-		if len(rs.stores) == 0 {
+		if len(rs.stores) == 0 && !rs.standby {
 			delete(r.restoring, id)
 			done = append(done, rs.tk)
 		}
@@ -321,7 +473,21 @@ func (r *ChangelogReader) Unregister(tk *task.Task) {
 // writes its memtables then): a crash in between leaves no checkpoint, and
 // so a full restore. acked is the collector's AckedEnd.
 func (r *ChangelogReader) Checkpoint(tk *task.Task, acked func(TopicPartition) int64) map[checkpoint.Partition]int64 {
-	if r.restoring[tk.ID()] != nil {
+	if rs := r.restoring[tk.ID()]; rs != nil && rs.standby {
+		// A standby's stores hold what it read of the changelogs it
+		// follows; one it does not follow has no known position and is
+		// left out (restored from the beginning next time).
+		offsets := map[checkpoint.Partition]int64{}
+		for tp, sr := range rs.stores {
+			if _, ok := r.restoredTo[tp]; ok {
+				offsets[checkpoint.Partition{Topic: tp.Topic, Partition: tp.Partition}] = sr.next
+			}
+		}
+		if len(offsets) == 0 {
+			return nil
+		}
+		return offsets
+	} else if rs != nil {
 		return nil // not restored: its old checkpoint, if any, still holds
 	}
 	offsets := map[checkpoint.Partition]int64{}

@@ -29,6 +29,9 @@ type GroupClient interface {
 	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
 	// Flush waits until every produced record is acknowledged or failed.
 	Flush(ctx context.Context) error
+	// ForceRebalance makes the member rejoin the group: a probing
+	// rebalance.
+	ForceRebalance()
 	Close()
 }
 

@@ -42,7 +42,14 @@ type Config struct {
 	ClientOptions   []kgo.Opt
 	// RestoreProgressEvery is how often a long restore logs its progress.
 	RestoreProgressEvery time.Duration
-	Hooks                Hooks
+	// NumStandbyReplicas, AcceptableRecoveryLag, MaxWarmupReplicas and
+	// ProbingRebalanceInterval are the high-availability assignment's
+	// settings (streams.Config).
+	NumStandbyReplicas       int
+	AcceptableRecoveryLag    int64
+	MaxWarmupReplicas        int
+	ProbingRebalanceInterval time.Duration
+	Hooks                    Hooks
 }
 
 // Response is a handler's decision about a failed record: skip it and go
@@ -81,6 +88,11 @@ type Hooks struct {
 	// task lock, so queries and subscriptions see exactly the running
 	// tasks.
 	TaskRunning, TaskClosing func(tk *task.Task)
+	// TaskRestoring is called when an active task's stores are open and
+	// being restored (a new task, or a promoted standby); StandbyOpened
+	// and StandbyClosing when a standby task opens and before it closes.
+	// Each may be nil; each holds the thread's task lock.
+	TaskRestoring, StandbyOpened, StandbyClosing func(tk *task.Task)
 	// GlobalRunning is called with the global stores once they are
 	// restored, GlobalClosing before they close.
 	GlobalRunning, GlobalClosing func(stores map[string]state.Store)

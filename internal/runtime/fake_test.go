@@ -162,7 +162,8 @@ func (f *fakeGroup) Flush(context.Context) error {
 	return nil
 }
 
-func (f *fakeGroup) Close() {}
+func (f *fakeGroup) Close()          {}
+func (f *fakeGroup) ForceRebalance() {}
 
 // producedTo returns the values produced to topic, in order.
 func (f *fakeGroup) producedTo(topic string) []string {

@@ -181,4 +181,7 @@ func (tm *TaskManager) shutdown(clean bool) {
 		tm.commit.abandon(ctx)
 	}
 	tm.closeTasks(tm.allTasks(), committed, "closed")
+	for _, tk := range tm.standbyTasks() {
+		tm.closeStandby(tk)
+	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/topology"
 )
 
@@ -84,7 +87,16 @@ func New(cfg Config, prog *graph.Program) *Runtime {
 	rt := &Runtime{cfg: cfg, prog: prog, log: cfg.Logger, metrics: &Metrics{}, subOf: map[string]int{},
 		appDir: filepath.Join(cfg.StateDir, cfg.ApplicationID), shutdownSeen: make(chan struct{})}
 	rt.mu.threads = map[int]*StreamThread{}
-	rt.balancer = &taskBalancer{server: cfg.ApplicationServer, onShutdown: rt.sawShutdown}
+	rt.balancer = &taskBalancer{server: cfg.ApplicationServer, onShutdown: rt.sawShutdown, log: cfg.Logger,
+		changelogs: map[int][]string{},
+		ha:         haConfig{standbys: cfg.NumStandbyReplicas, maxWarmups: cfg.MaxWarmupReplicas, acceptableLag: cfg.AcceptableRecoveryLag}}
+	rt.balancer.endOffsets = func(ctx context.Context, topics []string) (map[TopicPartition]int64, error) {
+		if rt.admin == nil {
+			return nil, errors.New("no admin client yet")
+		}
+		ends, _, err := rt.admin.EndOffsets(ctx, cfg.Guarantee == eos.ExactlyOnce, topics...)
+		return ends, err
+	}
 	for _, st := range prog.Subtopologies {
 		s := subSources{id: st.ID, patterns: st.Patterns}
 		for _, topic := range st.SourceTopics {
@@ -93,6 +105,13 @@ func New(cfg Config, prog *graph.Program) *Runtime {
 			rt.subOf[name] = st.ID
 		}
 		rt.balancer.subs = append(rt.balancer.subs, s)
+		for _, name := range st.Stores {
+			// A standby follows the changelogs it writes, not a source
+			// topic a table restores from (see ChangelogReader.RegisterStandby).
+			if def := prog.Stores[name]; def.SourceTopic == "" && def.Builder.LoggingEnabled() {
+				rt.balancer.changelogs[st.ID] = append(rt.balancer.changelogs[st.ID], graph.ChangelogTopic(cfg.ApplicationID, name))
+			}
+		}
 		if len(st.Patterns) > 0 {
 			rt.patterns = append(rt.patterns, s)
 		}
@@ -234,11 +253,12 @@ func (rt *Runtime) run(ctx context.Context) error {
 		rt.partitionCounts.Store(t, int(n))
 	}
 	rt.subParts.Store(&plan.subPartitions)
-	if rt.cfg.Guarantee == eos.ExactlyOnce {
-		if rt.processID, err = processID(rt.appDir); err != nil {
-			return err
-		}
+	// The process id names the instance in the group's assignment (its
+	// standbys go elsewhere) and, under exactly-once, its producers.
+	if rt.processID, err = processID(rt.appDir); err != nil {
+		return err
 	}
+	rt.balancer.process = rt.processID
 	// The global stores are restored before any task runs, and closed
 	// after the stream threads, which read them, stopped.
 	stopGlobal, globalFailed, err := rt.runGlobal(ctx)
@@ -266,6 +286,64 @@ func (rt *Runtime) SubPartitions(sub int) int {
 // Owner returns the server that runs task (sub, p), as of the last
 // rebalance.
 func (rt *Runtime) Owner(sub int, p int32) (string, bool) { return rt.balancer.owner(sub, p) }
+
+// Replicas returns the servers that hold standby replicas of task (sub,
+// p), as of the last rebalance.
+func (rt *Runtime) Replicas(sub int, p int32) []string { return rt.balancer.replicas(sub, p) }
+
+// Hosts returns each server's active and standby tasks, as of the last
+// rebalance.
+func (rt *Runtime) Hosts() (active, standby map[string][]processor.TaskID) {
+	a, s := rt.balancer.hosts()
+	conv := func(m map[string][]taskKey) map[string][]processor.TaskID {
+		out := make(map[string][]processor.TaskID, len(m))
+		for server, ks := range m {
+			for _, k := range ks {
+				out[server] = append(out[server], processor.TaskID{Subtopology: k.sub, Partition: k.partition})
+			}
+		}
+		return out
+	}
+	return conv(a), conv(s)
+}
+
+// TaskPosition is where one of this instance's tasks is in its stores'
+// changelogs.
+type TaskPosition struct {
+	Task processor.TaskID
+	// Running is an active task that processes: its stores are the
+	// changelogs' source. Standby is a standby task; neither, an active
+	// task being restored.
+	Running, Standby bool
+	// Changelogs maps each logged store to its changelog topic;
+	// Positions, the offset the reader reads next in each changelog
+	// partition it follows (restoring and standby tasks).
+	Changelogs map[string]string
+	Positions  map[TopicPartition]int64
+}
+
+// LocalPositions returns where every task of this instance is.
+func (rt *Runtime) LocalPositions() []TaskPosition {
+	rt.mu.Lock()
+	threads := slices.Collect(maps.Values(rt.mu.threads))
+	rt.mu.Unlock()
+	var out []TaskPosition
+	for _, th := range threads {
+		out = append(out, th.tm.positions()...)
+	}
+	slices.SortFunc(out, func(a, b TaskPosition) int { return CompareTaskIDs(a.Task, b.Task) })
+	return out
+}
+
+// EndOffsets returns the end offsets of topics' partitions (the last
+// stable offsets under exactly-once).
+func (rt *Runtime) EndOffsets(ctx context.Context, topics ...string) (map[TopicPartition]int64, error) {
+	if rt.admin == nil {
+		return nil, errors.New("streams: the app has not started")
+	}
+	ends, _, err := rt.admin.EndOffsets(ctx, rt.cfg.Guarantee == eos.ExactlyOnce, topics...)
+	return ends, err
+}
 
 // numPartitions returns the partition count of topic, asking the cluster
 // the first time.

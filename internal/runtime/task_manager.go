@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,6 +57,16 @@ type TaskManager struct {
 		locks map[processor.TaskID]*dirLock
 		// fatal is an error a callback hit; the loop returns it.
 		fatal error
+		// standbys are the thread's standby tasks (Kafka Streams'
+		// StandbyTask): open stores, no processors, kept up to date from
+		// their changelogs by the reader. wanted is the set the last
+		// assignment gave the thread, which the loop makes so
+		// (reconcileStandbys).
+		standbys map[processor.TaskID]*task.Task
+		wanted   map[processor.TaskID]bool
+		// probeAt, if set, is when the thread asks for a probing
+		// rebalance: warm-up replicas are catching up.
+		probeAt time.Time
 	}
 }
 
@@ -65,6 +77,8 @@ func newTaskManager(rt *Runtime, idx int, log *slog.Logger) *TaskManager {
 	tm.mu.inputs = map[processor.TaskID]map[string][]int32{}
 	tm.mu.paused = map[processor.TaskID]bool{}
 	tm.mu.locks = map[processor.TaskID]*dirLock{}
+	tm.mu.standbys = map[processor.TaskID]*task.Task{}
+	tm.mu.wanted = map[processor.TaskID]bool{}
 	return tm
 }
 
@@ -83,7 +97,7 @@ func (tm *TaskManager) OnAssigned(ctx context.Context, _ *kgo.Client, assigned m
 }
 
 func (tm *TaskManager) assign(ctx context.Context, assigned map[string][]int32) error {
-	var created []*task.Task
+	var created, promoted []*task.Task
 	for _, topic := range sortedKeys(assigned) {
 		sub, ok := tm.rt.subtopologyOf(topic)
 		if !ok {
@@ -92,12 +106,23 @@ func (tm *TaskManager) assign(ctx context.Context, assigned map[string][]int32) 
 		for _, p := range assigned[topic] {
 			id := processor.TaskID{Subtopology: sub, Partition: p}
 			tk := tm.mu.tasks[id]
+			if tk == nil && tm.mu.standbys[id] != nil {
+				// Its standby becomes the active task: its stores lack only
+				// the changelogs' tail.
+				tk = tm.mu.standbys[id]
+				delete(tm.mu.standbys, id)
+				tm.mu.tasks[id] = tk
+				promoted = append(promoted, tk)
+				tm.hook(tm.rt.cfg.Hooks.TaskRestoring, tk)
+				tm.log.Info("task assigned; promoting its standby", "task", id.String())
+			}
 			if tk == nil {
 				var err error
 				if tk, err = tm.newTask(id); err != nil {
 					return err
 				}
 				created = append(created, tk)
+				tm.hook(tm.rt.cfg.Hooks.TaskRestoring, tk)
 				tm.log.Info("task assigned", "task", id.String())
 			}
 			if tm.mu.inputs[id] == nil {
@@ -107,8 +132,12 @@ func (tm *TaskManager) assign(ctx context.Context, assigned map[string][]int32) 
 			tm.mu.byTP[TopicPartition{Topic: topic, Partition: p}] = tk
 		}
 	}
-	for _, tk := range created {
-		done, err := tm.reader.Register(ctx, tk)
+	for _, tk := range slices.Concat(created, promoted) {
+		register := tm.reader.Register
+		if slices.Contains(promoted, tk) {
+			register = tm.reader.Promote
+		}
+		done, err := register(ctx, tk)
 		if err != nil {
 			return err
 		}
@@ -121,19 +150,29 @@ func (tm *TaskManager) assign(ctx context.Context, assigned map[string][]int32) 
 	return nil
 }
 
-// newTask makes and opens a task: its directory locked, its stores open.
+// newTask makes and opens an active task: its directory locked, its
+// stores open.
 func (tm *TaskManager) newTask(id processor.TaskID) (*task.Task, error) {
+	tk, err := tm.openTask(id, lockTaskDir)
+	if err == nil {
+		tm.mu.tasks[id] = tk
+	}
+	return tk, err
+}
+
+// openTask makes and opens a task, its directory locked with lock.
+func (tm *TaskManager) openTask(id processor.TaskID, lock func(string) (*dirLock, error)) (*task.Task, error) {
 	rt := tm.rt
 	dir := filepath.Join(rt.appDir, id.String())
 	if len(rt.prog.Subtopologies[id.Subtopology].Stores) > 0 {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("streams: task %s: state directory: %w", id, err)
 		}
-		lock, err := lockTaskDir(dir)
+		l, err := lock(dir)
 		if err != nil {
 			return nil, fmt.Errorf("streams: task %s: %w", id, err)
 		}
-		tm.mu.locks[id] = lock
+		tm.mu.locks[id] = l
 	}
 	tk, err := task.New(task.Config{
 		ID: id, ApplicationID: rt.cfg.ApplicationID, StateDir: dir, Program: rt.prog, Collector: tm.coll,
@@ -150,8 +189,206 @@ func (tm *TaskManager) newTask(id processor.TaskID) (*task.Task, error) {
 		tm.unlockDir(id)
 		return nil, err
 	}
-	tm.mu.tasks[id] = tk
 	return tk, nil
+}
+
+// setStandbys records the standby tasks an assignment gave the thread;
+// the loop opens and closes them (reconcileStandbys). With probe, the
+// first thread asks for a probing rebalance after
+// Config.ProbingRebalanceInterval, so that warm-ups that caught up get
+// their tasks (one thread per instance is enough: any member's rejoin
+// rebalances the whole group).
+func (tm *TaskManager) setStandbys(ids []processor.TaskID, probe bool) {
+	<-tm.ready
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	clear(tm.mu.wanted)
+	for _, id := range ids {
+		tm.mu.wanted[id] = true
+	}
+	tm.mu.probeAt = time.Time{}
+	if probe && tm.idx == 0 {
+		tm.mu.probeAt = time.Now().Add(tm.rt.cfg.ProbingRebalanceInterval)
+	}
+	tm.thread.wake()
+}
+
+// held returns, for the thread's subscription, its standby tasks and the
+// positions of the tasks whose state it has: caughtUp for a running
+// active task, else the sum of the offsets of its followed changelogs. It
+// runs on franz-go's group goroutine, as the rebalance callbacks do; it
+// may run before the thread is built, when the thread holds nothing.
+func (tm *TaskManager) held() ([]taskKey, map[taskKey]int64) {
+	positions := map[taskKey]int64{}
+	select {
+	case <-tm.ready:
+	default:
+		return nil, positions
+	}
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	sum := func(tk *task.Task) (int64, bool) {
+		logs := followed(tk)
+		var n int64
+		ok := false
+		for tp, off := range tm.reader.Positions(tk.ID()) {
+			for _, topic := range logs {
+				if topic == tp.Topic {
+					n, ok = n+off, true
+				}
+			}
+		}
+		return n, ok
+	}
+	for id, tk := range tm.mu.tasks {
+		k := taskKey{id.Subtopology, id.Partition}
+		if tk.State() == task.Running {
+			positions[k] = caughtUp
+		} else if n, ok := sum(tk); ok {
+			positions[k] = n
+		}
+	}
+	var standbys []taskKey
+	for id, tk := range tm.mu.standbys {
+		k := taskKey{id.Subtopology, id.Partition}
+		standbys = append(standbys, k)
+		if n, ok := sum(tk); ok {
+			positions[k] = n
+		}
+	}
+	return standbys, positions
+}
+
+// checkpointed returns the positions the checkpoints in the app's state
+// directory give (per task, the sum of the offsets of its followed
+// changelogs, changelogs), for tasks that no thread has open: an instance
+// that restarts, or had a task before, is that far.
+func (tm *TaskManager) checkpointed(changelogs map[int][]string) map[taskKey]int64 {
+	out := map[taskKey]int64{}
+	entries, err := os.ReadDir(tm.rt.appDir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		id, err := processor.ParseTaskID(e.Name())
+		if err != nil || !e.IsDir() || len(changelogs[id.Subtopology]) == 0 {
+			continue
+		}
+		cp, err := checkpoint.Read(filepath.Join(tm.rt.appDir, e.Name()))
+		if err != nil || len(cp) == 0 {
+			continue
+		}
+		var n int64
+		found := false
+		for _, topic := range changelogs[id.Subtopology] {
+			if off, ok := cp[checkpoint.Partition{Topic: topic, Partition: id.Partition}]; ok {
+				n, found = n+off, true
+			}
+		}
+		if found {
+			out[taskKey{id.Subtopology, id.Partition}] = n
+		}
+	}
+	return out
+}
+
+// probe asks for a probing rebalance once it is due.
+func (tm *TaskManager) probe(now time.Time) {
+	tm.mu.Lock()
+	due := !tm.mu.probeAt.IsZero() && !now.Before(tm.mu.probeAt)
+	if due {
+		tm.mu.probeAt = time.Time{}
+	}
+	tm.mu.Unlock()
+	if due {
+		tm.log.Info("probing rebalance: warm-up replicas may have caught up")
+		tm.client.ForceRebalance()
+	}
+}
+
+// reconcileStandbys closes the standby tasks the thread no longer has (or
+// runs as active tasks now) and opens the new ones. A task directory that
+// another thread of the process still holds (its active task is closing)
+// is tried again on the next call. The caller holds mu.
+func (tm *TaskManager) reconcileStandbys(ctx context.Context) error {
+	for _, id := range slices.SortedFunc(maps.Keys(tm.mu.standbys), CompareTaskIDs) {
+		if !tm.mu.wanted[id] || tm.mu.tasks[id] != nil {
+			tm.closeStandby(tm.mu.standbys[id])
+		}
+	}
+	for _, id := range slices.SortedFunc(maps.Keys(tm.mu.wanted), CompareTaskIDs) {
+		if tm.mu.standbys[id] != nil || tm.mu.tasks[id] != nil || id.Subtopology >= len(tm.rt.prog.Subtopologies) {
+			continue
+		}
+		tk, err := tm.openTask(id, lockDir)
+		if errors.Is(err, ErrStateDirLocked) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := tm.reader.RegisterStandby(ctx, tk); err != nil {
+			tm.reader.Unregister(tk)
+			_ = tk.Close()
+			tm.unlockDir(id)
+			return err
+		}
+		tm.mu.standbys[id] = tk
+		tm.hook(tm.rt.cfg.Hooks.StandbyOpened, tk)
+		tm.log.Info("standby task opened", "task", id.String())
+	}
+	return nil
+}
+
+// closeStandby closes a standby task, checkpointing how far its
+// persistent stores got. The caller holds mu.
+func (tm *TaskManager) closeStandby(tk *task.Task) {
+	id := tk.ID()
+	tm.hook(tm.rt.cfg.Hooks.StandbyClosing, tk)
+	cp := tm.reader.Checkpoint(tk, func(TopicPartition) int64 { return 0 })
+	tm.reader.Unregister(tk)
+	if err := tk.Close(); err != nil {
+		tm.log.Warn("closing standby task", "task", id.String(), "error", err)
+		cp = nil
+	}
+	tm.reader.WriteCheckpoint(tk.StateDir(), cp)
+	tm.unlockDir(id)
+	delete(tm.mu.standbys, id)
+	tm.log.Info("standby task closed", "task", id.String())
+}
+
+// positions returns where the thread's tasks are in their changelogs.
+func (tm *TaskManager) positions() []TaskPosition {
+	select {
+	case <-tm.ready:
+	default:
+		return nil
+	}
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	var out []TaskPosition
+	for _, tk := range tm.allTasks() {
+		out = append(out, TaskPosition{Task: tk.ID(), Running: tk.State() == task.Running, Changelogs: maps.Clone(tk.Changelogs()), Positions: tm.reader.Positions(tk.ID())})
+	}
+	for _, tk := range tm.standbyTasks() {
+		out = append(out, TaskPosition{Task: tk.ID(), Standby: true, Changelogs: maps.Clone(tk.Changelogs()), Positions: tm.reader.Positions(tk.ID())})
+	}
+	return out
+}
+
+// hook calls h, one of the optional Hooks, if it is set.
+func (tm *TaskManager) hook(h func(*task.Task), tk *task.Task) {
+	if h != nil {
+		h(tk)
+	}
+}
+
+// standbyTasks returns the thread's standby tasks, by task order. The
+// caller holds mu.
+func (tm *TaskManager) standbyTasks() []*task.Task {
+	ts := slices.Collect(maps.Values(tm.mu.standbys))
+	slices.SortFunc(ts, func(a, b *task.Task) int { return CompareTaskIDs(a.ID(), b.ID()) })
+	return ts
 }
 
 // restored is called when all of tk's stores caught up: its processors
@@ -325,6 +562,19 @@ func (tm *TaskManager) restoring() bool {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	return tm.reader.Restoring()
+}
+
+// standbyStep opens and closes standby tasks as the last assignment says,
+// and applies what their changelogs have, waiting up to wait.
+func (tm *TaskManager) standbyStep(ctx context.Context, wait time.Duration) error {
+	tm.mu.Lock()
+	err := tm.reconcileStandbys(ctx)
+	has := tm.reader.HasStandbys()
+	tm.mu.Unlock()
+	if err != nil || !has {
+		return err
+	}
+	return tm.restoreStep(ctx, wait)
 }
 
 // untilNextWork is how long a poll may wait: until the next commit or

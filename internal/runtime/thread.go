@@ -55,7 +55,7 @@ func (rt *Runtime) newThread(idx, failures int) (*StreamThread, error) {
 		kgo.ClientID(fmt.Sprintf("%s-thread-%d", cfg.ApplicationID, idx)),
 		kgo.ConsumerGroup(cfg.ApplicationID),
 		kgo.ConsumeTopics(topics...),
-		kgo.Balancers(rt.balancer),
+		kgo.Balancers(threadBalancer{rt.balancer, tm}),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(tm.OnAssigned),
@@ -222,6 +222,12 @@ func (th *StreamThread) Run(ctx context.Context) (err error) {
 				return err
 			}
 		}
+		// Standby tasks follow their changelogs between polls, taking what
+		// the changelog consumer has fetched without holding up the loop.
+		if err := th.tm.standbyStep(ctx, time.Millisecond); err != nil {
+			return err
+		}
+		th.tm.probe(time.Now())
 		if th.State() == ThreadPartitionsAssigned && th.tm.allRunning() {
 			th.setState(ThreadRunning)
 		}

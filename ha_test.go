@@ -1,0 +1,202 @@
+package streams_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/internal/embedded"
+	"github.com/gostreams/streams/processor"
+	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/state/rocksdb"
+	"github.com/gostreams/streams/topology"
+)
+
+// haCounting counts records per key in a store "counts" (in memory, or
+// in RocksDB) and writes each new count to "out" as "<count>@<instance>",
+// so that a reader of "out" sees which instance counted what.
+func haCounting(instance string, onRocksDB bool) *topology.Topology {
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	count := topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, string] {
+		return &haCounter{instance: instance}
+	}, src)
+	topology.AddSink(b, "out", topology.Sink[string, string]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.String()}, count)
+	supplier := state.InMemoryKeyValueStore("counts")
+	if onRocksDB {
+		supplier = rocksdb.KeyValueStore("counts", rocksdb.Options{})
+	}
+	b.AddStateStore(state.NewKeyValueStoreBuilder(supplier, serde.String(), serde.Int64()), "count")
+	topo, err := b.Build()
+	if err != nil {
+		panic(err)
+	}
+	return topo
+}
+
+type haCounter struct {
+	instance string
+	ctx      processor.Context[string, string]
+	st       state.KeyValueStore[string, int64]
+}
+
+func (c *haCounter) Init(ctx processor.Context[string, string]) error {
+	c.ctx = ctx
+	var err error
+	c.st, err = processor.GetStore[state.KeyValueStore[string, int64]](ctx, "counts")
+	return err
+}
+
+func (c *haCounter) Process(rec processor.Record[string, string]) error {
+	n, _, err := c.st.Get(rec.Key)
+	if err != nil {
+		return err
+	}
+	if err := c.st.Put(rec.Key, n+1); err != nil {
+		return err
+	}
+	return c.ctx.Forward(rec.WithValue(fmt.Sprintf("%d@%s", n+1, c.instance)))
+}
+
+func (c *haCounter) Close() error { return nil }
+
+// haOutput reads "out": per key, its counts in order and the instances
+// that wrote them.
+func haOutput(t *testing.T, c *embedded.Cluster) (counts map[string][]int64, by map[string][]string) {
+	t.Helper()
+	recs, err := c.ReadAll(ctxT(t), "out")
+	require.NoError(t, err)
+	counts, by = map[string][]int64{}, map[string][]string{}
+	for _, r := range recs {
+		n, who, ok := strings.Cut(string(r.Value), "@")
+		require.True(t, ok, "%q", r.Value)
+		v, err := strconv.ParseInt(n, 10, 64)
+		require.NoError(t, err)
+		counts[string(r.Key)] = append(counts[string(r.Key)], v)
+		by[string(r.Key)] = append(by[string(r.Key)], who)
+	}
+	return counts, by
+}
+
+// Three instances with one standby replica each: the instance that owns a
+// task is killed (SIGKILL) while input flows. Its tasks move to the
+// instances holding their standbys, which restore less than 1% of the
+// tasks' changelogs, and the output stays exact (exactly-once: every key's
+// counts are 1, 2, ..., n once each) or complete (at-least-once: the last
+// count of every key is at least its record count).
+func TestKilledInstanceFailsOverToItsStandbys(t *testing.T) {
+	t.Parallel()
+	for _, exactlyOnce := range []bool{false, true} {
+		t.Run(fmt.Sprint("exactlyOnce=", exactlyOnce), func(t *testing.T) {
+			t.Parallel()
+			testFailover(t, exactlyOnce)
+		})
+	}
+}
+
+func testFailover(t *testing.T, exactlyOnce bool) {
+	c := startCluster(t, kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateTopic(ctx, "in", 4))
+	require.NoError(t, c.CreateTopic(ctx, "out", 4))
+	const appID = "failover"
+	const keys = 400
+	env := []string{"STREAMS_CHILD_TOPOLOGY=ha", "STREAMS_STANDBYS=1", "STREAMS_SESSION_TIMEOUT=1s"}
+	if exactlyOnce {
+		env = append(env, "STREAMS_CHILD_EOS=1")
+	}
+	perKey := 0
+	produce := func(rounds int) {
+		recs := make([]*kgo.Record, 0, rounds*keys)
+		for range rounds {
+			for k := range keys {
+				recs = append(recs, &kgo.Record{Topic: "in", Key: fmt.Appendf(nil, "k%03d", k), Value: []byte("x")})
+			}
+		}
+		require.NoError(t, c.Produce(ctx, recs...))
+		perKey += rounds
+	}
+	procs := map[string]*child{}
+	for _, name := range []string{"P1", "P2", "P3"} {
+		procs[name] = startChild(t, c, appID, name, env...)
+	}
+	// Records until each instance has counted some: all three hold tasks.
+	until(t, 30*time.Second, func() bool {
+		produce(1)
+		require.NoError(t, c.WaitCaughtUp(ctx, appID, "in"))
+		_, by := haOutput(t, c)
+		seen := map[string]bool{}
+		for _, who := range by {
+			seen[who[len(who)-1]] = true
+		}
+		return len(seen) == 3
+	}, "each instance runs a task")
+	produce(25) // 10,000 records, 2,500 per task
+	require.NoError(t, c.WaitCaughtUp(ctx, appID, "in"))
+	// The standbys follow the changelogs: give them a moment to read the
+	// last commits' records.
+	time.Sleep(time.Second)
+
+	// The partitions P1 counted last are its tasks.
+	_, by := haOutput(t, c)
+	var victimKeys []string
+	for k, who := range by {
+		if who[len(who)-1] == "P1" {
+			victimKeys = append(victimKeys, k)
+		}
+	}
+	require.NotEmpty(t, victimKeys, "P1 runs a task")
+	require.NoError(t, procs["P1"].cmd.Process.Signal(syscall.SIGKILL))
+	_ = procs["P1"].cmd.Wait()
+	produce(25)
+	require.NoError(t, c.WaitCaughtUp(ctx, appID, "in"))
+	for _, name := range []string{"P2", "P3"} {
+		require.NoError(t, procs[name].cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, procs[name].cmd.Wait(), "%s: %s", name, procs[name].out.String())
+	}
+
+	// What the survivors restored: tasks they made active (a promoted
+	// standby reports its tail).
+	var restored int64
+	for _, name := range []string{"P2", "P3"} {
+		n, _, _ := childRestores(t, procs[name].out.String())
+		restored += n
+	}
+	changelog, err := c.ReadAll(ctx, streams.ChangelogTopic(appID, "counts"))
+	require.NoError(t, err)
+	require.Greater(t, len(changelog), 10_000)
+	t.Logf("after the kill the survivors restored %d records of a %d-record changelog", restored, len(changelog))
+	require.Less(t, restored*100, int64(len(changelog)), "the new actives restored less than 1%% of the changelog")
+
+	counts, by := haOutput(t, c)
+	require.Len(t, counts, keys)
+	for k, ns := range counts {
+		last := ns[len(ns)-1]
+		if exactlyOnce {
+			want := make([]int64, perKey)
+			for i := range want {
+				want[i] = int64(i + 1)
+			}
+			require.Equal(t, want, ns, "%s: each count once, in order", k)
+			continue
+		}
+		require.GreaterOrEqual(t, last, int64(perKey), "%s: no record lost", k)
+		require.Equal(t, int64(1), ns[0], "%s: counts from 1 on", k)
+	}
+	moved := 0
+	for _, k := range victimKeys {
+		if who := by[k]; who[len(who)-1] != "P1" {
+			moved++
+		}
+	}
+	require.Equal(t, len(victimKeys), moved, "P1's keys are counted by the survivors after the kill")
+}
