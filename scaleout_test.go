@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,6 +105,15 @@ func childMain(name string) int {
 			kgo.RebalanceTimeout(5 * time.Second),
 		},
 	}
+	if s := os.Getenv("STREAMS_TXN_TIMEOUT"); s != "" {
+		cfg.TransactionTimeout, _ = time.ParseDuration(s)
+	}
+	if d := os.Getenv("STREAMS_PROBING"); d != "" {
+		cfg.ProbingRebalanceInterval, _ = time.ParseDuration(d)
+	}
+	if n := os.Getenv("STREAMS_ACCEPTABLE_LAG"); n != "" {
+		cfg.AcceptableRecoveryLag, _ = strconv.ParseInt(n, 10, 64)
+	}
 	if n := os.Getenv("STREAMS_STANDBYS"); n != "" {
 		cfg.NumStandbyReplicas, _ = strconv.Atoi(n)
 	}
@@ -172,7 +182,26 @@ func childRestores(t *testing.T, out string) (records int64, longest time.Durati
 type child struct {
 	name string
 	cmd  *exec.Cmd
-	out  strings.Builder
+	out  lockedBuffer
+}
+
+// lockedBuffer is a child's output, which the test may read while the
+// child writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startChild(t *testing.T, c *embedded.Cluster, appID, name string, env ...string) *child {

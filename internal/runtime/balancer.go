@@ -91,7 +91,17 @@ func (b threadBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int
 	for _, k := range info.standbys {
 		ids = append(ids, processor.TaskID{Subtopology: k.sub, Partition: k.partition})
 	}
-	b.tm.setStandbys(ids, info.probe)
+	// The tasks the member runs from now on: a standby of one of them is
+	// kept for the assignment callback to promote.
+	var actives []processor.TaskID
+	for topic, ps := range parsed {
+		if sub, ok := b.tm.rt.subtopologyOf(topic); ok {
+			for _, p := range ps {
+				actives = append(actives, processor.TaskID{Subtopology: sub, Partition: p})
+			}
+		}
+	}
+	b.tm.setStandbys(ids, actives, info.probe)
 	return parsed, nil
 }
 
@@ -561,6 +571,12 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 	}
 	slices.SortFunc(clients, func(x, y haClient) int { return cmp.Compare(x.id, y.id) })
 	res := assignHA(keys, stateful, clients, b.ha)
+	if b.log != nil && b.log.Enabled(context.Background(), slog.LevelDebug) {
+		for _, c := range clients {
+			b.log.Debug("assignment", "instance", c.id, "threads", c.threads, "lags", fmt.Sprint(c.lag),
+				"active", fmt.Sprint(res.active[c.id]), "standby", fmt.Sprint(res.standby[c.id]), "warmup", fmt.Sprint(res.warmup[c.id]), "probe", res.probe)
+		}
+	}
 
 	plan := cb.NewPlan()
 	owners := map[taskKey]string{}
@@ -581,11 +597,22 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 			m := memberIdx[id]
 			member, _ := cb.MemberAt(m)
 			for _, k := range ks {
+				moving := false
 				for _, tp := range byKey[k].tps {
 					plan.AddPartition(member, tp.topic, tp.partition)
+					if c, ok := claims[tp]; ok && c.member != m {
+						moving = true
+					}
 				}
 				if infos[m].server != "" {
 					owners[k] = infos[m].server
+				}
+				// A task that moves is revoked from its owner in this
+				// rebalance and assigned in the next (AdjustCooperative):
+				// meanwhile a new owner that holds a standby of it keeps
+				// it, so that the task arrives with its state.
+				if moving && slices.Contains(infos[m].standbys, k) && !slices.Contains(standbyOf[id], k) {
+					standbyOf[id] = append(standbyOf[id], k)
 				}
 			}
 		}

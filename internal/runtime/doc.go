@@ -17,7 +17,8 @@
 //   - committer, one per guarantee (atMostOnce, atLeastOnce, exactlyOnce)
 //     behind one interface; exactlyOnce owns the transaction session.
 //   - ChangelogReader: restoration of the tasks' stores and their
-//     checkpoints (standby tasks will read changelogs through it too).
+//     checkpoints, and the standby tasks, which follow their stores'
+//     changelogs through it until promoted (Promote restores the tail).
 //   - GlobalStreamThread (with globalStateManager and task.GlobalTask, as
 //     Kafka Streams' GlobalStreamThread, GlobalStateManager and
 //     GlobalStateUpdateTask): the global stores, restored to their topics'
@@ -27,8 +28,13 @@
 //   - RecordCollector: the sinks' output, the partitioner, produce errors
 //     and the production handler.
 //   - taskBalancer: the group's assignor, which assigns tasks, not
-//     partitions, and carries the task owners and the application shutdown
-//     request in the assignment.
+//     partitions, to instances as Kafka Streams' high-availability
+//     assignor does (assignHA: lag-aware, sticky, standbys and warm-ups on
+//     other instances, probing rebalances), then to their threads
+//     (spreadOverThreads); subscriptions carry each instance's process id,
+//     standby tasks and changelog positions, assignments the task owners,
+//     the replica hosts, each member's standbys and the application
+//     shutdown request.
 //
 // GroupClient, Transactions, ChangelogConsumer and Admin are the small
 // interfaces over franz-go the loop needs, so that the commit and rebalance
@@ -49,6 +55,15 @@
 //	TaskManager.mu → Runtime.mu → StreamThread.mu
 //	TaskManager.mu → the app's subscription and query registries (Hooks)
 //	RecordCollector.mu is taken alone.
+//
+// The balancer's calls that run inside franz-go's join and sync
+// (threadBalancer.JoinGroupMetadata and ParseSyncAssignment) hold
+// franz-go's group lock, which a commit of the loop waits for while the
+// loop holds TaskManager.mu: they never take TaskManager.mu. What a
+// subscription says of the thread's tasks is a snapshot the loop
+// publishes (publishHeld), and an assignment's standby tasks are handed
+// to the loop (setStandbys, applied by reconcileStandbys). Taking the
+// lock there deadlocked a thread against its own commit.
 //
 // # Where this differs from Kafka Streams
 //

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,6 +45,11 @@ type TaskManager struct {
 	// ready is closed once the thread is built: franz-go joins the group
 	// inside kgo.NewClient, so a callback may come before.
 	ready chan struct{}
+	// heldSnap is what the thread holds, as publishHeld last saw it.
+	heldSnap atomic.Pointer[heldTasks]
+	// pending is what the last assignment said of the standbys, until the
+	// loop applies it.
+	pending atomic.Pointer[pendingStandbys]
 
 	mu struct {
 		sync.Mutex
@@ -64,6 +70,9 @@ type TaskManager struct {
 		// (reconcileStandbys).
 		standbys map[processor.TaskID]*task.Task
 		wanted   map[processor.TaskID]bool
+		// incoming are the tasks the last assignment gave the thread as
+		// active: their standbys wait for OnAssigned to promote them.
+		incoming map[processor.TaskID]bool
 		// probeAt, if set, is when the thread asks for a probing
 		// rebalance: warm-up replicas are catching up.
 		probeAt time.Time
@@ -79,6 +88,7 @@ func newTaskManager(rt *Runtime, idx int, log *slog.Logger) *TaskManager {
 	tm.mu.locks = map[processor.TaskID]*dirLock{}
 	tm.mu.standbys = map[processor.TaskID]*task.Task{}
 	tm.mu.wanted = map[processor.TaskID]bool{}
+	tm.mu.incoming = map[processor.TaskID]bool{}
 	return tm
 }
 
@@ -92,6 +102,7 @@ func (tm *TaskManager) OnAssigned(ctx context.Context, _ *kgo.Client, assigned m
 	if err := tm.assign(ctx, assigned); err != nil && tm.mu.fatal == nil {
 		tm.mu.fatal = err
 	}
+	tm.publishHeld()
 	// The loop restores between polls and moves the thread to Running.
 	tm.thread.wake()
 }
@@ -192,41 +203,74 @@ func (tm *TaskManager) openTask(id processor.TaskID, lock func(string) (*dirLock
 	return tk, nil
 }
 
-// setStandbys records the standby tasks an assignment gave the thread;
-// the loop opens and closes them (reconcileStandbys). With probe, the
-// first thread asks for a probing rebalance after
-// Config.ProbingRebalanceInterval, so that warm-ups that caught up get
-// their tasks (one thread per instance is enough: any member's rejoin
-// rebalances the whole group).
-func (tm *TaskManager) setStandbys(ids []processor.TaskID, probe bool) {
-	<-tm.ready
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	clear(tm.mu.wanted)
+// setStandbys records the standby tasks an assignment gave the thread
+// and the tasks it runs from now on (their standbys are kept for
+// OnAssigned to promote); the loop opens and closes standbys as it says
+// (reconcileStandbys). With probe, the first thread asks for a probing
+// rebalance after Config.ProbingRebalanceInterval, so that warm-ups that
+// caught up get their tasks (one thread per instance is enough: any
+// member's rejoin rebalances the whole group).
+//
+// It runs on franz-go's group goroutine inside the sync, where franz-go
+// holds the group's lock, which a commit of the loop waits for: it must
+// not take mu, which the loop holds while it commits. It hands the sets
+// over instead.
+func (tm *TaskManager) setStandbys(ids, actives []processor.TaskID, probe bool) {
+	p := &pendingStandbys{wanted: map[processor.TaskID]bool{}, incoming: map[processor.TaskID]bool{}}
 	for _, id := range ids {
-		tm.mu.wanted[id] = true
+		p.wanted[id] = true
 	}
-	tm.mu.probeAt = time.Time{}
+	for _, id := range actives {
+		p.incoming[id] = true
+	}
 	if probe && tm.idx == 0 {
-		tm.mu.probeAt = time.Now().Add(tm.rt.cfg.ProbingRebalanceInterval)
+		p.probeAt = time.Now().Add(tm.rt.cfg.ProbingRebalanceInterval)
 	}
+	tm.pending.Store(p)
 	tm.thread.wake()
 }
 
-// held returns, for the thread's subscription, its standby tasks and the
-// positions of the tasks whose state it has: caughtUp for a running
-// active task, else the sum of the offsets of its followed changelogs. It
-// runs on franz-go's group goroutine, as the rebalance callbacks do; it
-// may run before the thread is built, when the thread holds nothing.
-func (tm *TaskManager) held() ([]taskKey, map[taskKey]int64) {
-	positions := map[taskKey]int64{}
-	select {
-	case <-tm.ready:
-	default:
-		return nil, positions
+// pendingStandbys is what the last assignment said of the thread's
+// standbys, for the loop to apply.
+type pendingStandbys struct {
+	wanted, incoming map[processor.TaskID]bool
+	probeAt          time.Time
+}
+
+// applyPending takes what the last assignment said of the standbys, once.
+// The caller holds mu.
+func (tm *TaskManager) applyPending() {
+	p := tm.pending.Swap(nil)
+	if p == nil {
+		return
 	}
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
+	tm.mu.wanted, tm.mu.incoming, tm.mu.probeAt = p.wanted, p.incoming, p.probeAt
+}
+
+// heldTasks is what a thread holds, for its subscription.
+type heldTasks struct {
+	standbys  []taskKey
+	positions map[taskKey]int64
+	at        time.Time
+}
+
+// held returns, for the thread's subscription, its standby tasks and the
+// positions of the tasks whose state it has (publishHeld). It runs on
+// franz-go's group goroutine, in the join, and so must not take mu: the
+// loop may hold mu in a commit that waits for the join to end.
+func (tm *TaskManager) held() ([]taskKey, map[taskKey]int64) {
+	h := tm.heldSnap.Load()
+	if h == nil {
+		return nil, map[taskKey]int64{}
+	}
+	return slices.Clone(h.standbys), maps.Clone(h.positions)
+}
+
+// publishHeld works out what held returns: the standby tasks, and per task
+// whose state the thread has, caughtUp for a running active task, else
+// the sum of the offsets of its followed changelogs. The caller holds mu.
+func (tm *TaskManager) publishHeld() {
+	positions := map[taskKey]int64{}
 	sum := func(tk *task.Task) (int64, bool) {
 		logs := followed(tk)
 		var n int64
@@ -256,7 +300,7 @@ func (tm *TaskManager) held() ([]taskKey, map[taskKey]int64) {
 			positions[k] = n
 		}
 	}
-	return standbys, positions
+	tm.heldSnap.Store(&heldTasks{standbys: standbys, positions: positions, at: time.Now()})
 }
 
 // checkpointed returns the positions the checkpoints in the app's state
@@ -295,6 +339,7 @@ func (tm *TaskManager) checkpointed(changelogs map[int][]string) map[taskKey]int
 // probe asks for a probing rebalance once it is due.
 func (tm *TaskManager) probe(now time.Time) {
 	tm.mu.Lock()
+	tm.applyPending()
 	due := !tm.mu.probeAt.IsZero() && !now.Before(tm.mu.probeAt)
 	if due {
 		tm.mu.probeAt = time.Time{}
@@ -311,8 +356,9 @@ func (tm *TaskManager) probe(now time.Time) {
 // another thread of the process still holds (its active task is closing)
 // is tried again on the next call. The caller holds mu.
 func (tm *TaskManager) reconcileStandbys(ctx context.Context) error {
+	tm.applyPending()
 	for _, id := range slices.SortedFunc(maps.Keys(tm.mu.standbys), CompareTaskIDs) {
-		if !tm.mu.wanted[id] || tm.mu.tasks[id] != nil {
+		if (!tm.mu.wanted[id] && !tm.mu.incoming[id]) || tm.mu.tasks[id] != nil {
 			tm.closeStandby(tm.mu.standbys[id])
 		}
 	}
@@ -426,6 +472,7 @@ func (tm *TaskManager) OnRevoked(ctx context.Context, _ *kgo.Client, revoked map
 	}
 	tm.thread.setState(ThreadPartitionsRevoked)
 	tm.revoke(ctx, tasks)
+	tm.publishHeld()
 }
 
 // revoke is the one path of a revocation. The caller holds mu.
@@ -451,6 +498,7 @@ func (tm *TaskManager) OnLost(_ context.Context, _ *kgo.Client, lost map[string]
 		tm.thread.setState(ThreadPartitionsRevoked)
 	}
 	tm.closeTasks(tasks, false, "lost")
+	tm.publishHeld()
 }
 
 // closeTasks closes tasks and forgets them and their input partitions. A
@@ -571,11 +619,21 @@ func (tm *TaskManager) standbyStep(ctx context.Context, wait time.Duration) erro
 	err := tm.reconcileStandbys(ctx)
 	has := tm.reader.HasStandbys()
 	tm.mu.Unlock()
-	if err != nil || !has {
-		return err
+	if err == nil && has {
+		err = tm.restoreStep(ctx, wait)
 	}
-	return tm.restoreStep(ctx, wait)
+	if h := tm.heldSnap.Load(); h == nil || time.Since(h.at) >= heldEvery {
+		tm.mu.Lock()
+		tm.publishHeld()
+		tm.mu.Unlock()
+	}
+	return err
 }
+
+// heldEvery is how often the loop works out what its thread holds for
+// the next subscription: positions a little stale only make a lag look a
+// little larger.
+const heldEvery = 100 * time.Millisecond
 
 // untilNextWork is how long a poll may wait: until the next commit or
 // wall-clock punctuation is due.
