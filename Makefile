@@ -1,7 +1,7 @@
 # The README's two commands are `make example` and `make test`.
 GO ?= go
 
-.PHONY: setup example test soak bench bench-micro fuzz vet
+.PHONY: setup example test soak failover bench bench-micro fuzz vet
 
 # setup installs what a fresh Debian machine lacks: a C compiler for the race
 # detector and cgo, RocksDB 7.8 for state/rocksdb, kcat (a Kafka client the
@@ -32,6 +32,14 @@ test: setup
 # when a read_committed verifier finds every record delivered exactly once.
 soak: setup
 	$(GO) test -tags soak -run TestSoakExactlyOnce -count=1 -timeout 60m -v .
+
+# failover times a failover: an app process whose task holds a RocksDB store
+# of FAILOVER_KEYS keys (default 1000000) is SIGKILLed, and the survivor's
+# first output for that task is timed from the kill, with a standby replica
+# and without one. It prints a FAILOVER line with both times and their ratio.
+FAILOVER_KEYS ?= 1000000
+failover: setup
+	STREAMS_FAILOVER_KEYS=$(FAILOVER_KEYS) $(GO) test -tags failover -run TestFailoverTimeWithAndWithoutAStandby -count=1 -timeout 60m -v . 2>&1 | grep -v '^ *\(LAG\|RESTORED\) '
 
 vet:
 	$(GO) vet ./...

@@ -21,6 +21,19 @@
 // opens it, and tasks that do not move never stop. Several processes with
 // the same ApplicationID share the work the same way.
 //
+// The assignment is Kafka Streams' high-availability one: each instance
+// reports how far behind its copy of each task's state is, and a stateful
+// task moves only to an instance that is caught up
+// (Config.AcceptableRecoveryLag), warming one up first where balance wants
+// the task elsewhere (Config.MaxWarmupReplicas,
+// Config.ProbingRebalanceInterval). With Config.NumStandbyReplicas, every
+// stateful task has standby replicas on other instances, which follow its
+// stores' changelogs; when the task's instance fails, the task moves to one
+// of them and restores only the changelogs' tail. QueryOptions.StaleStores
+// reads them; QueryMetadataForKey, AllMetadata and MetadataForStore say
+// where the active and standby copies are, and App.LagInfo how far each
+// local copy is behind.
+//
 // At start the app checks that its source topics exist and that the
 // co-partitioned ones have the same partition count, and creates its
 // internal topics: "<id>-<name>-repartition" for topology.AddRepartition,

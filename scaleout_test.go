@@ -131,6 +131,24 @@ func childMain(name string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if os.Getenv("STREAMS_PRINT_LAG") != "" {
+		// "LAG <store> <partition> <kind> <lag>" for every local copy of a
+		// store, every 200 ms, for a parent that waits for a standby.
+		go func() {
+			for ctx.Err() == nil {
+				time.Sleep(200 * time.Millisecond)
+				lags, err := app.LagInfo(ctx)
+				if err != nil {
+					continue
+				}
+				for store, ps := range lags {
+					for p, l := range ps {
+						fmt.Printf("LAG %s %d %s %d\n", store, p, l.Kind, l.Lag)
+					}
+				}
+			}
+		}()
+	}
 	if err := app.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		return 1
@@ -180,9 +198,10 @@ func childRestores(t *testing.T, out string) (records int64, longest time.Durati
 }
 
 type child struct {
-	name string
-	cmd  *exec.Cmd
-	out  lockedBuffer
+	name    string
+	cmd     *exec.Cmd
+	out     lockedBuffer
+	started time.Time
 }
 
 // lockedBuffer is a child's output, which the test may read while the
@@ -216,6 +235,7 @@ func startChild(t *testing.T, c *embedded.Cluster, appID, name string, env ...st
 	), env...) // later entries win
 	ch.cmd.Stdout, ch.cmd.Stderr = &ch.out, &ch.out
 	require.NoError(t, ch.cmd.Start())
+	ch.started = time.Now()
 	t.Cleanup(func() {
 		if ch.cmd.ProcessState == nil {
 			_ = ch.cmd.Process.Kill()

@@ -1,16 +1,25 @@
 package streams_test
 
 import (
+	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
+	"github.com/gostreams/streams/topology"
 )
 
 // standbyConfig is config with one standby replica per stateful task, the
@@ -25,7 +34,9 @@ func standbyConfig(t *testing.T, c interface{ Addrs() []string }, appID, server 
 		ApplicationServer:        server,
 		NumStandbyReplicas:       1,
 		ProbingRebalanceInterval: 500 * time.Millisecond,
-		RestoreListener:          l,
+	}
+	if l != nil {
+		cfg.RestoreListener = l
 	}
 	cfg.ClientOptions = []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond)}
 	return cfg
@@ -198,5 +209,187 @@ func until(t *testing.T, timeout time.Duration, cond func() bool, msg string, ar
 			t.Fatalf("not within %v: "+msg, append([]any{timeout}, args...)...)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// marking writes each record's value to the store "marks" under its key,
+// with a number no other write gets: a write of an aborted transaction
+// leaves a value no committed transaction has.
+func marking(t *testing.T, seq *atomic.Int64) *topology.Topology {
+	t.Helper()
+	b := topology.NewBuilder()
+	src := topology.AddSource(b, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	topology.AddProcessor(b, "mark", func() processor.Processor[string, string, string, string] { return &marker{seq: seq} }, src)
+	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("marks"), serde.String(), serde.String()), "mark")
+	topo, err := b.Build()
+	require.NoError(t, err)
+	return topo
+}
+
+type marker struct {
+	seq *atomic.Int64
+	st  state.KeyValueStore[string, string]
+}
+
+func (m *marker) Init(ctx processor.Context[string, string]) error {
+	var err error
+	m.st, err = processor.GetStore[state.KeyValueStore[string, string]](ctx, "marks")
+	return err
+}
+
+func (m *marker) Process(rec processor.Record[string, string]) error {
+	return m.st.Put(rec.Key, fmt.Sprintf("%s#%d", rec.Value, m.seq.Add(1)))
+}
+
+func (m *marker) Close() error { return nil }
+
+// changelogValues reads a changelog with the given isolation: every value
+// written, and each key's last.
+func changelogValues(t *testing.T, addrs []string, topic string, committed bool) (all map[string]bool, last map[string]string) {
+	t.Helper()
+	iso := kgo.ReadUncommitted()
+	if committed {
+		iso = kgo.ReadCommitted()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(iso),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	all, last = map[string]bool{}, map[string]string{}
+	for {
+		ctx, cancel := context.WithTimeout(ctxT(t), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			return all, last
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			all[string(r.Value)] = true
+			last[string(r.Key)] = string(r.Value)
+		})
+	}
+}
+
+// Under exactly-once a standby reads its changelogs read_committed: the
+// writes of transactions that aborted (here: the offset commit fails, so
+// the transaction that already sent its changelog records aborts) are in
+// the changelog but never in a standby's store, which ends equal to the
+// committed changelog.
+func TestStandbyNeverAppliesAnAbortedWrite(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	require.NoError(t, c.CreateTopic(ctxT(t), "in", 2))
+	const appID = "standby-eos"
+	h := c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.RebalanceInProgress, Count: 12})
+	var seq atomic.Int64
+	apps := map[string]*running{}
+	for _, server := range []string{"a:1", "b:2"} {
+		cfg := standbyConfig(t, c, appID, server, nil)
+		cfg.Guarantee = eos.ExactlyOnce
+		cfg.CommitInterval = 20 * time.Millisecond
+		apps[server] = start(t, marking(t, &seq), cfg)
+	}
+	until(t, 30*time.Second, func() bool {
+		n := 0
+		for _, r := range apps {
+			ls, err := streams.LocalStores(r.app, "marks", streams.QueryOptions{StaleStores: true})
+			require.NoError(t, err)
+			n += len(ls)
+		}
+		return n == 4
+	}, "two tasks, each active on one instance and standby on the other")
+	// Watch the standbys' stores while the input comes, round by round:
+	// every value they ever show.
+	seen := map[string]string{} // value -> where
+	var seenMu sync.Mutex
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for server, r := range apps {
+				ls, _ := streams.LocalStores(r.app, "marks", streams.QueryOptions{StaleStores: true})
+				for _, l := range ls {
+					if l.Kind != streams.Standby {
+						continue
+					}
+					q, err := streams.QueryKeyValue[string, string](r.app, "marks", streams.QueryOptions{StaleStores: true, Partitions: []int32{l.Partition}})
+					if err != nil {
+						continue
+					}
+					for kv, err := range q.All() {
+						if err != nil {
+							break
+						}
+						seenMu.Lock()
+						seen[kv.Value] = server + " " + l.Task.String() + " " + kv.Key
+						seenMu.Unlock()
+					}
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for round := range 40 {
+		vs := make([]*kgo.Record, 0, 50)
+		for k := range 50 {
+			vs = append(vs, &kgo.Record{Topic: "in", Key: fmt.Appendf(nil, "k%02d", k), Value: fmt.Appendf(nil, "r%d", round)})
+		}
+		require.NoError(t, c.Produce(ctxT(t), vs...))
+		time.Sleep(30 * time.Millisecond)
+	}
+	require.NoError(t, c.WaitCaughtUp(ctxT(t), appID, "in"))
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-watched
+	require.Positive(t, h.Hits(), "the fault fired")
+
+	changelog := streams.ChangelogTopic(appID, "marks")
+	committed, latest := changelogValues(t, c.Addrs(), changelog, true)
+	written, _ := changelogValues(t, c.Addrs(), changelog, false)
+	aborted := 0
+	for v := range written {
+		if !committed[v] {
+			aborted++
+		}
+	}
+	require.Positive(t, aborted, "an aborted transaction left changelog records")
+	require.Len(t, latest, 50)
+	require.NotEmpty(t, seen)
+	for v, where := range seen {
+		require.True(t, committed[v], "standby (%s) showed %s, which no committed transaction wrote", where, v)
+	}
+
+	var aborts int64
+	for server, r := range apps {
+		aborts += r.app.Metrics().Aborts
+		ls, err := streams.LocalStores(r.app, "marks", streams.QueryOptions{StaleStores: true})
+		require.NoError(t, err)
+		for _, l := range ls {
+			if l.Kind != streams.Standby {
+				continue
+			}
+			q, err := streams.QueryKeyValue[string, string](r.app, "marks", streams.QueryOptions{StaleStores: true, Partitions: []int32{l.Partition}})
+			require.NoError(t, err)
+			until(t, 10*time.Second, func() bool {
+				n, same := 0, true
+				for kv, err := range q.All() {
+					require.NoError(t, err)
+					require.True(t, committed[kv.Value], "%s: standby %s holds %s=%s, which no committed transaction wrote", server, l.Task, kv.Key, kv.Value)
+					same = same && kv.Value == latest[kv.Key]
+					n++
+				}
+				return same && n > 0
+			}, "%s: standby %s ends equal to the committed changelog", server, l.Task)
+		}
+	}
+	require.Positive(t, aborts, "transactions aborted")
+	for _, r := range apps {
+		require.NoError(t, r.stop(t))
 	}
 }
