@@ -39,7 +39,7 @@ soak: setup
 # and without one. It prints a FAILOVER line with both times and their ratio.
 FAILOVER_KEYS ?= 1000000
 failover: setup
-	STREAMS_FAILOVER_KEYS=$(FAILOVER_KEYS) $(GO) test -tags failover -run TestFailoverTimeWithAndWithoutAStandby -count=1 -timeout 60m -v . 2>&1 | grep -v '^ *\(LAG\|RESTORED\) '
+	STREAMS_FAILOVER_KEYS=$(FAILOVER_KEYS) $(GO) test -tags failover -run TestFailoverTimeWithAndWithoutAStandby -count=1 -timeout 60m -v . 2>&1 | grep -v '^ *\(LAG\|RESTORED\|STATE\) '
 
 vet:
 	$(GO) vet ./...

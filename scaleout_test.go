@@ -126,6 +126,10 @@ func childMain(name string) int {
 		// over the group member of the process it replaces at once.
 		cfg.ClientOptions = append(cfg.ClientOptions, kgo.InstanceID(id))
 	}
+	if os.Getenv("STREAMS_PRINT_LAG") != "" {
+		// "STATE <unix ns> <new state>" on every change of the app's state.
+		cfg.OnStateChange = func(_, s streams.State) { fmt.Printf("STATE %d %v\n", time.Now().UnixNano(), s) }
+	}
 	app, err := streams.New(topo, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

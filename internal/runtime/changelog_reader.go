@@ -43,8 +43,9 @@ type ChangelogReader struct {
 	restoring map[processor.TaskID]*restoration
 	// restoredTo is, per changelog partition of a persistent store, the
 	// changelog end its restore reached: its checkpoint if nothing was
-	// written since.
+	// written since. reached is the same for every store.
 	restoredTo map[TopicPartition]int64
+	reached    map[TopicPartition]int64
 }
 
 // restoration is a task whose stores are being restored, or a standby
@@ -77,7 +78,8 @@ type storeRestore struct {
 
 func newChangelogReader(consumer ChangelogConsumer, admin Admin, group string, log *slog.Logger, listener RestoreListener, committedOnly bool, progressEvery time.Duration) *ChangelogReader {
 	return &ChangelogReader{consumer: consumer, admin: admin, group: group, log: log, listener: listener, committedOnly: committedOnly,
-		progressEvery: progressEvery, restoring: map[processor.TaskID]*restoration{}, restoredTo: map[TopicPartition]int64{}}
+		progressEvery: progressEvery, restoring: map[processor.TaskID]*restoration{}, restoredTo: map[TopicPartition]int64{},
+		reached: map[TopicPartition]int64{}}
 }
 
 func (sr *storeRestore) event(id processor.TaskID, tp TopicPartition) RestoreEvent {
@@ -300,6 +302,38 @@ func (r *ChangelogReader) Promote(ctx context.Context, tk *task.Task) (bool, err
 	return false, nil
 }
 
+// RecycleToStandby makes tk, an active task just recycled (task.Recycle)
+// after a clean commit, a standby task whose stores follow their
+// changelogs from where they are: the end the task's restore reached or
+// what its own writes made the end (acked), whichever is later. Nothing is
+// wiped or restored again.
+func (r *ChangelogReader) RecycleToStandby(tk *task.Task, acked func(TopicPartition) int64) {
+	rs := &restoration{tk: tk, stores: map[TopicPartition]*storeRestore{}, standby: true}
+	add := map[string]map[int32]kgo.Offset{}
+	now := time.Now()
+	for store, topic := range followed(tk) {
+		tp := TopicPartition{Topic: topic, Partition: tk.ID().Partition}
+		st, _ := tk.Store(store)
+		rr, ok := st.(stateproto.Restorer)
+		if !ok {
+			continue
+		}
+		pos := max(r.reached[tp], acked(tp), 0)
+		rs.stores[tp] = &storeRestore{name: store, r: rr, start: pos, next: pos, end: math.MaxInt64, began: now, logged: now, from: "its active task"}
+		if st.Persistent() {
+			r.restoredTo[tp] = pos
+		}
+		if add[topic] == nil {
+			add[topic] = map[int32]kgo.Offset{}
+		}
+		add[topic][tp.Partition] = kgo.NewOffset().At(pos)
+	}
+	r.restoring[tk.ID()] = rs
+	if len(add) > 0 {
+		r.consumer.AddConsumePartitions(add)
+	}
+}
+
 // Positions returns, for each changelog partition of tk's stores that the
 // reader follows, the offset it reads next.
 func (r *ChangelogReader) Positions(id processor.TaskID) map[TopicPartition]int64 {
@@ -350,6 +384,7 @@ func (r *ChangelogReader) restoreStart(tk *task.Task, sr *storeRestore, cp map[c
 }
 
 func (r *ChangelogReader) endRestore(id processor.TaskID, tp TopicPartition, sr *storeRestore) {
+	r.reached[tp] = sr.next
 	if r.listener != nil {
 		r.listener.OnRestoreEnd(sr.event(id, tp))
 	}

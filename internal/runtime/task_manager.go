@@ -477,14 +477,49 @@ func (tm *TaskManager) OnRevoked(ctx context.Context, _ *kgo.Client, revoked map
 
 // revoke is the one path of a revocation. The caller holds mu.
 func (tm *TaskManager) revoke(ctx context.Context, tasks []*task.Task) {
+	running := map[processor.TaskID]bool{}
 	for _, tk := range tasks {
+		running[tk.ID()] = tk.State() == task.Running
 		_ = tk.Suspend() // a Restoring or Running task stops; a closed one has gone already
 	}
 	clean, err := tm.commit.release(ctx, tasks)
 	if err != nil && tm.mu.fatal == nil {
 		tm.mu.fatal = err
 	}
-	tm.closeTasks(tasks, clean && err == nil, "revoked")
+	clean = clean && err == nil
+	// The assignment that revoked the tasks may keep some here as
+	// standbys: those keep their stores, which hold what was committed.
+	tm.applyPending()
+	var closing []*task.Task
+	for _, tk := range tasks {
+		if !clean || !running[tk.ID()] || !tm.mu.wanted[tk.ID()] || !tm.recycle(tk) {
+			closing = append(closing, tk)
+		}
+	}
+	tm.closeTasks(closing, clean, "revoked")
+}
+
+// recycle turns a revoked, committed active task into a standby task, its
+// stores open and up to date; false if it cannot be (it is then closed).
+// The caller holds mu.
+func (tm *TaskManager) recycle(tk *task.Task) bool {
+	id := tk.ID()
+	if tm.mu.tasks[id] != tk || len(followed(tk)) == 0 {
+		return false
+	}
+	tm.rt.cfg.Hooks.TaskClosing(tk)
+	if err := tk.Recycle(); err != nil {
+		tm.log.Warn("recycling a revoked task into a standby; closing it", "task", id.String(), "error", err)
+		return false
+	}
+	tm.reader.Unregister(tk)
+	tm.reader.RecycleToStandby(tk, tm.coll.AckedEnd)
+	tm.forgetInputs(id)
+	delete(tm.mu.tasks, id)
+	tm.mu.standbys[id] = tk
+	tm.hook(tm.rt.cfg.Hooks.StandbyOpened, tk)
+	tm.log.Info("task revoked; kept as a standby", "task", id.String())
+	return true
 }
 
 // OnLost is the group's OnPartitionsLost: the tasks are closed without a
@@ -523,23 +558,29 @@ func (tm *TaskManager) closeTasks(tasks []*task.Task, clean bool, why string) {
 		}
 		tm.reader.WriteCheckpoint(tk.StateDir(), cp)
 		tm.unlockDir(id)
-		if tm.mu.paused[id] {
-			tm.client.ResumeFetchPartitions(tm.mu.inputs[id])
-			delete(tm.mu.paused, id)
-		}
-		var tps []TopicPartition
-		for topic, ps := range tm.mu.inputs[id] {
-			for _, p := range ps {
-				tp := TopicPartition{Topic: topic, Partition: p}
-				delete(tm.mu.byTP, tp)
-				tps = append(tps, tp)
-			}
-		}
-		tm.commit.forget(tps)
-		delete(tm.mu.inputs, id)
+		tm.forgetInputs(id)
 		delete(tm.mu.tasks, id)
 		tm.log.Info("task "+why, "task", id.String(), "clean", clean)
 	}
+}
+
+// forgetInputs forgets a task's input partitions, resuming the paused
+// ones. The caller holds mu.
+func (tm *TaskManager) forgetInputs(id processor.TaskID) {
+	if tm.mu.paused[id] {
+		tm.client.ResumeFetchPartitions(tm.mu.inputs[id])
+		delete(tm.mu.paused, id)
+	}
+	var tps []TopicPartition
+	for topic, ps := range tm.mu.inputs[id] {
+		for _, p := range ps {
+			tp := TopicPartition{Topic: topic, Partition: p}
+			delete(tm.mu.byTP, tp)
+			tps = append(tps, tp)
+		}
+	}
+	tm.commit.forget(tps)
+	delete(tm.mu.inputs, id)
 }
 
 func (tm *TaskManager) unlockDir(id processor.TaskID) {

@@ -250,6 +250,31 @@ func (t *Task) initNodes() error {
 // caller commits or abandons its work, then closes it.
 func (t *Task) Suspend() error { return t.transition(Suspended) }
 
+// Recycle turns a Suspended task whose work is committed into one that
+// keeps only its open stores, Restoring, as a standby task is (Kafka
+// Streams recycles a revoked active task into a standby the same way): its
+// processors are closed and made anew for when it runs again, its buffered
+// records, punctuation schedules and stream time dropped.
+func (t *Task) Recycle() error {
+	if t.state != Suspended {
+		return fmt.Errorf("task %s: cannot recycle a %v task", t.cfg.ID, t.state)
+	}
+	errs := t.closeNodes()
+	t.nodesInit = false
+	for _, in := range t.inputs {
+		in.q.Clear()
+	}
+	t.inputs, t.byTP, t.last, t.buffered = nil, map[TopicPartition]*input{}, nil, 0
+	t.schedules, t.due = nil, nil
+	t.streamTime, t.streamTimeT = unknown, time.Time{}
+	t.current, t.hasCurrent, t.commitRequested = processor.NoRecord, false, false
+	if err := t.buildNodes(); err != nil {
+		errs = append(errs, err)
+	}
+	t.state = Restoring
+	return errors.Join(errs...)
+}
+
 // Reads reports whether the task reads topic (a cluster topic name).
 func (t *Task) Reads(topic string) bool { return t.sourceFor(topic) != nil }
 

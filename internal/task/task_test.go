@@ -286,3 +286,41 @@ func TestFailedRecordIsNotConsumed(t *testing.T) {
 	require.NoError(t, tk.Skip("a", 3, 1)) // the handler chose to go on
 	require.Equal(t, int64(2), tk.ConsumedOffsets()[a])
 }
+
+// A revoked task kept as a standby (Recycle) closes its processors, keeps
+// its open stores with what they hold, drops its buffered records and
+// stream time, and runs again with new processors when promoted.
+func TestRecycleKeepsTheStoresAndRenewsTheProcessors(t *testing.T) {
+	t.Parallel()
+	var log []string
+	tk := build(t, &log, nil)
+	require.NoError(t, tk.Init())
+	require.NoError(t, tk.CompleteRestoration())
+	defer tk.Close()
+	st, _ := tk.Store("s")
+	kv := st.(state.KeyValueStore[string, string])
+	require.NoError(t, kv.Put("kept", "v"))
+	require.NoError(t, tk.AddRecord(raw("a", 10, "x", 5)))
+	_, err := tk.Process()
+	require.NoError(t, err)
+	require.NoError(t, tk.AddRecord(raw("a", 11, "x", 6))) // buffered, not processed
+
+	require.Error(t, tk.Recycle(), "only a suspended task is recycled")
+	require.NoError(t, tk.Suspend())
+	require.NoError(t, tk.Recycle())
+	require.Equal(t, task.Restoring, tk.State())
+	require.Equal(t, []string{"init", "close"}, log, "its processors are closed")
+	require.Zero(t, tk.Buffered(), "its buffered records are dropped: the next owner reads them again")
+	v, ok, err := kv.Get("kept")
+	require.NoError(t, err)
+	require.True(t, ok, "the store stays open with what it holds")
+	require.Equal(t, "v", v)
+
+	require.NoError(t, tk.CompleteRestoration(), "promoted again")
+	require.Equal(t, []string{"init", "close", "init"}, log, "with a new processor")
+	require.NoError(t, tk.AddRecord(raw("a", 20, "x", 9)))
+	ok, err = tk.Process()
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, tk.StreamTime().Equal(time.Unix(9, 0)))
+}
