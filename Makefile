@@ -10,6 +10,7 @@ setup:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	dpkg -s librocksdb-dev >/dev/null 2>&1 || missing="$$missing librocksdb-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -58,7 +59,7 @@ bench-micro:
 # fuzz runs each fuzzer for FUZZTIME (default 10s).
 FUZZTIME ?= 10s
 fuzz:
-	@for pkg in ./serde/ ./state/ ./internal/checkpoint/ ./kstream/; do \
+	@for pkg in ./serde/ ./state/ ./internal/checkpoint/ ./kstream/ ./iq/; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -166,6 +166,10 @@ func (a *App) Close() error {
 	return nil
 }
 
+// ApplicationServer returns the instance's Config.ApplicationServer, ""
+// if it advertises none.
+func (a *App) ApplicationServer() string { return a.cfg.ApplicationServer }
+
 // State returns the app's state. It is safe to call from any goroutine.
 func (a *App) State() State { return State(a.rt.State()) }
 

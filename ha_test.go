@@ -1,7 +1,9 @@
 package streams_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,6 +71,40 @@ func (c *haCounter) Process(rec processor.Record[string, string]) error {
 
 func (c *haCounter) Close() error { return nil }
 
+// childServer waits for the "HTTP <host:port>" line of a child's output.
+func childServer(t *testing.T, ch *child) string {
+	t.Helper()
+	var addr string
+	until(t, 10*time.Second, func() bool {
+		for _, l := range strings.Split(ch.out.String(), "\n") {
+			if a, ok := strings.CutPrefix(l, "HTTP "); ok {
+				addr = a
+				return true
+			}
+		}
+		return false
+	}, "%s serves HTTP", ch.name)
+	return addr
+}
+
+// curlKey asks server, with curl (a client nobody here wrote), for key's
+// count in the store "counts".
+func curlKey(t *testing.T, server, key string, query ...string) (res struct {
+	Host  string `json:"host"`
+	Stale bool   `json:"stale"`
+	Value int64  `json:"value"`
+}) {
+	t.Helper()
+	url := "http://" + server + "/stores/counts/keys/" + key
+	if len(query) > 0 {
+		url += "?" + strings.Join(query, "&")
+	}
+	out, err := exec.Command("curl", "-sS", "--fail-with-body", "--max-time", "10", url).CombinedOutput()
+	require.NoError(t, err, "curl: %s", out)
+	require.NoError(t, json.Unmarshal(out, &res), "%s", out)
+	return res
+}
+
 // haOutput reads "out": per key, its counts in order and the instances
 // that wrote them.
 func haOutput(t *testing.T, c *embedded.Cluster) (counts map[string][]int64, by map[string][]string) {
@@ -116,7 +152,7 @@ func testFailover(t *testing.T, exactlyOnce bool) {
 	// A low acceptable lag: an instance without a task's state does not
 	// count as caught up on it, even with this test's small changelogs.
 	env := []string{"STREAMS_CHILD_TOPOLOGY=ha", "STREAMS_STANDBYS=1", "STREAMS_SESSION_TIMEOUT=1s", "STREAMS_TXN_TIMEOUT=2s",
-		"STREAMS_ACCEPTABLE_LAG=100", "STREAMS_PROBING=500ms"}
+		"STREAMS_ACCEPTABLE_LAG=100", "STREAMS_PROBING=500ms", "STREAMS_CHILD_HTTP=1"}
 	if exactlyOnce {
 		env = append(env, "STREAMS_CHILD_EOS=1")
 	}
@@ -163,12 +199,40 @@ func testFailover(t *testing.T, exactlyOnce bool) {
 		}
 	}
 	require.NotEmpty(t, victimKeys, "P1 runs a task")
+	servers := map[string]string{}
+	for name, p := range procs {
+		servers[name] = childServer(t, p)
+	}
+	// curl to P2 for a key P1 holds: forwarded, answered by P1.
+	victim := victimKeys[0]
+	got := curlKey(t, servers["P2"], victim)
+	require.Equal(t, servers["P1"], got.Host, "P1 answers for its key %s", victim)
+	require.False(t, got.Stale)
+	require.Equal(t, int64(perKey), got.Value)
+	// The standby of the key's task has read the last commit: a stale
+	// read on P2 or P3 (their own copies) sees it.
+	until(t, 10*time.Second, func() bool {
+		for _, asked := range []string{"P2", "P3"} {
+			if got := curlKey(t, servers[asked], victim, "stale=true"); got.Host == servers[asked] && got.Value == int64(perKey) {
+				return true
+			}
+		}
+		return false
+	}, "a standby of %s has its count", victim)
 	before := map[string]int{}
 	for _, name := range []string{"P2", "P3"} {
 		before[name] = len(procs[name].out.String())
 	}
 	require.NoError(t, procs["P1"].cmd.Process.Signal(syscall.SIGKILL))
 	_ = procs["P1"].cmd.Wait()
+	// At once, before the group notices the kill: the key's owner is gone,
+	// and the instance holding its standby answers, marked stale.
+	for _, asked := range []string{"P2", "P3"} {
+		got := curlKey(t, servers[asked], victim)
+		require.True(t, got.Stale, "asked %s: a standby answers while P1 is gone: %+v", asked, got)
+		require.NotEqual(t, servers["P1"], got.Host)
+		require.Equal(t, int64(perKey), got.Value, "the standby has every committed count")
+	}
 	for range 3 {
 		round()
 	}

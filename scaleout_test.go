@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -22,6 +24,8 @@ import (
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/embedded"
+	"github.com/gostreams/streams/iq"
+	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/state/rocksdb"
 )
@@ -126,6 +130,18 @@ func childMain(name string) int {
 		// over the group member of the process it replaces at once.
 		cfg.ClientOptions = append(cfg.ClientOptions, kgo.InstanceID(id))
 	}
+	var ln net.Listener
+	if os.Getenv("STREAMS_CHILD_HTTP") != "" {
+		// The interactive-query handler (package iq) on a port of its own,
+		// which is the app's ApplicationServer: "HTTP <host:port>".
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer ln.Close()
+		cfg.ApplicationServer = ln.Addr().String()
+	}
 	if os.Getenv("STREAMS_PRINT_LAG") != "" {
 		// "STATE <unix ns> <new state>" on every change of the app's state.
 		cfg.OnStateChange = func(_, s streams.State) { fmt.Printf("STATE %d %v\n", time.Now().UnixNano(), s) }
@@ -134,6 +150,20 @@ func childMain(name string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if ln != nil {
+		h, err := iq.New(app, iq.Config{Logger: cfg.Logger, ForwardTimeout: 500 * time.Millisecond})
+		if err == nil {
+			err = iq.KeyValue[string, int64](h, "counts", iq.StringKeys(), serde.String())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		fmt.Printf("HTTP %s\n", ln.Addr())
 	}
 	if os.Getenv("STREAMS_PRINT_LAG") != "" {
 		// "LAG <store> <partition> <kind> <lag>" for every local copy of a

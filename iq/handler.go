@@ -22,13 +22,13 @@ import (
 // answers such a request from its own stores and never forwards it again.
 const HeaderForwarded = "X-Streams-Forwarded"
 
-// Config configures a Handler. Server is required; the zero value of every
-// other field means its documented default.
+// Config configures a Handler. The zero value of every field means its
+// documented default.
 type Config struct {
-	// Server is this instance's "host:port" as the app advertises it: the
-	// app's streams.Config.ApplicationServer, where this handler is served
-	// (an App does not tell its own). Answers name it as their "host", and
-	// the handler never forwards a request to it. Required.
+	// Server is this instance's "host:port" as the app advertises it,
+	// where this handler is served. Answers name it as their "host", and
+	// the handler never forwards a request to it. Default: the app's
+	// streams.Config.ApplicationServer, which must then be set.
 	Server string
 	// Prefix is the path the handler is mounted at, ending in '/', the same
 	// on every instance: mux.Handle("/iq/", h) with Prefix "/iq/" serves
@@ -79,7 +79,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("iq: Config.%s: "+format, append([]any{field}, args...)...))
 	}
 	if c.Server == "" {
-		bad("Server", "is required: give the app's Config.ApplicationServer, \"host:port\"")
+		bad("Server", "is required: set the app's Config.ApplicationServer (\"host:port\") or this field")
 	} else if _, _, err := net.SplitHostPort(c.Server); err != nil {
 		bad("Server", "%q is not \"host:port\": %v", c.Server, err)
 	}
@@ -116,6 +116,9 @@ type Handler struct {
 func New(app *streams.App, cfg Config) (*Handler, error) {
 	if app == nil {
 		return nil, errors.New("iq: New was given a nil app")
+	}
+	if cfg.Server == "" {
+		cfg.Server = app.ApplicationServer()
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

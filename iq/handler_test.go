@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -395,7 +396,6 @@ func TestHandlerServesEveryStoreTypeOfOneApp(t *testing.T) {
 			cfg  iq.Config
 			says string
 		}{
-			{iq.Config{}, "Config.Server: is required"},
 			{iq.Config{Server: "nohost"}, `Config.Server: "nohost" is not "host:port"`},
 			{iq.Config{Server: addr, Prefix: "iq/"}, "Config.Prefix"},
 			{iq.Config{Server: addr, Prefix: "/{x}/"}, "Config.Prefix"},
@@ -407,6 +407,14 @@ func TestHandlerServesEveryStoreTypeOfOneApp(t *testing.T) {
 		}
 		_, err := iq.New(nil, iq.Config{Server: addr})
 		require.ErrorContains(t, err, "nil app")
+		// Server defaults to the app's ApplicationServer.
+		hd, err := iq.New(app, iq.Config{Logger: quiet})
+		require.NoError(t, err)
+		require.NoError(t, iq.KeyValue[string, string](hd, "counts", iq.StringKeys(), serde.String()))
+		rec := httptest.NewRecorder()
+		hd.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/stores", nil))
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Contains(t, rec.Body.String(), `"host":"`+app.ApplicationServer()+`"`)
 	})
 
 	// Optional: the same answer through curl, where it is installed (the
