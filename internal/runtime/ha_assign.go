@@ -26,7 +26,10 @@ import (
 //  1. A balanced target for every task (haPlan.balancedTargets): quotas by
 //     threads, sticky to the previous active owner, each sub-topology
 //     spread (no instance above its share of one, rounded up), and the
-//     tasks that move sent where their state already is.
+//     tasks that move sent where their state already is; then, if need
+//     be, changed as little as possible so that every instance is within
+//     one task of its share of each sub-topology, of the stateful tasks
+//     and of all tasks (haPlan.boundTargets).
 //  2. The actives (haPlan.placeActives): a stateful task whose target is
 //     not caught up stays on a caught-up instance (it is parked).
 //  3. The standbys (haPlan.placeStandbys): on instances that have the
