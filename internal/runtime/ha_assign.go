@@ -897,20 +897,20 @@ func (p *haPlan) boundTargets() {
 		}
 	}
 
+	count, state := make([]int, nc), make([]int, nc)
+	per := make([][]int, nc)
+	for c := range per {
+		per[c] = make([]int, len(subs))
+	}
+	for ti, c := range p.target {
+		si := subIdx[p.tasks[ti].sub]
+		count[c]++
+		per[c][si]++
+		if statefulSub[si] {
+			state[c]++
+		}
+	}
 	within := func() bool {
-		count, state := make([]int, nc), make([]int, nc)
-		per := make([][]int, nc)
-		for c := range per {
-			per[c] = make([]int, len(subs))
-		}
-		for ti, c := range p.target {
-			si := subIdx[p.tasks[ti].sub]
-			count[c]++
-			per[c][si]++
-			if statefulSub[si] {
-				state[c]++
-			}
-		}
 		in := func(x, total, c int) bool {
 			lo, hi := p.shareBounds(total, c)
 			return lo <= x && x <= hi
@@ -932,7 +932,9 @@ func (p *haPlan) boundTargets() {
 	}
 
 	// The network: task -> (client, sub-topology) -> (client, stateful or
-	// stateless) -> client -> sink, the bounds on the inner edges.
+	// stateless) -> client -> sink, the bounds on the inner edges. It
+	// starts from the targets (each edge's flow clamped to its bounds), so
+	// only what they break is routed anew: few augmentations.
 	ns := len(subs)
 	taskNode := func(ti int) int { return ti }
 	subNode := func(c, si int) int { return n + c*ns + si }
@@ -953,17 +955,18 @@ func (p *haPlan) boundTargets() {
 		for c := range nc {
 			taskEdge[ti][c] = f.bounded(taskNode(ti), subNode(c, si), 0, 1, p.moveCost(ti, c))
 		}
+		f.preload(taskEdge[ti][p.target[ti]], 1)
 	}
 	for c := range nc {
 		for si, s := range subs {
 			lo, hi := p.shareBounds(p.subN[s], c)
-			f.bounded(subNode(c, si), kindNode(c, statefulSub[si]), lo, hi, 0)
+			f.preload(f.bounded(subNode(c, si), kindNode(c, statefulSub[si]), lo, hi, 0), per[c][si])
 		}
 		lo, hi := p.shareBounds(nState, c)
-		f.bounded(kindNode(c, true), clientNode(c), lo, hi, 0)
-		f.bounded(kindNode(c, false), clientNode(c), 0, n, 0)
+		f.preload(f.bounded(kindNode(c, true), clientNode(c), lo, hi, 0), state[c])
+		f.preload(f.bounded(kindNode(c, false), clientNode(c), 0, n, 0), count[c]-state[c])
 		lo, hi = p.shareBounds(n, c)
-		f.bounded(clientNode(c), sink, lo, hi, 0)
+		f.preload(f.bounded(clientNode(c), sink, lo, hi, 0), count[c])
 	}
 	f.bounded(sink, -1, n, n, 0)
 	if !f.feasible() {
@@ -997,13 +1000,16 @@ func (p *haPlan) moveCost(ti, c int) int {
 // flow is a min-cost flow with lower bounds on edges, solved as a
 // circulation: the lower bounds become demands, met from a super source
 // to a super sink by successive shortest paths (Bellman-Ford, as the
-// residual costs can be negative). The networks are small, a node per
-// task and a few per client.
+// residual costs can be negative). The flow may start from a preloaded
+// one that has no negative cycle in its residual graph (boundTargets'
+// carries flow on cost-0 edges only), so that only the imbalance it
+// leaves is routed.
 type flow struct {
 	adj    [][]int // per node: edge indexes, in the order added
 	to     []int   // per edge; edge e^1 is e's reverse
 	cap    []int   // per edge: residual capacity
 	cost   []int   // per edge
+	lower  []int   // per edge: its lower bound (0 for reverse edges)
 	excess []int   // per node: lower bounds coming in minus going out
 }
 
@@ -1030,9 +1036,17 @@ func (f *flow) bounded(u, v, lo, hi, cost int) int {
 	f.to = append(f.to, v, u)
 	f.cap = append(f.cap, hi-lo, 0)
 	f.cost = append(f.cost, cost, -cost)
+	f.lower = append(f.lower, lo, 0)
 	f.adj[u] = append(f.adj[u], e)
 	f.adj[v] = append(f.adj[v], e+1)
 	return e
+}
+
+// preload sets the flow on edge e (from bounded) to x, clamped to its
+// bounds.
+func (f *flow) preload(e, x int) {
+	x = min(max(x-f.lower[e], 0), f.cap[e]+f.cap[e^1])
+	f.cap[e], f.cap[e^1] = f.cap[e]+f.cap[e^1]-x, x
 }
 
 // used says whether edge e carries flow above its lower bound.
@@ -1042,6 +1056,12 @@ func (f *flow) used(e int) bool { return f.cap[e^1] > 0 }
 // could.
 func (f *flow) feasible() bool {
 	src, dst := len(f.adj)-2, len(f.adj)-1
+	// What each node still lacks: its lower bounds' excess plus the
+	// preloaded flow in, less the preloaded flow out.
+	for e := 0; e < len(f.to); e += 2 {
+		f.excess[f.to[e]] += f.cap[e^1]
+		f.excess[f.to[e^1]] -= f.cap[e^1]
+	}
 	need := 0
 	for v, x := range f.excess[:src] {
 		switch {
