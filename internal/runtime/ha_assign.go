@@ -26,7 +26,10 @@ import (
 //  1. A balanced target for every task (haPlan.balancedTargets): quotas by
 //     threads, sticky to the previous active owner, each sub-topology
 //     spread (no instance above its share of one, rounded up), and the
-//     tasks that move sent where their state already is.
+//     tasks that move sent where their state already is; then, if need
+//     be, changed as little as possible so that every instance is within
+//     one task of its share of each sub-topology, of the stateful tasks
+//     and of all tasks (haPlan.boundTargets).
 //  2. The actives (haPlan.placeActives): a stateful task whose target is
 //     not caught up stays on a caught-up instance (it is parked).
 //  3. The standbys (haPlan.placeStandbys): on instances that have the
@@ -141,6 +144,7 @@ func assignHA(tasks []taskKey, stateful map[taskKey]bool, clients []haClient, cf
 		return haAssignment{active: map[string][]taskKey{}, standby: map[string][]taskKey{}, warmup: map[string][]taskKey{}}
 	}
 	p.balancedTargets()
+	p.boundTargets()
 	p.placeActives()
 	p.placeStandbys()
 	probe := p.placeWarmups()
@@ -837,4 +841,274 @@ func spreadTasks(m int, tasks []taskKey, claims []map[taskKey]int, others []int)
 		slices.SortFunc(out[i], compareTasks)
 	}
 	return out
+}
+
+// shareBounds returns the floor and ceiling of client c's share by threads
+// of n tasks.
+func (p *haPlan) shareBounds(n, c int) (lo, hi int) {
+	lo = n * p.threads[c] / p.total
+	hi = lo
+	if n*p.threads[c]%p.total > 0 {
+		hi++
+	}
+	return lo, hi
+}
+
+// boundTargets makes the balanced targets keep three bounds at once, each
+// within one task of the client's share by threads: of every sub-topology,
+// of the stateful tasks, and of all tasks. balancedTargets keeps the first
+// (its ceiling) and the last, but fills the quotas with any task, so one
+// client could end up with the stateless tasks only: with 3 equal clients,
+// 4 stateful and 4 stateless tasks, 2/2/0 stateful within quotas 3/3/2.
+// Kafka Streams balances the stateful tasks first, on their own, then
+// evens out the totals with the stateless ones.
+//
+// If the targets break a bound, they are changed as little as a min-cost
+// flow can: a task keeps its target for free, and moving it costs more
+// when it leaves its previous owner or goes where it is not caught up. The
+// bounds per client are laminar (a sub-topology within the stateful tasks
+// or the stateless ones, those within all), and each task goes to one
+// client, so the constraints are totally unimodular and the fractional
+// assignment, share by threads of everything, proves that an integral one
+// exists.
+//
+// The stateful bound counts the tasks of the sub-topologies that have
+// state, which are the stateful tasks: a sub-topology's tasks share its
+// stores. (Should a caller mark only some of a sub-topology's tasks
+// stateful, the sub-topology counts as stateful; otherwise its bound and
+// the stateful one would cross and no integral assignment need exist.)
+func (p *haPlan) boundTargets() {
+	n, nc := len(p.tasks), len(p.clients)
+	subs := slices.Sorted(maps.Keys(p.subN))
+	subIdx := make(map[int]int, len(subs))
+	for i, s := range subs {
+		subIdx[s] = i
+	}
+	statefulSub := make([]bool, len(subs))
+	for ti, st := range p.state {
+		if st {
+			statefulSub[subIdx[p.tasks[ti].sub]] = true
+		}
+	}
+	nState := 0
+	for ti := range p.tasks {
+		if statefulSub[subIdx[p.tasks[ti].sub]] {
+			nState++
+		}
+	}
+
+	count, state := make([]int, nc), make([]int, nc)
+	per := make([][]int, nc)
+	for c := range per {
+		per[c] = make([]int, len(subs))
+	}
+	for ti, c := range p.target {
+		si := subIdx[p.tasks[ti].sub]
+		count[c]++
+		per[c][si]++
+		if statefulSub[si] {
+			state[c]++
+		}
+	}
+	within := func() bool {
+		in := func(x, total, c int) bool {
+			lo, hi := p.shareBounds(total, c)
+			return lo <= x && x <= hi
+		}
+		for c := range nc {
+			if !in(count[c], n, c) || !in(state[c], nState, c) {
+				return false
+			}
+			for si, s := range subs {
+				if !in(per[c][si], p.subN[s], c) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if within() {
+		return
+	}
+
+	// The network: task -> (client, sub-topology) -> (client, stateful or
+	// stateless) -> client -> sink, the bounds on the inner edges. It
+	// starts from the targets (each edge's flow clamped to its bounds), so
+	// only what they break is routed anew: few augmentations.
+	ns := len(subs)
+	taskNode := func(ti int) int { return ti }
+	subNode := func(c, si int) int { return n + c*ns + si }
+	kindNode := func(c int, state bool) int {
+		if state {
+			return n + nc*ns + 2*c + 1
+		}
+		return n + nc*ns + 2*c
+	}
+	clientNode := func(c int) int { return n + nc*ns + 2*nc + c }
+	sink := n + nc*ns + 3*nc
+	f := newFlow(sink + 1)
+	taskEdge := make([][]int, n) // per task, per client: its edge
+	for ti := range n {
+		f.bounded(-1, taskNode(ti), 1, 1, 0)
+		si := subIdx[p.tasks[ti].sub]
+		taskEdge[ti] = make([]int, nc)
+		for c := range nc {
+			taskEdge[ti][c] = f.bounded(taskNode(ti), subNode(c, si), 0, 1, p.moveCost(ti, c))
+		}
+		f.preload(taskEdge[ti][p.target[ti]], 1)
+	}
+	for c := range nc {
+		for si, s := range subs {
+			lo, hi := p.shareBounds(p.subN[s], c)
+			f.preload(f.bounded(subNode(c, si), kindNode(c, statefulSub[si]), lo, hi, 0), per[c][si])
+		}
+		lo, hi := p.shareBounds(nState, c)
+		f.preload(f.bounded(kindNode(c, true), clientNode(c), lo, hi, 0), state[c])
+		f.preload(f.bounded(kindNode(c, false), clientNode(c), 0, n, 0), count[c]-state[c])
+		lo, hi = p.shareBounds(n, c)
+		f.preload(f.bounded(clientNode(c), sink, lo, hi, 0), count[c])
+	}
+	f.bounded(sink, -1, n, n, 0)
+	if !f.feasible() {
+		return // cannot happen (see above); the targets stay as they are
+	}
+	for ti := range n {
+		for c := range nc {
+			if f.used(taskEdge[ti][c]) {
+				p.target[ti] = c
+			}
+		}
+	}
+}
+
+// moveCost is what boundTargets pays to give task ti to client c: nothing
+// for its target, then less for its previous owner and for a client that
+// is caught up on it (or any client, for a stateless task).
+func (p *haPlan) moveCost(ti, c int) int {
+	switch {
+	case p.target[ti] == c:
+		return 0
+	case p.owner[ti] == c:
+		return 2
+	case !p.state[ti] || p.caughtUp(c, ti):
+		return 3
+	default:
+		return 5
+	}
+}
+
+// flow is a min-cost flow with lower bounds on edges, solved as a
+// circulation: the lower bounds become demands, met from a super source
+// to a super sink by successive shortest paths (Bellman-Ford, as the
+// residual costs can be negative). The flow may start from a preloaded
+// one that has no negative cycle in its residual graph (boundTargets'
+// carries flow on cost-0 edges only), so that only the imbalance it
+// leaves is routed.
+type flow struct {
+	adj    [][]int // per node: edge indexes, in the order added
+	to     []int   // per edge; edge e^1 is e's reverse
+	cap    []int   // per edge: residual capacity
+	cost   []int   // per edge
+	lower  []int   // per edge: its lower bound (0 for reverse edges)
+	excess []int   // per node: lower bounds coming in minus going out
+}
+
+func newFlow(nodes int) *flow {
+	return &flow{adj: make([][]int, nodes+2), excess: make([]int, nodes+2)}
+}
+
+// bounded adds an edge u -> v carrying between lo and hi units at cost
+// per unit, and returns its index; -1 as u or v stands for nothing: the
+// edge only adds a demand (lo = hi) on its other end.
+func (f *flow) bounded(u, v, lo, hi, cost int) int {
+	if u < 0 || v < 0 {
+		if u >= 0 {
+			f.excess[u] -= lo
+		}
+		if v >= 0 {
+			f.excess[v] += lo
+		}
+		return -1
+	}
+	f.excess[v] += lo
+	f.excess[u] -= lo
+	e := len(f.to)
+	f.to = append(f.to, v, u)
+	f.cap = append(f.cap, hi-lo, 0)
+	f.cost = append(f.cost, cost, -cost)
+	f.lower = append(f.lower, lo, 0)
+	f.adj[u] = append(f.adj[u], e)
+	f.adj[v] = append(f.adj[v], e+1)
+	return e
+}
+
+// preload sets the flow on edge e (from bounded) to x, clamped to its
+// bounds.
+func (f *flow) preload(e, x int) {
+	x = min(max(x-f.lower[e], 0), f.cap[e]+f.cap[e^1])
+	f.cap[e], f.cap[e^1] = f.cap[e]+f.cap[e^1]-x, x
+}
+
+// used says whether edge e carries flow above its lower bound.
+func (f *flow) used(e int) bool { return f.cap[e^1] > 0 }
+
+// feasible meets every demand at the least cost, and says whether it
+// could.
+func (f *flow) feasible() bool {
+	src, dst := len(f.adj)-2, len(f.adj)-1
+	// What each node still lacks: its lower bounds' excess plus the
+	// preloaded flow in, less the preloaded flow out.
+	for e := 0; e < len(f.to); e += 2 {
+		f.excess[f.to[e]] += f.cap[e^1]
+		f.excess[f.to[e^1]] -= f.cap[e^1]
+	}
+	need := 0
+	for v, x := range f.excess[:src] {
+		switch {
+		case x > 0:
+			f.bounded(src, v, 0, x, 0)
+			need += x
+		case x < 0:
+			f.bounded(v, dst, 0, -x, 0)
+		}
+	}
+	nodes := len(f.adj)
+	dist := make([]int, nodes)
+	via := make([]int, nodes)
+	queued := make([]bool, nodes)
+	for need > 0 {
+		for v := range dist {
+			dist[v], via[v] = math.MaxInt, -1
+		}
+		dist[src] = 0
+		queue := []int{src}
+		queued[src] = true
+		for len(queue) > 0 {
+			u := queue[0]
+			queue = queue[1:]
+			queued[u] = false
+			for _, e := range f.adj[u] {
+				if v := f.to[e]; f.cap[e] > 0 && dist[u]+f.cost[e] < dist[v] {
+					dist[v], via[v] = dist[u]+f.cost[e], e
+					if !queued[v] {
+						queued[v] = true
+						queue = append(queue, v)
+					}
+				}
+			}
+		}
+		if via[dst] < 0 {
+			return false
+		}
+		push := need
+		for v := dst; v != src; v = f.to[via[v]^1] {
+			push = min(push, f.cap[via[v]])
+		}
+		for v := dst; v != src; v = f.to[via[v]^1] {
+			f.cap[via[v]] -= push
+			f.cap[via[v]^1] += push
+		}
+		need -= push
+	}
+	return true
 }
