@@ -37,10 +37,12 @@ soak: setup
 # failover times a failover: an app process whose task holds a RocksDB store
 # of FAILOVER_KEYS keys (default 1000000) is SIGKILLed, and the survivor's
 # first output for that task is timed from the kill, with a standby replica
-# and without one. It prints a FAILOVER line with both times and their ratio.
+# and without one, with a FAILOVER_SESSION_TIMEOUT (default 1s) session
+# timeout. It prints a FAILOVER line with both times and their ratio.
 FAILOVER_KEYS ?= 1000000
+FAILOVER_SESSION_TIMEOUT ?= 1s
 failover: setup
-	STREAMS_FAILOVER_KEYS=$(FAILOVER_KEYS) $(GO) test -tags failover -run TestFailoverTimeWithAndWithoutAStandby -count=1 -timeout 60m -v . 2>&1 | grep -v '^ *\(LAG\|RESTORED\|STATE\) '
+	STREAMS_FAILOVER_KEYS=$(FAILOVER_KEYS) STREAMS_FAILOVER_SESSION_TIMEOUT=$(FAILOVER_SESSION_TIMEOUT) $(GO) test -tags failover -run TestFailoverTimeWithAndWithoutAStandby -count=1 -timeout 60m -v . 2>&1 | grep -v '^ *\(LAG\|RESTORED\|STATE\) '
 
 vet:
 	$(GO) vet ./...

@@ -34,7 +34,8 @@ func failoverKeys() int {
 // that task again, once with a standby replica on the survivor and once
 // without one (every instance counts as caught up, so no warm-up either:
 // the survivor restores the whole store). Both runs use a 1 s session
-// timeout, which bounds how soon the group notices the kill.
+// timeout (STREAMS_FAILOVER_SESSION_TIMEOUT changes it; the broker allows
+// 500 ms at least), which bounds how soon the group notices the kill.
 //
 // It prints both times from the kill, and also from the moment the
 // survivor started rebalancing (the group noticed the kill), which leaves
@@ -62,7 +63,11 @@ func failoverRun(t *testing.T, keys int, standby bool) (time.Duration, time.Dura
 	require.NoError(t, c.CreateTopic(ctx, "in", 1))
 	require.NoError(t, c.CreateTopic(ctx, "out", 1))
 	appID := fmt.Sprintf("failover-%v", standby)
-	env := []string{"STREAMS_CHILD_TOPOLOGY=ha", "STREAMS_CHILD_ROCKSDB=1", "STREAMS_SESSION_TIMEOUT=1s", "STREAMS_PRINT_LAG=1"}
+	session := os.Getenv("STREAMS_FAILOVER_SESSION_TIMEOUT")
+	if session == "" {
+		session = "1s"
+	}
+	env := []string{"STREAMS_CHILD_TOPOLOGY=ha", "STREAMS_CHILD_ROCKSDB=1", "STREAMS_SESSION_TIMEOUT=" + session, "STREAMS_PRINT_LAG=1"}
 	if standby {
 		env = append(env, "STREAMS_STANDBYS=1")
 	} else {
