@@ -5,13 +5,16 @@ GO ?= go
 
 # setup installs what a fresh Debian machine lacks: a C compiler for the race
 # detector and cgo, RocksDB 7.8 for state/rocksdb, kcat (a Kafka client the
-# end-to-end tests check us against), and the module's dependencies.
+# end-to-end tests check us against), PostgreSQL (the database sink's tests
+# start a real server of their own, internal/pgtest), and the module's
+# dependencies.
 setup:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	dpkg -s librocksdb-dev >/dev/null 2>&1 || missing="$$missing librocksdb-dev"; \
+	dpkg -s postgresql >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \

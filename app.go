@@ -114,7 +114,7 @@ func (a *App) runtimeConfig() runtime.Config {
 		ClientOptions: c.ClientOptions, RestoreProgressEvery: c.restoreProgressEvery,
 		NumStandbyReplicas: c.NumStandbyReplicas, AcceptableRecoveryLag: c.AcceptableRecoveryLag,
 		MaxWarmupReplicas: c.MaxWarmupReplicas, ProbingRebalanceInterval: c.ProbingRebalanceInterval,
-		Hooks: hooks,
+		TaskTimeout: c.TaskTimeout, Hooks: hooks,
 	}
 }
 

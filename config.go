@@ -44,6 +44,12 @@ type Config struct {
 	// instance's open transaction holds up read_committed consumers of its
 	// output. Default 10s, as in Kafka Streams.
 	TransactionTimeout time.Duration
+	// TaskTimeout is how long a task's commit into an external system (a
+	// database sink, topology.AddExternalSink) retries a failure that may
+	// pass, such as the database restarting, before its thread fails, as
+	// Kafka Streams' task.timeout.ms. The thread does not process while it
+	// retries. Default 5 minutes.
+	TaskTimeout time.Duration
 	// OffsetReset is where a partition with no committed offset starts,
 	// for sources that do not set their own (topology.Source.OffsetReset):
 	// topology.Earliest or topology.Latest. Default topology.Earliest, as
@@ -155,6 +161,9 @@ func (c Config) withDefaults() Config {
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = 10 * time.Second
 	}
+	if c.TaskTimeout == 0 {
+		c.TaskTimeout = 5 * time.Minute
+	}
 	if c.StoreCacheMaxBytes == 0 {
 		c.StoreCacheMaxBytes = state.DefaultCacheMaxBytes
 	}
@@ -225,6 +234,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProbingRebalanceInterval < 0 {
 		bad("ProbingRebalanceInterval", "is %v; use 0 for the default, or a positive duration", c.ProbingRebalanceInterval)
+	}
+	if c.TaskTimeout < 0 {
+		bad("TaskTimeout", "is %v; use 0 for the default, or a positive duration", c.TaskTimeout)
 	}
 	if c.TransactionTimeout < 0 {
 		bad("TransactionTimeout", "is %v; use 0 for the default, or a positive duration", c.TransactionTimeout)

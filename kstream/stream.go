@@ -154,6 +154,15 @@ func (s KStream[K, V]) to(topic string, choose func(processor.Record[K, V]) (str
 	}, s.node)
 }
 
+// ToExternal writes the stream to a system outside Kafka through an
+// external sink, such as one of sink/postgres (whose To calls this), which
+// commits with the stream's tasks; the stream ends there. Its node is
+// named as Process's, KSTREAM-PROCESSOR-<n>, unless named.
+func (s KStream[K, V]) ToExternal(sink topology.ExternalSink[K, V], named ...Named) {
+	name := s.sb.nameNoBurn(named, processorName)
+	topology.AddExternalSink(s.sb.b, name, sink, s.node)
+}
+
 // needSerdes records a problem for an operation that lacks a serde. nodes
 // are the topology nodes that will lack it, whose own reports of it Build
 // leaves out.

@@ -1,6 +1,7 @@
 package testdriver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -226,13 +227,21 @@ func (d *Driver) run() error {
 }
 
 // commit commits every task with the runtime's commit steps: the stores
-// hand over their writes (flushed to the backend and the changelog), and,
-// the commit having succeeded (nothing here can fail it), the tasks hear
-// so: store observers get their changes, as they would in an App.
+// hand over their writes (flushed to the backend and the changelog), the
+// external sinks (a database, topology.AddExternalSink) commit theirs with
+// the driver's input offsets, and, the commit having succeeded, the tasks
+// hear so: store observers get their changes, as they would in an App. An
+// external sink's failure is returned, not retried.
 func (d *Driver) commit() error {
 	var errs []error
 	for _, tk := range d.tasks {
 		errs = append(errs, tk.PrepareCommit())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, tk := range d.tasks {
+		errs = append(errs, tk.CommitExternal(context.Background()))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

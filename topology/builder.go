@@ -443,6 +443,7 @@ func (b *Builder) Build() (*Topology, error) {
 
 	subs := b.group()
 	globals := b.splitGlobals(subs)
+	problems = append(problems, checkExternal(subs)...)
 	for _, st := range subs {
 		for _, name := range st.Stores {
 			if t := b.stores[name].SourceTopic; t != "" && !slices.Contains(st.SourceTopics, t) {

@@ -84,6 +84,12 @@ func (b *Builder) group() []*graph.Subtopology {
 				st.Stores = append(st.Stores, s)
 			}
 		}
+		if n.External {
+			st.External = true
+		}
+		if n.StoredOffsets != nil {
+			st.StoredOffsets = n.StoredOffsets
+		}
 	}
 	for _, st := range subs {
 		slices.Sort(st.SourceTopics)

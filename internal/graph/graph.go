@@ -7,6 +7,7 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -134,7 +135,20 @@ type NodeDef struct {
 	New func(appID string) Node
 	// NewQueue, for sources, makes a record queue for one input partition.
 	NewQueue func(src Node, topic string, partition int32) Queue
+	// External marks a processor that writes to a system outside Kafka
+	// (topology.AddExternalSink) and implements
+	// processor.ExternalCommitter; System names that system.
+	External bool
+	System   string
+	// StoredOffsets, for an external sink that keeps its task's input
+	// offsets with its data, reads them.
+	StoredOffsets OffsetReader
 }
+
+// OffsetReader reads the input offsets an external sink stored for
+// partitions of the application appID: per partition, the offset of the
+// next record to read. A partition the sink has no offset for is left out.
+type OffsetReader func(ctx context.Context, appID string, partitions []processor.TopicPartition) (map[processor.TopicPartition]int64, error)
 
 // StoreDef is a state store of a topology.
 type StoreDef struct {
@@ -166,6 +180,13 @@ type Subtopology struct {
 	Patterns []*regexp.Regexp
 	// Stores used by its processors, sorted.
 	Stores []string
+	// StoredOffsets is set when the sub-topology ends in an external sink
+	// that stores its input offsets (one at most): its tasks start from
+	// the offsets it read, not from the group's.
+	StoredOffsets OffsetReader
+	// External is set when some processor of the sub-topology writes to
+	// a system outside Kafka.
+	External bool
 	// Global marks the place of a global store's sub-topology, which takes
 	// an id from the same numbering, as in Kafka Streams, but generates no
 	// task: it has no nodes, topics or stores here. Its nodes are in

@@ -49,6 +49,13 @@ func (n *ProcessorNode[KIn, VIn, KOut, VOut]) Close() error {
 	return nil
 }
 
+// ExternalCommitter returns the node's processor as a
+// processor.ExternalCommitter, if it is one.
+func (n *ProcessorNode[KIn, VIn, KOut, VOut]) ExternalCommitter() (processor.ExternalCommitter, bool) {
+	ec, ok := any(n.proc).(processor.ExternalCommitter)
+	return ec, ok
+}
+
 // Receive processes one record. An error that is not already a
 // *processor.ProcessingError (one from further down the graph) is wrapped
 // in one that names this processor.

@@ -137,6 +137,9 @@ func (c *atLeastOnce) commitTasks(ctx context.Context, tasks []*task.Task) error
 	if err := c.flush(ctx, tasks); err != nil {
 		return err
 	}
+	if err := c.tm.commitExternal(ctx, tasks, nil); err != nil {
+		return err
+	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	for _, tk := range tasks {
 		for tp, off := range tk.ConsumedOffsets() {
@@ -210,11 +213,17 @@ func (c *atMostOnce) commit(ctx context.Context) error {
 	if err := c.flush(ctx, tasks); err != nil {
 		return err
 	}
+	if err := c.tm.commitExternal(ctx, tasks, nil); err != nil {
+		return err
+	}
 	return finish(tasks, noChangelogEnd)
 }
 
 func (c *atMostOnce) release(ctx context.Context, tasks []*task.Task) (bool, error) {
 	if err := c.flush(ctx, tasks); err != nil {
+		return false, err
+	}
+	if err := c.tm.commitExternal(ctx, tasks, nil); err != nil {
 		return false, err
 	}
 	return true, finish(tasks, noChangelogEnd)

@@ -49,7 +49,10 @@ type Config struct {
 	AcceptableRecoveryLag    int64
 	MaxWarmupReplicas        int
 	ProbingRebalanceInterval time.Duration
-	Hooks                    Hooks
+	// TaskTimeout bounds how long a commit into an external sink retries
+	// a retriable failure before the thread fails.
+	TaskTimeout time.Duration
+	Hooks       Hooks
 }
 
 // Response is a handler's decision about a failed record: skip it and go

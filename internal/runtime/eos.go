@@ -137,6 +137,8 @@ func (c *exactlyOnce) commit(ctx context.Context) error {
 	try := kgo.TryCommit
 	if prepErr != nil || len(rejected) > 0 {
 		try = kgo.TryAbort
+	} else if prepErr = c.tm.commitExternal(ctx, tasks, c.externallyCommitted); prepErr != nil {
+		try = kgo.TryAbort
 	}
 	committed, endErr := c.end(ctx, try)
 	// Tasks a rebalance closed while the transaction ended are gone; the
@@ -159,6 +161,19 @@ func (c *exactlyOnce) commit(ctx context.Context) error {
 		return fmt.Errorf("streams: thread %d: %w", c.tm.idx, err)
 	}
 	return nil
+}
+
+// externallyCommitted hears of a task whose external sinks committed.
+// When a sink keeps the task's offsets, what it committed is the task's
+// last commit, whatever becomes of the transaction: an abort takes the
+// task back there, not to the start of the transaction.
+func (c *exactlyOnce) externallyCommitted(tk *task.Task) {
+	if !tk.StoresOffsetsExternally() {
+		return
+	}
+	for tp, off := range tk.ConsumedOffsets() {
+		c.txnStart[tp] = off
+	}
 }
 
 // end ends the open transaction. The caller holds the TaskManager's lock,

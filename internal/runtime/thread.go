@@ -62,7 +62,7 @@ func (rt *Runtime) newThread(idx, failures int) (*StreamThread, error) {
 		kgo.OnPartitionsRevoked(tm.OnRevoked),
 		kgo.OnPartitionsLost(tm.OnLost),
 		kgo.ConsumeResetOffset(resetOffset(cfg.OffsetReset)),
-		kgo.AdjustFetchOffsetsFn(rt.sourceResets),
+		kgo.AdjustFetchOffsetsFn(rt.adjustOffsets),
 		kgo.RecordPartitioner(sinkPartitioner{kgo.StickyKeyPartitioner(nil)}),
 		// The Java consumer's default (franz-go's is 5s): a fetch already
 		// waiting does not see partitions resumed after a restore, so this

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -116,6 +117,38 @@ func (t *Task) AbortCommit() error {
 		return fmt.Errorf("task %s: closing its processors to revive it: %w", t.cfg.ID, errors.Join(errs...))
 	}
 	return nil
+}
+
+// CommitExternal is the part of step 2 of a commit that writes to
+// systems outside Kafka: each external sink of the task commits what it
+// wrote since its last commit, with the task's input offsets. It runs
+// after PrepareCommit and the flush of the task's Kafka output, before
+// the offsets are committed. A failure names the task and the sink and
+// keeps processor.Retriable's mark.
+func (t *Task) CommitExternal(ctx context.Context) error {
+	if len(t.external) == 0 || !t.committing() {
+		return nil
+	}
+	offsets := t.ConsumedOffsets()
+	for _, ext := range t.external {
+		if err := ext.c.CommitExternal(ctx, offsets); err != nil {
+			return fmt.Errorf("task %s: external sink %q: committing into %s: %w", t.cfg.ID, ext.name, ext.system, err)
+		}
+	}
+	return nil
+}
+
+// HasExternal reports whether the task writes to a system outside Kafka.
+func (t *Task) HasExternal() bool { return len(t.external) > 0 }
+
+// StoresOffsetsExternally reports whether the task's input offsets are
+// kept by an external sink (topology.ExternalSink.StoredOffsets) rather
+// than by the consumer group.
+func (t *Task) StoresOffsetsExternally() bool { return t.sub.StoredOffsets != nil }
+
+type externalSink struct {
+	name, system string
+	c            processor.ExternalCommitter
 }
 
 // CommitRequested reports whether a processor called Context.Commit since

@@ -63,10 +63,7 @@ type Config struct {
 }
 
 // TopicPartition names one input partition.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
+type TopicPartition = processor.TopicPartition
 
 type input struct {
 	tp       TopicPartition
@@ -115,6 +112,9 @@ type Task struct {
 	schedules []*schedule
 	seq       int
 	due       []*schedule // scratch for punctuate
+
+	// external are the task's external sinks (topology.AddExternalSink).
+	external []externalSink
 
 	commitRequested bool
 	state           State
@@ -183,6 +183,23 @@ func (t *Task) buildNodes() error {
 		for _, topic := range t.sources[i].def.Topics {
 			t.byTopic[t.cfg.Program.TopicName(t.cfg.ApplicationID, topic)] = &t.sources[i]
 		}
+	}
+	t.external = t.external[:0]
+	for i, def := range t.sub.Nodes {
+		if !def.External {
+			continue
+		}
+		n, _ := t.nodes[i].(interface {
+			ExternalCommitter() (processor.ExternalCommitter, bool)
+		})
+		var ec processor.ExternalCommitter
+		if n != nil {
+			ec, _ = n.ExternalCommitter()
+		}
+		if ec == nil {
+			return fmt.Errorf("task %s: external sink %q: its processor does not implement processor.ExternalCommitter, so its writes could never commit", t.cfg.ID, def.Name)
+		}
+		t.external = append(t.external, externalSink{name: def.Name, system: def.System, c: ec})
 	}
 	for _, def := range t.sub.Nodes {
 		for _, c := range def.Children {
