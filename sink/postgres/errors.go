@@ -31,8 +31,8 @@ func classify(err error, connClosed bool) error {
 	if errors.As(err, &pgErr) {
 		switch class := pgErr.Code[:min(2, len(pgErr.Code))]; {
 		case class == "08", // connection exception
-			class == "40", // transaction rollback: serialization failure, deadlock
-			class == "53", // insufficient resources: too many connections
+			class == "40",                                                       // transaction rollback: serialization failure, deadlock
+			class == "53",                                                       // insufficient resources: too many connections
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutting down, crashed, starting
 			pgErr.Code == "55P03": // lock not available
 			return processor.Retriable(err)
