@@ -19,6 +19,8 @@
 //	-grace D          how late an order may come for its windows and sessions (default 5s)
 //	-app-id ID        application id: consumer group and internal topic prefix (default "customermetrics")
 //	-timeout D        give up if processing takes longer (default 2m)
+//	-postgres URL     also write each customer's metrics into the table customer_metrics of this
+//	                  PostgreSQL database, exactly once (see README.md)
 //
 // # Input
 //
@@ -79,6 +81,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	streams "github.com/gostreams/streams"
@@ -121,6 +124,7 @@ type options struct {
 	partitions int
 	timeout    time.Duration
 	grace      time.Duration
+	postgres   string
 }
 
 func main() {
@@ -131,6 +135,7 @@ func main() {
 	flag.IntVar(&o.partitions, "partitions", 1, "partitions of the topics, if they are created")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
 	flag.DurationVar(&o.grace, "grace", DefaultGrace, "how late an order may come for its windows and sessions")
+	flag.StringVar(&o.postgres, "postgres", "", "also write each customer's metrics, exactly once, into the table customer_metrics of the PostgreSQL database at `URL`")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "customermetrics: unexpected arguments %q; pass a file with -input\n", flag.Args())
@@ -163,7 +168,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	topo, err := TopologyWithGrace(o.grace)
+	var pool *pgxpool.Pool
+	if o.postgres != "" {
+		if pool, err = openMetricsTable(ctx, o.postgres); err != nil {
+			return err
+		}
+		defer pool.Close()
+	}
+	topo, err := TopologyWithPostgres(o.grace, pool)
 	if err != nil {
 		return err
 	}
@@ -210,8 +222,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The input topic first, then the repartition topic it feeds.
-	if err := cluster.RunUntilCaughtUp(ctx, app, o.appID, InputTopic, streams.RepartitionTopic(o.appID, ByCategory)); err != nil {
+	// The input topic first, then the repartition topic it feeds, then the
+	// output topic the database sink reads: its offsets are committed
+	// after the database's transaction.
+	caughtUp := []string{InputTopic, streams.RepartitionTopic(o.appID, ByCategory)}
+	if pool != nil {
+		caughtUp = append(caughtUp, OutputTopic)
+	}
+	if err := cluster.RunUntilCaughtUp(ctx, app, o.appID, caughtUp...); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "customermetrics: every order processed and committed; reading the output topics")
@@ -250,12 +268,33 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "customermetrics: late orders dropped: %d from the 5-minute windows, %d from the hourly windows, %d from the sessions (grace %v)\n",
 		late[0], late[1], late[2], o.grace)
+	if pool != nil {
+		var n int64
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+MetricsTable).Scan(&n); err != nil {
+			return fmt.Errorf("counting the rows of %s: %w", MetricsTable, err)
+		}
+		fmt.Fprintf(stderr, "customermetrics: table %s holds %d customers\n", MetricsTable, n)
+	}
 	for _, c := range slices.Sorted(maps.Keys(final)) {
 		m := final[c]
 		fmt.Fprintf(stderr, "  %-12s %4d orders  spent %12.2f  average %10.2f  last order %s\n",
 			c, m.TotalOrders, m.TotalSpent, m.AverageOrderValue, m.LastOrderTime.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// openMetricsTable connects to the database at url and creates
+// MetricsTable there if it does not exist.
+func openMetricsTable(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("-postgres %q: %w", url, err)
+	}
+	if _, err := pool.Exec(ctx, MetricsTableDDL); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("-postgres %q: creating the table %s: %w", url, MetricsTable, err)
+	}
+	return pool, nil
 }
 
 // outputTopics are the topology's outputs, in the order they are printed.

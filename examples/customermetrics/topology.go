@@ -6,9 +6,12 @@ import (
 	"math"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/sink/postgres"
 	"github.com/gostreams/streams/topology"
 )
 
@@ -73,6 +76,21 @@ func Topology() (*topology.Topology, error) { return TopologyWithGrace(DefaultGr
 // TopologyWithGrace is Topology with the windowed aggregations' grace
 // period.
 func TopologyWithGrace(grace time.Duration) (*topology.Topology, error) {
+	return build(grace, nil)
+}
+
+// TopologyWithPostgres is TopologyWithGrace that also writes each
+// customer's metrics into the table MetricsTable of pool, exactly once:
+// a sub-topology of its own reads OutputTopic (read_committed, since the
+// app runs under exactly-once) and upserts every update into the table
+// with the sink of sink/postgres, which commits the topic's offsets in the
+// same database transaction. The table holds each customer's last update:
+// the Kafka output's final metrics.
+func TopologyWithPostgres(grace time.Duration, pool *pgxpool.Pool) (*topology.Topology, error) {
+	return build(grace, pool)
+}
+
+func build(grace time.Duration, pool *pgxpool.Pool) (*topology.Topology, error) {
 	sb := kstream.NewStreamsBuilder()
 	orders := kstream.Stream(sb, []string{InputTopic}, kstream.Consumed[string, Order]{
 		KeySerde:   serde.String(),
@@ -92,7 +110,44 @@ func TopologyWithGrace(grace time.Duration) (*topology.Topology, error) {
 		To(OutputTopic, kstream.Produced[string, Metrics]{KeySerde: serde.String(), ValueSerde: MetricsSerde, Name: OutputNode})
 
 	addWindows(sb, orders, grace)
+	if pool != nil {
+		updates := kstream.Stream(sb, []string{OutputTopic}, kstream.Consumed[string, Metrics]{
+			KeySerde: serde.String(), ValueSerde: MetricsSerde, Name: MetricsUpdatesNode,
+		})
+		postgres.To(updates, postgres.Sink[string, Metrics]{Pool: pool, Write: upsertMetrics}, MetricsTableNode)
+	}
 	return sb.Build()
+}
+
+// MetricsTable is the table TopologyWithPostgres writes, created by
+// CreateMetricsTable.
+const MetricsTable = "customer_metrics"
+
+// Node names of TopologyWithPostgres' database sub-topology.
+const (
+	MetricsUpdatesNode = "MetricsUpdates"
+	MetricsTableNode   = "MetricsTable"
+)
+
+// MetricsTableDDL creates MetricsTable if it does not exist. Amounts are
+// exact: numeric with two decimals.
+const MetricsTableDDL = `CREATE TABLE IF NOT EXISTS ` + MetricsTable + ` (
+	customer_id text PRIMARY KEY,
+	total_orders bigint NOT NULL,
+	total_spent numeric(14, 2) NOT NULL,
+	last_order_time timestamptz NOT NULL,
+	average_order_value double precision NOT NULL)`
+
+// upsertMetrics writes a customer's latest metrics. The sink applies each
+// update once, in the order of the topic, so the row ends with the last.
+func upsertMetrics(b *postgres.Batch, rec processor.Record[string, Metrics]) error {
+	m := rec.Value
+	b.Queue(`INSERT INTO `+MetricsTable+` (customer_id, total_orders, total_spent, last_order_time, average_order_value)
+	VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (customer_id) DO UPDATE SET total_orders = EXCLUDED.total_orders, total_spent = EXCLUDED.total_spent,
+		last_order_time = EXCLUDED.last_order_time, average_order_value = EXCLUDED.average_order_value`,
+		rec.Key, m.TotalOrders, m.TotalSpent, m.LastOrderTime, m.AverageOrderValue)
+	return nil
 }
 
 // orderTimeHeader carries an order's time, Unix nanoseconds in 8 bytes
