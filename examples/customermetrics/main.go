@@ -20,7 +20,8 @@
 //	-app-id ID        application id: consumer group and internal topic prefix (default "customermetrics")
 //	-timeout D        give up if processing takes longer (default 2m)
 //	-postgres URL     also write each customer's metrics into the table customer_metrics of this
-//	                  PostgreSQL database, exactly once (see README.md)
+//	                  PostgreSQL database, exactly once (see README.md); on the in-process Kafka
+//	                  it empties the table and forgets the offsets of the last run first
 //
 // # Input
 //
@@ -89,6 +90,7 @@ import (
 	"github.com/gostreams/streams/examples/internal/orders"
 	"github.com/gostreams/streams/internal/embedded"
 	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/sink/postgres"
 	"github.com/gostreams/streams/window"
 )
 
@@ -193,6 +195,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cluster.Close()
+	if pool != nil && o.brokers == "" {
+		// A new in-process cluster each run: the offsets the table's sink
+		// stored are of the last run's topics, and the table mirrors this
+		// run's output.
+		if err := postgres.ResetOffsets(ctx, pool, "", o.appID); err != nil {
+			return err
+		}
+		if _, err := pool.Exec(ctx, `TRUNCATE `+MetricsTable); err != nil {
+			return fmt.Errorf("emptying %s for this run's in-process cluster: %w", MetricsTable, err)
+		}
+	}
 	for _, topic := range append([]string{InputTopic}, outputTopics...) {
 		if err := cluster.CreateTopic(ctx, topic, int32(o.partitions)); err != nil {
 			return err

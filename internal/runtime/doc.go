@@ -27,6 +27,15 @@
 //     threads; its failure stops the instance.
 //   - RecordCollector: the sinks' output, the partitioner, produce errors
 //     and the production handler.
+//   - External sinks (topology.AddExternalSink, sink/postgres): every
+//     committer commits them after the Kafka output is flushed and before
+//     the offsets commit or the transaction ends (commitExternal, which
+//     retries a processor.Retriable failure for Config.TaskTimeout); a
+//     sink that stores its input offsets is where its sub-topology's
+//     partitions start (storedOffsets, in the group's
+//     AdjustFetchOffsetsFn), and under exactly-once an aborted
+//     transaction takes its task back to what the sink committed, not to
+//     the transaction's start.
 //   - taskBalancer: the group's assignor, which assigns tasks, not
 //     partitions, to instances as Kafka Streams' high-availability
 //     assignor does (assignHA: lag-aware, sticky, standbys and warm-ups on

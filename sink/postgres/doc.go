@@ -38,6 +38,11 @@
 // during COMMIT), the retry reads the stored offsets to find out whether it
 // committed, and does not apply the statements twice.
 //
+// The stored offsets are positions in the topics of one Kafka cluster. An
+// app moved to another cluster, or whose input topic was deleted and made
+// anew, must forget them (ResetOffsets), as part of resetting the
+// application: else its tasks would start at offsets of the old topic.
+//
 // What is not guaranteed: statements whose effects leave the transaction
 // (a NOTIFY is fine, it is transactional; a dblink call or a sequence's
 // nextval is not rolled back) happen as often as the statement runs; a
