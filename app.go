@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/metrics"
 	"github.com/gostreams/streams/internal/runtime"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
@@ -48,6 +49,8 @@ type App struct {
 	rt    *runtime.Runtime
 	local localStores
 	subs  subscriptions
+	// registry holds the app's metrics.
+	registry *metrics.Registry
 
 	mu struct {
 		sync.Mutex
@@ -67,7 +70,7 @@ func New(t *topology.Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	a := &App{cfg: cfg, prog: graph.ProgramOf(t)}
+	a := &App{cfg: cfg, prog: graph.ProgramOf(t), registry: metrics.New(metrics.Level(cfg.MetricsRecordingLevel))}
 	a.rt = runtime.New(a.runtimeConfig(), a.prog)
 	return a, nil
 }
@@ -114,7 +117,7 @@ func (a *App) runtimeConfig() runtime.Config {
 		ClientOptions: c.ClientOptions, RestoreProgressEvery: c.restoreProgressEvery,
 		NumStandbyReplicas: c.NumStandbyReplicas, AcceptableRecoveryLag: c.AcceptableRecoveryLag,
 		MaxWarmupReplicas: c.MaxWarmupReplicas, ProbingRebalanceInterval: c.ProbingRebalanceInterval,
-		TaskTimeout: c.TaskTimeout, Hooks: hooks,
+		TaskTimeout: c.TaskTimeout, Metrics: a.registry, Hooks: hooks,
 	}
 }
 

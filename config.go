@@ -50,6 +50,10 @@ type Config struct {
 	// Kafka Streams' task.timeout.ms. The thread does not process while it
 	// retries. Default 5 minutes.
 	TaskTimeout time.Duration
+	// MetricsRecordingLevel is how much the app's metrics record
+	// (App.Metrics), as Kafka Streams' metrics.recording.level. Default
+	// RecordInfo.
+	MetricsRecordingLevel RecordingLevel
 	// OffsetReset is where a partition with no committed offset starts,
 	// for sources that do not set their own (topology.Source.OffsetReset):
 	// topology.Earliest or topology.Latest. Default topology.Earliest, as
@@ -234,6 +238,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProbingRebalanceInterval < 0 {
 		bad("ProbingRebalanceInterval", "is %v; use 0 for the default, or a positive duration", c.ProbingRebalanceInterval)
+	}
+	if c.MetricsRecordingLevel < RecordInfo || c.MetricsRecordingLevel > RecordTrace {
+		bad("MetricsRecordingLevel", "%d is not RecordInfo, RecordDebug or RecordTrace", c.MetricsRecordingLevel)
 	}
 	if c.TaskTimeout < 0 {
 		bad("TaskTimeout", "is %v; use 0 for the default, or a positive duration", c.TaskTimeout)

@@ -66,7 +66,8 @@ const (
 // with err. It runs on the goroutine that runs Run.
 type UncaughtErrorHandler func(err error) UncaughtErrorResponse
 
-// Metrics are the app's counters since it was made.
+// Metrics are the app's counters since it was made, and a snapshot of its
+// metrics, named as Kafka Streams names them (Values; see Metric).
 type Metrics struct {
 	// RecordsProcessed counts the input records processed.
 	RecordsProcessed int64
@@ -97,6 +98,23 @@ type Metrics struct {
 	// ThreadsReplaced counts stream threads replaced after a failure
 	// (OnUncaughtError answered ReplaceThread).
 	ThreadsReplaced int64
+	// Values are the app's metrics now, at Config.MetricsRecordingLevel,
+	// sorted by group, name and tags: the client's
+	// (stream-metrics: alive-stream-threads, failed-stream-threads), each
+	// stream thread's (stream-thread-metrics, thread-id: process-,
+	// poll-, commit- and punctuate- rate, total, latency-avg and
+	// latency-max, poll-records-avg and -max, task-created- and
+	// task-closed- rate and total), each task's (stream-task-metrics,
+	// task-id: dropped-records- rate and total; at debug, process- rate
+	// and total), each node's (stream-processor-node-metrics,
+	// processor-node-id: record-e2e-latency- avg, min and max at sources
+	// and sinks, dropped-records- rate and total where records were
+	// dropped), each input partition's records-lag
+	// (consumer-fetch-manager-metrics, topic, partition), and at debug each
+	// store's (stream-state-metrics: put-, get-, range-, delete-, flush-
+	// rate and latency, restore- rate and total) and cache's hit ratio
+	// (stream-record-cache-metrics). Find and Sum look values up.
+	Values []Metric
 }
 
 // Metrics returns the app's counters. It is safe to call from any
@@ -114,6 +132,7 @@ func (a *App) Metrics() Metrics {
 		DroppedRecords:        m.Dropped.Load(),
 		ThreadRestarts:        m.ThreadRestarts.Load(),
 		ThreadsReplaced:       m.ThreadsReplaced.Load(),
+		Values:                publicMetrics(a.registry.Snapshot()),
 	}
 }
 

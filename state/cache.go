@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"github.com/gostreams/streams/internal/metrics"
 	"iter"
 	"math"
 	"slices"
@@ -479,6 +480,9 @@ type cachedStore struct {
 	// below is the backend's sharedReader, nil if it has none: found once,
 	// not on every read.
 	below sharedReader
+	// hits records the cache's hit ratio when metrics are on (SetSensors
+	// of the typed store above), nil otherwise.
+	hits *metrics.Stat
 	*writeCache
 }
 
@@ -544,8 +548,10 @@ func (s *cachedStore) getShared(key []byte) ([]byte, bool, error) {
 	}
 	v, ok, gen := s.lookup(key)
 	if ok {
+		s.hits.Record(1)
 		return v, v != nil, nil
 	}
+	s.hits.Record(0)
 	v, ok, err := s.inner.Get(key)
 	if err != nil || !ok {
 		return nil, false, err

@@ -3,8 +3,10 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"github.com/gostreams/streams/internal/metrics"
 	"iter"
 	"sync"
+	"time"
 
 	"github.com/gostreams/streams/serde"
 )
@@ -33,6 +35,23 @@ type keyValueStore[K, V any] struct {
 
 	recorder[K, V]
 	txnLayer
+
+	// sensors, when metrics are on, time the store's operations.
+	sensors *metrics.StoreSensors
+}
+
+// SetSensors turns the store's metrics on (stateproto.Metered).
+func (s *keyValueStore[K, V]) SetSensors(m *metrics.StoreSensors) {
+	s.sensors = m
+	if c, ok := s.inner.(*cachedStore); ok && m != nil && c.caching {
+		c.hits = m.HitRatio
+	}
+}
+
+// Caching reports whether the store has a record cache.
+func (s *keyValueStore[K, V]) Caching() bool {
+	c, ok := s.inner.(*cachedStore)
+	return ok && c.caching
 }
 
 var (
@@ -141,6 +160,9 @@ func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
 	if err := restoreInto(s.inner, batch); err != nil {
 		return s.wrap("restore", err)
 	}
+	if m := s.sensors; m != nil {
+		m.Restore.Add(int64(len(batch)))
+	}
 	return nil
 }
 
@@ -196,6 +218,9 @@ func (s *keyValueStore[K, V]) Init(ctx StoreContext) error {
 }
 
 func (s *keyValueStore[K, V]) Flush() error {
+	if m := s.sensors; m != nil {
+		defer m.Flush.Done(time.Now())
+	}
 	if err := s.inner.Flush(); err != nil {
 		return s.wrap("flush", err)
 	}
@@ -235,6 +260,9 @@ func (s *keyValueStore[K, V]) getBytes(k []byte) ([]byte, bool, error) {
 }
 
 func (s *keyValueStore[K, V]) Get(key K) (V, bool, error) {
+	if m := s.sensors; m != nil {
+		defer m.Get.Done(time.Now())
+	}
 	if s.keyApp == nil {
 		k, err := s.serializeKey("get", key)
 		if err != nil {
@@ -279,6 +307,9 @@ func (s *keyValueStore[K, V]) getEncoded(k []byte) (V, bool, error) {
 }
 
 func (s *keyValueStore[K, V]) Put(key K, value V) error {
+	if m := s.sensors; m != nil {
+		defer m.Put.Done(time.Now())
+	}
 	if s.observing() {
 		if err := s.record(key, value, false); err != nil {
 			return err
@@ -329,6 +360,9 @@ func (s *keyValueStore[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
 
 // PutAll serializes every entry first, so a serde error writes nothing.
 func (s *keyValueStore[K, V]) PutAll(entries []KeyValue[K, V]) error {
+	if m := s.sensors; m != nil {
+		defer m.Put.Done(time.Now())
+	}
 	bs := make([]KeyValue[[]byte, []byte], len(entries))
 	for i, e := range entries {
 		k, err := s.serializeKey("put all", e.Key)
@@ -371,6 +405,9 @@ func (s *keyValueStore[K, V]) PutAll(entries []KeyValue[K, V]) error {
 // Delete removes the key even when its old value cannot be decoded, so that
 // a corrupt entry can always be removed; the error then says so.
 func (s *keyValueStore[K, V]) Delete(key K) (V, bool, error) {
+	if m := s.sensors; m != nil {
+		defer m.Delete.Done(time.Now())
+	}
 	var zero V
 	k, err := s.writeKey("delete", key)
 	if err != nil {
@@ -483,6 +520,9 @@ func (s *keyValueStore[K, V]) scan(op string, r KeyRange, reverse bool, prefix [
 		scan = s.shared.scanShared // only Deserialize reads what it yields
 	}
 	return func(yield func(KeyValue[K, V], error) bool) {
+		if m := s.sensors; m != nil {
+			defer m.Range.Done(time.Now())
+		}
 		for kv, err := range scan(r, reverse) {
 			if err != nil {
 				yield(KeyValue[K, V]{}, s.wrap(op, err))

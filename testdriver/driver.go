@@ -70,6 +70,8 @@ type Driver struct {
 	fed      graph.RawRecord   // a sent record on its way back in
 	closed   bool
 	dropped  int64 // records processors dropped on purpose
+	// droppedByNode counts them by the node that dropped them.
+	droppedByNode map[string]int64
 }
 
 // topic is the driver's view of one topic: its log and who reads it.
@@ -133,7 +135,7 @@ func New(t *topology.Topology, opts Options) (*Driver, error) {
 			Program:       d.prog,
 			Collector:     d,
 			Clock:         func() time.Time { return d.clock },
-			Dropped:       func() { d.dropped++ },
+			Dropped:       d.droppedBy,
 			Logger:        opts.Logger,
 			Globals:       globals,
 		})
@@ -350,6 +352,20 @@ func (d *Driver) WallClockTime() time.Time { return d.clock }
 // purpose (processor.Context.DroppedRecord), such as late records of
 // windowed aggregations.
 func (d *Driver) DroppedRecords() int64 { return d.dropped }
+
+// DroppedRecordsOf counts the records the processor named node dropped,
+// such as a windowed aggregation's late records.
+func (d *Driver) DroppedRecordsOf(node string) int64 { return d.droppedByNode[node] }
+
+func (d *Driver) droppedBy(node string) {
+	d.dropped++
+	if node != "" {
+		if d.droppedByNode == nil {
+			d.droppedByNode = map[string]int64{}
+		}
+		d.droppedByNode[node]++
+	}
+}
 
 // StateDir returns the root state directory; task directories are
 // <StateDir>/<application id>/<task id>.

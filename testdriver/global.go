@@ -20,7 +20,7 @@ func (d *Driver) newGlobal(opts Options) (map[string]state.Store, error) {
 		StateDir:      filepath.Join(d.stateDir, d.appID, "global"),
 		Program:       d.prog,
 		Clock:         func() time.Time { return d.clock },
-		Dropped:       func() { d.dropped++ },
+		Dropped:       d.droppedBy,
 		Logger:        opts.Logger,
 	})
 	if err != nil || g == nil {

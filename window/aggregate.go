@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gostreams/streams/processor"
@@ -110,7 +108,7 @@ type TimeAggregation[K, V, A any] struct {
 // A record is late for a window that has closed (end + grace at or before
 // the stream time the processor has seen); it is not added there, which is
 // logged. A record late for every window it falls into is dropped, logged
-// and counted (LateRecords).
+// and counted (the node's dropped-records metric).
 func AddTimeAggregation[K, V, A any](b *topology.Builder, name string, cfg TimeAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))
@@ -156,28 +154,6 @@ func mustFold(name string, noStart, noAdd bool) {
 	case noAdd:
 		panic(fmt.Sprintf("window: aggregation %q: set Add", name))
 	}
-}
-
-// lateRecords counts, per application and aggregation, the records
-// dropped as late.
-var lateRecords sync.Map // lateKey -> *atomic.Int64
-
-type lateKey struct{ app, name string }
-
-// LateRecords returns how many records the aggregations named name of the
-// application applicationID (in every task this process runs) dropped
-// because all their windows had closed. The test driver's application id
-// is "test-app" unless its Options say otherwise.
-func LateRecords(applicationID, name string) int64 {
-	if c, ok := lateRecords.Load(lateKey{applicationID, name}); ok {
-		return c.(*atomic.Int64).Load()
-	}
-	return 0
-}
-
-func countLate(app, name string) {
-	c, _ := lateRecords.LoadOrStore(lateKey{app, name}, new(atomic.Int64))
-	c.(*atomic.Int64).Add(1)
 }
 
 type timeAggregator[K, V, A any] struct {

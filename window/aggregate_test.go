@@ -33,6 +33,7 @@ func countTopology(t *testing.T, name string, w window.TimeWindows, emit window.
 	require.NoError(t, err)
 	d, err := testdriver.New(topo, testdriver.Options{Logger: quiet})
 	require.NoError(t, err)
+	runs(name, d)
 	t.Cleanup(func() { _ = d.Close() })
 	return d, testdriver.CreateInputTopic(d, "in", serde.String(), serde.String()),
 		testdriver.CreateOutputTopic(d, "out", ws, serde.Int64())
@@ -51,14 +52,6 @@ func results(t *testing.T, out *testdriver.OutputTopic[state.Windowed[string], i
 }
 
 func sec(n int64) time.Time { return time.Unix(n, 0).UTC() }
-
-// lateSince returns how many records the aggregation name of "test-app"
-// has dropped as late since lateSince was called: the counts are per
-// process, and -count runs a test again in the same one.
-func lateSince(name string) func() int64 {
-	base := window.LateRecords("test-app", name)
-	return func() int64 { return window.LateRecords("test-app", name) - base }
-}
 
 // Emit on update: every record updates its window and sends the new count;
 // a record exactly at a window's end counts in the next window.

@@ -15,7 +15,8 @@
 // session once stream time is past its end plus the gap and the grace
 // period (so a record exactly the gap after a session joins it). A record late for every window it would change is dropped,
 // logged (processor.Context.Logger) and counted (the app's
-// Metrics.DroppedRecords, and LateRecords per aggregation).
+// Metrics.DroppedRecords, and the dropped-records metric of the aggregation's node,
+// testdriver's DroppedRecordsOf).
 //
 // An aggregation forwards every change of a window (EmitOnUpdate), or each
 // window's final result once, when it closes (EmitOnWindowClose; also once

@@ -78,10 +78,9 @@ type lateContext interface {
 	Logger() *slog.Logger
 }
 
-// dropLate counts a late record of the aggregation name and logs why it was
-// dropped.
+// dropLate counts a late record of the aggregation name (the node's
+// dropped-records) and logs why it was dropped.
 func dropLate(ctx lateContext, name, why string, ts time.Time, streamTime int64, grace time.Duration) {
-	countLate(ctx.ApplicationID(), name)
 	ctx.DroppedRecord()
 	logLate(ctx, "window: dropping a late record: "+why, ts, streamTime, grace)
 }

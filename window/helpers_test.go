@@ -1,6 +1,7 @@
 package window_test
 
 import (
+	"sync"
 	"log/slog"
 	"testing"
 
@@ -32,4 +33,33 @@ func windowDriver[A any](t *testing.T, log *slog.Logger, vs serde.Serde[A], add 
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	return d, testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64()), testdriver.CreateOutputTopic(d, "out", ws, vs)
+}
+
+// lates maps an aggregation's name to the driver that runs it, for
+// lateSince.
+var lates struct {
+	mu     sync.Mutex
+	byName map[string]*testdriver.Driver
+}
+
+// runs records that d runs the aggregation name.
+func runs(name string, d *testdriver.Driver) {
+	lates.mu.Lock()
+	defer lates.mu.Unlock()
+	if lates.byName == nil {
+		lates.byName = map[string]*testdriver.Driver{}
+	}
+	lates.byName[name] = d
+}
+
+// lateSince returns how many records the aggregation name has dropped as
+// late (the driver's DroppedRecordsOf(name), the node's dropped-records
+// metric in an App), once runs said which driver runs it.
+func lateSince(name string) func() int64 {
+	return func() int64 {
+		lates.mu.Lock()
+		d := lates.byName[name]
+		lates.mu.Unlock()
+		return d.DroppedRecordsOf(name)
+	}
 }

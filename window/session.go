@@ -58,7 +58,7 @@ type SessionAggregation[K, V, A any] struct {
 // results, keyed by session (both bounds inclusive). A record is late when
 // the session it would make or join ended more than gap + grace before the
 // stream time the processor has seen; it is dropped, logged and counted
-// (LateRecords).
+// (the node's dropped-records metric).
 func AddSessionAggregation[K, V, A any](b *topology.Builder, name string, cfg SessionAggregation[K, V, A], parents ...topology.Node[K, V]) topology.Node[state.Windowed[K], A] {
 	if err := cfg.Windows.Validate(); err != nil {
 		panic(fmt.Sprintf("window: aggregation %q: %v", name, err))

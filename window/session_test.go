@@ -19,12 +19,13 @@ import (
 // given gap and grace.
 func sessionTopology(t *testing.T, name string, w window.SessionWindows, emit window.Emit) (*testdriver.InputTopic[string, int64], *testdriver.OutputTopic[state.Windowed[string], int64]) {
 	t.Helper()
-	_, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+	d, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
 		return window.AddSessionAggregation(b, name, window.SessionAggregation[string, int64, int64]{
 			Windows: w, Store: name + "-store", KeySerde: serde.String(), AggSerde: serde.Int64(),
 			Init: func() int64 { return 0 }, Add: sum, Merge: func(_ string, a, b int64) int64 { return a + b }, Emit: emit,
 		}, src)
 	})
+	runs(name, d)
 	return in, out
 }
 

@@ -57,7 +57,7 @@ type SlidingAggregation[K, V, A any] struct {
 //
 // A window has closed once stream time is past its end + grace; a record is
 // not added to closed windows. As in Kafka Streams, a record is dropped,
-// logged and counted (LateRecords) only when even the window that would
+// logged and counted (the node's dropped-records metric) only when even the window that would
 // start just after it has closed (its time + 1 + d + grace at or before the
 // stream time seen): until then it may still be in, or start, an open
 // window. A record whose own window has closed but that is kept is logged,

@@ -20,12 +20,13 @@ import (
 // slidingTopology sums "in" per key in sliding windows.
 func slidingTopology(t *testing.T, name string, w window.SlidingWindows, emit window.Emit) (*testdriver.InputTopic[string, int64], *testdriver.OutputTopic[state.Windowed[string], int64]) {
 	t.Helper()
-	_, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
+	d, in, out := windowDriver(t, quiet, serde.Int64(), func(b *topology.Builder, src topology.Node[string, int64]) topology.Node[state.Windowed[string], int64] {
 		return window.AddSlidingAggregation(b, name, window.SlidingAggregation[string, int64, int64]{
 			Windows: w, Store: name + "-store", KeySerde: serde.String(), ValueSerde: serde.Int64(),
 			Init: func() int64 { return 0 }, Add: sum, Emit: emit,
 		}, src)
 	})
+	runs(name, d)
 	return in, out
 }
 

@@ -27,6 +27,7 @@ func TestWallClockClosesSessionsWhileIdle(t *testing.T) {
 			Emit: window.EmitOnWindowClose, WallClockClose: time.Second,
 		}, src)
 	})
+	runs(name, d)
 	// The mock wall clock starts at the epoch, as do these event times.
 	require.NoError(t, in.Pipe("a", 1, sec(0)))
 	require.NoError(t, in.Pipe("a", 2, sec(5)))
@@ -52,6 +53,7 @@ func TestWallClockClosesSlidingWindowsWhileIdle(t *testing.T) {
 			Init: func() int64 { return 0 }, Add: sum, Emit: window.EmitOnWindowClose, WallClockClose: time.Second,
 		}, src)
 	})
+	runs(name, d)
 	require.NoError(t, in.Pipe("a", 1, sec(1)))
 	require.NoError(t, in.Pipe("a", 2, sec(4)))
 	require.NoError(t, d.AdvanceWallClock(6*time.Second))

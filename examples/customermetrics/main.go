@@ -181,13 +181,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The window package counts late records per process: this run's are
-	// the difference.
+	// The windowed aggregations count their late records in their nodes'
+	// dropped-records metric, read before the app closes.
 	lateNodes := []string{Revenue5mNode, Revenue1hNode, SessionsNode}
 	late := make([]int64, len(lateNodes))
-	for i, n := range lateNodes {
-		late[i] = -window.LateRecords(o.appID, n)
-	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	cluster, err := embedded.Open(o.brokers, stderr, "customermetrics")
@@ -242,7 +239,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if pool != nil {
 		caughtUp = append(caughtUp, OutputTopic)
 	}
-	if err := cluster.RunUntilCaughtUp(ctx, app, o.appID, caughtUp...); err != nil {
+	countLate := func() {
+		m := app.Metrics()
+		for i, n := range lateNodes {
+			late[i] = int64(m.Sum("stream-processor-node-metrics", "dropped-records-total", "processor-node-id", n))
+		}
+	}
+	if err := cluster.RunUntilCaughtUpThen(ctx, app, o.appID, countLate, caughtUp...); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "customermetrics: every order processed and committed; reading the output topics")
@@ -276,9 +279,6 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "customermetrics: %d orders, %d customers, %d metrics records, %d windowed records\n", len(lines), len(final), len(out), windowed)
 	fmt.Fprintf(stderr, "customermetrics: %d records dropped by the app's processors (Metrics.DroppedRecords)\n", app.Metrics().DroppedRecords)
-	for i, n := range lateNodes {
-		late[i] += window.LateRecords(o.appID, n)
-	}
 	fmt.Fprintf(stderr, "customermetrics: late orders dropped: %d from the 5-minute windows, %d from the hourly windows, %d from the sessions (grace %v)\n",
 		late[0], late[1], late[2], o.grace)
 	if pool != nil {

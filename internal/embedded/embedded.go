@@ -304,6 +304,13 @@ type Runner interface {
 // Run to return. It fails if the app stops on its own first, with the app's
 // error.
 func (c *Cluster) RunUntilCaughtUp(ctx context.Context, app Runner, group string, topics ...string) error {
+	return c.RunUntilCaughtUpThen(ctx, app, group, nil, topics...)
+}
+
+// RunUntilCaughtUpThen is RunUntilCaughtUp that calls then, if not nil,
+// once the app has caught up and before it is closed, while its tasks and
+// their metrics are still there.
+func (c *Cluster) RunUntilCaughtUpThen(ctx context.Context, app Runner, group string, then func(), topics ...string) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- app.Run(ctx) }()
 	caughtUp := make(chan error, 1)
@@ -315,6 +322,9 @@ func (c *Cluster) RunUntilCaughtUp(ctx context.Context, app Runner, group string
 		if err != nil {
 			return errors.Join(err, app.Close(), <-runErr)
 		}
+	}
+	if then != nil {
+		then()
 	}
 	return errors.Join(app.Close(), <-runErr)
 }

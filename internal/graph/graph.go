@@ -27,8 +27,8 @@ type Env interface {
 	RecordMetadata() (processor.RecordMetadata, bool)
 	Schedule(node string, interval time.Duration, typ processor.PunctuationType, p processor.Punctuator) (processor.Cancellable, error)
 	RequestCommit()
-	// DroppedRecord counts a record a processor dropped.
-	DroppedRecord()
+	// DroppedRecord counts a record the processor node dropped.
+	DroppedRecord(node string)
 	// Logger is the task's logger.
 	Logger() *slog.Logger
 	// Store returns the task's instance of the named store.

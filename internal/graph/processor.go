@@ -102,7 +102,7 @@ func (n *ProcessorNode[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, t
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) Commit()                  { n.env.RequestCommit() }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) StreamTime() time.Time    { return n.env.StreamTime() }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) WallClockTime() time.Time { return n.env.WallClockTime() }
-func (n *ProcessorNode[KIn, VIn, KOut, VOut]) DroppedRecord()           { n.env.DroppedRecord() }
+func (n *ProcessorNode[KIn, VIn, KOut, VOut]) DroppedRecord()           { n.env.DroppedRecord(n.name) }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) Logger() *slog.Logger     { return n.log }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) TaskID() processor.TaskID { return n.env.TaskID() }
 func (n *ProcessorNode[KIn, VIn, KOut, VOut]) ApplicationID() string    { return n.env.ApplicationID() }

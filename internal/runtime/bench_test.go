@@ -12,6 +12,7 @@ import (
 
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/metrics"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
@@ -62,14 +63,34 @@ func BenchmarkStep(b *testing.B) {
 }
 
 func benchStep(b *testing.B, bld *topology.Builder) {
-	const batch = 500
+	step, processed := newStepper(b, bld, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		n += step(min(stepBatch, b.N-n))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	if got := processed(); got != int64(b.N) {
+		b.Fatalf("processed %d records, want %d", got, b.N)
+	}
+}
+
+const stepBatch = 500
+
+// newStepper makes a thread of bld's topology on the fakes, with the
+// metrics registry reg (nil for none), and returns a function that hands
+// it a poll of k records and processes them, and the count of records
+// processed.
+func newStepper(b *testing.B, bld *topology.Builder, reg *metrics.Registry) (step func(k int) int, processed func() int64) {
+	const batch = stepBatch
 	topo, err := bld.Build()
 	if err != nil {
 		b.Fatal(err)
 	}
 	rt := New(Config{ApplicationID: "app", StateDir: b.TempDir(), NumStreamThreads: 1, CommitInterval: time.Hour,
 		Guarantee: eos.AtLeastOnce, TransactionTimeout: time.Second, OffsetReset: topology.Earliest, MaxPollRecords: batch,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RestoreProgressEvery: time.Hour, Hooks: Hooks{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RestoreProgressEvery: time.Hour, Metrics: reg, Hooks: Hooks{
 			OnDeserializationError: func(context.Context, *kgo.Record, *processor.DeserializationError) Response { return Response{} },
 			OnProcessingError:      func(context.Context, *processor.ProcessingError) Response { return Response{} },
 			OnProductionError:      func(context.Context, *kgo.Record, error) Response { return Response{} },
@@ -104,24 +125,59 @@ func benchStep(b *testing.B, bld *topology.Builder) {
 	part := &fetches[0].Topics[0].Partitions[0]
 	offset := int64(0)
 	ts := time.UnixMilli(1_000_000)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for n := 0; n < b.N; {
-		k := min(batch, b.N-n)
+	step = func(k int) int {
 		for _, r := range recs[:k] {
 			r.Offset, r.Timestamp = offset, ts
 			offset++
 		}
 		part.Records = recs[:k]
+		part.HighWatermark = offset
+		start := time.Now()
 		if err := tm.step(ctx, fetches); err != nil {
 			b.Fatal(err)
 		}
-		n += k
+		// What the thread's loop records of each poll.
+		tm.sensors.polled(start, fetches, false)
+		return k
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	if got := rt.metrics.Processed.Load(); got != int64(b.N) {
-		b.Fatalf("processed %d records, want %d", got, b.N)
+	return step, rt.metrics.Processed.Load
+}
+
+// BenchmarkMetricsOverhead runs the per-record path of BenchmarkStep's
+// count topology twice in the same loop, with no metrics registry and with
+// one recording at info (and, in its own sub-benchmark, debug) level, and
+// reports each one's time per record and with/without, the throughput with
+// metrics over the throughput without (the aim: a few percent at most).
+func BenchmarkMetricsOverhead(b *testing.B) {
+	for _, level := range []metrics.Level{metrics.Info, metrics.Debug} {
+		b.Run(level.String(), func(b *testing.B) {
+			count := func() *topology.Builder {
+				bld := topology.NewBuilder()
+				src := topology.AddSource(bld, "src", topology.Source[string, string]{Topics: []string{"in"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+				count := topology.AddProcessor(bld, "count", func() processor.Processor[string, string, string, int64] { return &benchCounter{} }, src)
+				bld.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("counts"), serde.String(), serde.Int64()), "count")
+				topology.AddSink(bld, "out", topology.Sink[string, int64]{Topic: "out", KeySerde: serde.String(), ValueSerde: serde.Int64()}, count)
+				return bld
+			}
+			off, _ := newStepper(b, count(), nil)
+			on, _ := newStepper(b, count(), metrics.New(level))
+			var offTime, onTime time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := 0; n < b.N; {
+				k := min(stepBatch, b.N-n)
+				start := time.Now()
+				off(k)
+				offTime += time.Since(start)
+				start = time.Now()
+				on(k)
+				onTime += time.Since(start)
+				n += k
+			}
+			b.ReportMetric(float64(offTime.Nanoseconds())/float64(b.N), "off-ns/record")
+			b.ReportMetric(float64(onTime.Nanoseconds())/float64(b.N), "on-ns/record")
+			b.ReportMetric(offTime.Seconds()/onTime.Seconds(), "with/without")
+		})
 	}
 }
 

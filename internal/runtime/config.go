@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/internal/metrics"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/state"
@@ -52,6 +53,8 @@ type Config struct {
 	// TaskTimeout bounds how long a commit into an external sink retries
 	// a retriable failure before the thread fails.
 	TaskTimeout time.Duration
+	// Metrics is the app's registry; nil records nothing.
+	Metrics *metrics.Registry
 	Hooks       Hooks
 }
 
@@ -125,4 +128,7 @@ type RestoreEvent struct {
 type Metrics struct {
 	Processed, DeserializationErrors, ProcessingErrors, ProductionErrors, DeadLetters,
 	Commits, Aborts, ThreadRestarts, ThreadsReplaced, Dropped atomic.Int64
+	// FailedThreads counts the threads that failed and were handed to
+	// OnUncaughtError.
+	FailedThreads atomic.Int64
 }

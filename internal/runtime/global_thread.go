@@ -91,7 +91,7 @@ func (rt *Runtime) newGlobalThread() (*GlobalStreamThread, error) {
 	tk, err := task.NewGlobal(task.GlobalConfig{
 		ApplicationID: cfg.ApplicationID, StateDir: dir, Program: rt.prog,
 		CacheMaxBytes: cfg.StoreCacheMaxBytes,
-		Dropped:       func() { rt.metrics.Dropped.Add(1) },
+		Dropped:       func(string) { rt.metrics.Dropped.Add(1) },
 		Logger:        log,
 	})
 	if err != nil {

@@ -30,14 +30,23 @@ func (tm *TaskManager) step(ctx context.Context, fetches kgo.Fetches) error {
 	if err := tm.addRecords(ctx, fetches); err != nil {
 		return err
 	}
+	now := time.Now()
 	for _, tk := range tm.runningTasks() {
+		tk.SetSystemTime(now)
+		start := time.Now()
 		n, err := tk.ProcessAll(func(err error) error { return tm.handle(ctx, tk, err) })
 		tm.rt.metrics.Processed.Add(int64(n))
+		if n > 0 {
+			tm.sensors.process.Add(int64(n))
+			if tm.sensors.processLatency != nil {
+				tm.sensors.processLatency.Record(int64(time.Since(start)) / int64(n))
+			}
+		}
 		if err != nil {
 			return err
 		}
 	}
-	now := time.Now()
+	now = time.Now()
 	commitRequested := false
 	for _, tk := range tm.runningTasks() {
 		if _, err := tk.PunctuateWallClock(now); err != nil {
@@ -48,7 +57,7 @@ func (tm *TaskManager) step(ctx context.Context, fetches kgo.Fetches) error {
 		commitRequested = commitRequested || tk.NeedsCommit()
 	}
 	if commitRequested || now.Sub(tm.commit.lastCommit()) >= tm.rt.cfg.CommitInterval {
-		return tm.commit.commit(ctx)
+		return tm.timedCommit(ctx)
 	}
 	return nil
 }
@@ -184,4 +193,16 @@ func (tm *TaskManager) shutdown(clean bool) {
 	for _, tk := range tm.standbyTasks() {
 		tm.closeStandby(tk)
 	}
+}
+
+// timedCommit commits the thread's tasks, counted and timed in the
+// thread's commit metrics.
+func (tm *TaskManager) timedCommit(ctx context.Context) error {
+	start := time.Now()
+	err := tm.commit.commit(ctx)
+	if err == nil {
+		tm.sensors.commit.Inc()
+		tm.sensors.commitLatency.Since(start)
+	}
+	return err
 }

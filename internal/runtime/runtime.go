@@ -19,6 +19,7 @@ import (
 
 	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/metrics"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/topology"
 )
@@ -97,6 +98,7 @@ func New(cfg Config, prog *graph.Program) *Runtime {
 		ends, _, err := rt.admin.EndOffsets(ctx, cfg.Guarantee == eos.ExactlyOnce, topics...)
 		return ends, err
 	}
+	rt.clientMetrics()
 	for _, st := range prog.Subtopologies {
 		s := subSources{id: st.ID, patterns: st.Patterns}
 		for _, topic := range st.SourceTopics {
@@ -208,6 +210,18 @@ func (rt *Runtime) ThreadStates() map[int]ThreadState {
 // instance, and returns that failure. The caller runs it once.
 func (rt *Runtime) Run(ctx context.Context) error {
 	rt.setState(Rebalancing)
+	// The registry closes a sample of its rates every second while the app
+	// runs.
+	sampling, stopSampling := context.WithCancel(context.Background())
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		rt.cfg.Metrics.Run(sampling)
+	}()
+	defer func() {
+		stopSampling()
+		<-sampled
+	}()
 	err := rt.run(ctx)
 	if err != nil {
 		rt.setState(PendingError)
@@ -437,4 +451,18 @@ func (rt *Runtime) resetOf(topic string) (topology.OffsetReset, bool) {
 		}
 	}
 	return "", false
+}
+
+// clientMetrics registers the instance's own metrics (Kafka Streams'
+// client level).
+func (rt *Runtime) clientMetrics() {
+	reg, tag := rt.cfg.Metrics, metrics.Tag{Key: "client-id", Value: rt.cfg.ApplicationID}
+	reg.Gauge(metrics.Info, groupClient, "alive-stream-threads", "the stream threads running", func() float64 {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		return float64(len(rt.mu.threads))
+	}, tag)
+	reg.Gauge(metrics.Info, groupClient, "failed-stream-threads", "the stream threads that failed since the instance started", func() float64 {
+		return float64(rt.metrics.FailedThreads.Load())
+	}, tag)
 }

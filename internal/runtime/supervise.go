@@ -120,6 +120,7 @@ func (rt *Runtime) supervise(runCtx context.Context) error {
 				}
 				err = fmt.Errorf("streams: thread %d: restarted %d times in a row without a commit: %w", ex.idx, failures, err)
 			}
+			rt.metrics.FailedThreads.Add(1)
 			switch answer := rt.cfg.Hooks.OnUncaughtError(err); answer {
 			case ReplaceThread:
 				rt.log.Error("a stream thread failed; replacing it", "thread", ex.idx, "error", err)

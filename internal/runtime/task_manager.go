@@ -32,6 +32,8 @@ import (
 // path, whenever it comes: the committer commits what it can of the tasks
 // (release), and they are closed, clean or not.
 type TaskManager struct {
+	// sensors are the thread's metrics.
+	sensors *threadSensors
 	rt     *Runtime
 	idx    int
 	log    *slog.Logger
@@ -80,7 +82,8 @@ type TaskManager struct {
 }
 
 func newTaskManager(rt *Runtime, idx int, log *slog.Logger) *TaskManager {
-	tm := &TaskManager{rt: rt, idx: idx, log: log, ready: make(chan struct{})}
+	tm := &TaskManager{rt: rt, idx: idx, log: log, ready: make(chan struct{}),
+		sensors: newThreadSensors(rt.cfg.Metrics, rt.cfg.ApplicationID, idx)}
 	tm.mu.tasks = map[processor.TaskID]*task.Task{}
 	tm.mu.byTP = map[TopicPartition]*task.Task{}
 	tm.mu.inputs = map[processor.TaskID]map[string][]int32{}
@@ -189,17 +192,23 @@ func (tm *TaskManager) openTask(id processor.TaskID, lock func(string) (*dirLock
 		ID: id, ApplicationID: rt.cfg.ApplicationID, StateDir: dir, Program: rt.prog, Collector: tm.coll,
 		CacheMaxBytes: rt.cfg.StoreCacheMaxBytes,
 		Transactional: !tm.commit.bufferWhileRestoring(),
-		Dropped:       func() { rt.metrics.Dropped.Add(1) },
+		Dropped:       func(string) { rt.metrics.Dropped.Add(1) },
 		Logger:        tm.log,
 		Globals:       rt.global.views(),
+		Metrics:       rt.cfg.Metrics, ThreadID: tm.sensors.id,
+		Punctuate: tm.sensors.punctuateLatency, Punctuations: tm.sensors.punctuate,
 	})
 	if err == nil {
 		err = tk.Init()
 	}
 	if err != nil {
+		if tk != nil {
+			tk.RemoveSensors()
+		}
 		tm.unlockDir(id)
 		return nil, err
 	}
+	tm.sensors.taskCreated.Inc()
 	return tk, nil
 }
 
@@ -560,6 +569,8 @@ func (tm *TaskManager) closeTasks(tasks []*task.Task, clean bool, why string) {
 		tm.unlockDir(id)
 		tm.forgetInputs(id)
 		delete(tm.mu.tasks, id)
+		tk.RemoveSensors()
+		tm.sensors.taskClosed.Inc()
 		tm.log.Info("task "+why, "task", id.String(), "clean", clean)
 	}
 }
@@ -580,6 +591,7 @@ func (tm *TaskManager) forgetInputs(id processor.TaskID) {
 		}
 	}
 	tm.commit.forget(tps)
+	tm.sensors.lag.forget(tps)
 	delete(tm.mu.inputs, id)
 }
 

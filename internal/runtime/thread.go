@@ -181,6 +181,7 @@ func (th *StreamThread) Run(ctx context.Context) (err error) {
 		th.client.AllowRebalance()
 		th.client.Close()
 		th.tm.reader.Close()
+		th.tm.sensors.remove()
 		th.setState(ThreadDead)
 	}()
 	if err := th.initCommitter(ctx); err != nil {
@@ -197,12 +198,14 @@ func (th *StreamThread) Run(ctx context.Context) (err error) {
 		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		th.setPollCancel(cancel)
+		pollStart := time.Now()
 		fetches := th.client.PollRecords(pctx, th.rt.cfg.MaxPollRecords)
 		th.setPollCancel(nil)
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
 		}
+		th.tm.sensors.polled(pollStart, fetches, th.rt.cfg.Guarantee == eos.ExactlyOnce)
 		if err := th.fetchErrors(fetches); err != nil {
 			return err
 		}

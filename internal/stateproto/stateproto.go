@@ -10,7 +10,10 @@
 // (no restore, no subscription, no exactly-once write buffering).
 package stateproto
 
-import "github.com/gostreams/streams/state"
+import (
+	"github.com/gostreams/streams/internal/metrics"
+	"github.com/gostreams/streams/state"
+)
 
 // Transactional is a store opened with state.StoreContext.Transactional: it
 // keeps its writes in its cache (the task reads them back) and the runtime
@@ -85,4 +88,12 @@ type Observable[K, V any] interface {
 // refuses writes (state.ErrReadOnly).
 type ReadOnlyViewer interface {
 	ReadOnlyView() state.Store
+}
+
+// Metered is a store that records its operations' rates and latencies, and
+// its cache's hit ratio, once the runtime gives it sensors (debug
+// metrics). Caching tells whether it has a record cache.
+type Metered interface {
+	SetSensors(*metrics.StoreSensors)
+	Caching() bool
 }

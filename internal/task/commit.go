@@ -184,6 +184,7 @@ func (t *Task) Transactional() bool { return t.cfg.Transactional }
 // ones included. A task that is not Running processes nothing.
 func (t *Task) ProcessAll(onError func(error) error) (int, error) {
 	n := 0
+	defer func() { t.sensors.processed.Add(int64(n)) }()
 	for t.buffered > 0 && t.state == Running {
 		_, err := t.Process()
 		n++

@@ -34,7 +34,7 @@ type GlobalConfig struct {
 	// state.DefaultCacheMaxBytes.
 	CacheMaxBytes int64
 	// Dropped, if set, counts the records the processors drop.
-	Dropped func()
+	Dropped func(node string)
 	// Logger is what the processors log with. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -188,7 +188,7 @@ func (g *GlobalTask) Update(raw *graph.RawRecord) error {
 	if !g.nodesInit || g.closed {
 		return fmt.Errorf("global task is not running: it takes no record (%s-%d@%d)", raw.Topic, raw.Partition, raw.Offset)
 	}
-	tp := TopicPartition{raw.Topic, raw.Partition}
+	tp := TopicPartition{Topic: raw.Topic, Partition: raw.Partition}
 	q := g.queues[tp]
 	if q == nil {
 		src := g.topics[raw.Topic]
@@ -201,7 +201,7 @@ func (g *GlobalTask) Update(raw *graph.RawRecord) error {
 	if err := q.Add(raw); err != nil {
 		if errors.Is(err, processor.ErrSkipRecord) {
 			g.cfg.Logger.Warn("skipping a record", "topic", raw.Topic, "partition", raw.Partition, "offset", raw.Offset, "error", err)
-			g.DroppedRecord()
+			g.DroppedRecord("")
 			g.Skip(raw.Topic, raw.Partition, raw.Offset)
 			return nil
 		}
@@ -219,14 +219,14 @@ func (g *GlobalTask) Update(raw *graph.RawRecord) error {
 
 // Skip records that the record at offset was dropped unprocessed.
 func (g *GlobalTask) Skip(topic string, partition int32, offset int64) {
-	tp := TopicPartition{topic, partition}
+	tp := TopicPartition{Topic: topic, Partition: partition}
 	g.offsets[tp] = max(g.offsets[tp], offset+1)
 }
 
 // SetOffset sets the offset of a partition the caller moved past without
 // a record (a transaction marker, a restore's starting point).
 func (g *GlobalTask) SetOffset(topic string, partition int32, offset int64) {
-	g.offsets[TopicPartition{topic, partition}] = offset
+	g.offsets[TopicPartition{Topic: topic, Partition: partition}] = offset
 }
 
 // Offsets returns, for each partition, the offset after the last record
@@ -314,9 +314,9 @@ func (g *GlobalTask) Schedule(node string, _ time.Duration, _ processor.Punctuat
 	return nil, fmt.Errorf("processor %q: Schedule: %w", node, ErrGlobalContext)
 }
 
-func (g *GlobalTask) DroppedRecord() {
+func (g *GlobalTask) DroppedRecord(node string) {
 	if g.cfg.Dropped != nil {
-		g.cfg.Dropped()
+		g.cfg.Dropped(node)
 	}
 }
 

@@ -111,7 +111,16 @@ func (t *Task) punctuate(typ processor.PunctuationType, now int64, nowT time.Tim
 		}
 		s.advance(now)
 		t.now = nowT
-		if perr := s.p.Punctuate(nowT); perr != nil {
+		var start time.Time
+		if t.cfg.Punctuate != nil {
+			start = time.Now()
+		}
+		perr := s.p.Punctuate(nowT)
+		t.cfg.Punctuations.Inc()
+		if t.cfg.Punctuate != nil {
+			t.cfg.Punctuate.Since(start)
+		}
+		if perr != nil {
 			err = t.punctuationError(s.node, nowT, perr)
 			break
 		}

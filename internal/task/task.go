@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gostreams/streams/internal/graph"
+	"github.com/gostreams/streams/internal/metrics"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/state"
 )
@@ -52,14 +53,22 @@ type Config struct {
 	// writes wait for Prepare and Apply.
 	Transactional bool
 	// Dropped, if set, counts the records processors drop
-	// (processor.Context.DroppedRecord).
-	Dropped func()
+	// (processor.Context.DroppedRecord), with the node that dropped each
+	// ("" for the task's own drops).
+	Dropped func(node string)
 	// Logger is what processors log with, with the task as an attribute.
 	// Default slog.Default().
 	Logger *slog.Logger
 	// Globals are the read-only views of the app's global stores, by name
 	// (GlobalTask.Views), which every processor may read.
 	Globals map[string]state.Store
+	// Metrics is the app's registry, nil for none; ThreadID names the
+	// thread that runs the task in it, and Punctuate and Punctuations
+	// are the thread's punctuation sensors, which the task records.
+	Metrics      *metrics.Registry
+	ThreadID     string
+	Punctuate    *metrics.Stat
+	Punctuations *metrics.Counter
 }
 
 // TopicPartition names one input partition.
@@ -68,6 +77,8 @@ type TopicPartition = processor.TopicPartition
 type input struct {
 	tp       TopicPartition
 	q        graph.Queue
+	// e2e is its source node's record-e2e-latency, nil if not recorded.
+	e2e *metrics.Stat
 	consumed int64 // offset after the last processed record; -1 before the first
 	// skipped is the offset after the last skipped record, which becomes
 	// consumed once the records buffered before it are processed.
@@ -116,6 +127,11 @@ type Task struct {
 	// external are the task's external sinks (topology.AddExternalSink).
 	external []externalSink
 
+	// The task's sensors (nil when not recorded), and the system time the
+	// runtime last set (SetSystemTime), Unix ns, for end-to-end latencies.
+	sensors  taskSensors
+	systemNs int64
+
 	commitRequested bool
 	state           State
 	// nodesInit is set once the processors are initialized, so that only
@@ -148,12 +164,14 @@ func New(cfg Config) (*Task, error) {
 	if err := t.buildNodes(); err != nil {
 		return nil, err
 	}
+	t.initSensors()
 	t.changelogs = map[string]string{}
 	for _, name := range t.sub.Stores {
 		t.storeNames = append(t.storeNames, name)
 		def := cfg.Program.Stores[name]
 		b := def.Builder
 		t.stores[name] = b.Build()
+		t.meter(name, t.stores[name])
 		switch {
 		case def.SourceTopic != "":
 			// Restored from the topic it was built from; nothing is
@@ -325,7 +343,7 @@ func (t *Task) AddRecord(raw *graph.RawRecord) error {
 		if errors.Is(err, processor.ErrSkipRecord) {
 			// The timestamp extractor dropped it.
 			t.cfg.Logger.Warn("skipping a record", "topic", raw.Topic, "partition", raw.Partition, "offset", raw.Offset, "error", err)
-			t.DroppedRecord()
+			t.DroppedRecord("")
 			return t.Skip(raw.Topic, raw.Partition, raw.Offset)
 		}
 		return err
@@ -340,14 +358,15 @@ func (t *Task) input(topic string, partition int32) (*input, error) {
 	if in != nil && in.tp.Partition == partition && in.tp.Topic == topic {
 		return in, nil
 	}
-	tp := TopicPartition{topic, partition}
+	tp := TopicPartition{Topic: topic, Partition: partition}
 	in = t.byTP[tp]
 	if in == nil {
 		src := t.sourceFor(topic)
 		if src == nil {
 			return nil, fmt.Errorf("task %s: no source reads topic %q", t.cfg.ID, topic)
 		}
-		in = &input{tp: tp, q: src.def.NewQueue(src.node, topic, partition), consumed: -1, skipped: -1}
+		in = &input{tp: tp, q: src.def.NewQueue(src.node, topic, partition), consumed: -1, skipped: -1,
+			e2e: t.sensors.e2e(t, src.def.Name)}
 		t.byTP[tp] = in
 		t.inputs = append(t.inputs, in)
 	}
@@ -393,6 +412,9 @@ func (t *Task) Process() (bool, error) {
 		}
 	}
 	ts, tsT, md := next.q.Head()
+	if next.e2e != nil && t.systemNs != 0 {
+		next.e2e.Record(t.systemNs - ts)
+	}
 	if ts > t.streamTime || t.streamTime == unknown {
 		t.streamTime, t.streamTimeT = ts, tsT
 	}
@@ -509,10 +531,16 @@ func (t *Task) StateDir() string         { return t.cfg.StateDir }
 func (t *Task) WallClockTime() time.Time { return t.cfg.Clock() }
 func (t *Task) Logger() *slog.Logger     { return t.cfg.Logger }
 
-// DroppedRecord implements graph.Env.
-func (t *Task) DroppedRecord() {
+// DroppedRecord implements graph.Env: it counts a record that node
+// dropped ("" for the task's own drops, such as a timestamp extractor's)
+// in the task's and the node's dropped-records.
+func (t *Task) DroppedRecord(node string) {
 	if t.cfg.Dropped != nil {
-		t.cfg.Dropped()
+		t.cfg.Dropped(node)
+	}
+	t.sensors.dropped.Inc()
+	if node != "" && t.cfg.Metrics != nil {
+		t.sensors.nodeDropped(t, node).Inc()
 	}
 }
 
@@ -541,7 +569,17 @@ func (t *Task) KnowsStore(name string) bool {
 	return ok
 }
 
-func (t *Task) Send(out *graph.Output) error { return t.cfg.Collector.Send(out) }
+func (t *Task) Send(out *graph.Output) error {
+	if t.systemNs != 0 && !out.Changelog && t.cfg.Metrics != nil {
+		t.sensors.sinkE2E(t, out.Sink).Record(t.systemNs - out.Timestamp.UnixNano())
+	}
+	return t.cfg.Collector.Send(out)
+}
+
+// SetSystemTime tells the task the time now, which the runtime reads once
+// per round of processing (as Kafka Streams caches it): records' end-to-end
+// latencies are measured against it.
+func (t *Task) SetSystemTime(now time.Time) { t.systemNs = now.UnixNano() }
 
 func (t *Task) NumPartitions(topic string) (int, error) {
 	return t.cfg.Collector.NumPartitions(topic)

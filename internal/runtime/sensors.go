@@ -1,0 +1,146 @@
+package runtime
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gostreams/streams/internal/metrics"
+	"github.com/gostreams/streams/internal/task"
+)
+
+// Kafka Streams' metric groups above the task (see task's for the task and
+// node groups), and the consumer's lag metric.
+const (
+	groupClient   = "stream-metrics"
+	groupThread   = "stream-thread-metrics"
+	groupConsumer = "consumer-fetch-manager-metrics"
+)
+
+// threadSensors are a stream thread's sensors, each nil when the registry
+// does not record it. Only the thread's loop records them.
+type threadSensors struct {
+	id                                         string
+	process, poll, commit, punctuate           *metrics.Counter
+	processLatency, pollLatency, commitLatency *metrics.Stat
+	punctuateLatency, pollRecords              *metrics.Stat
+	taskCreated, taskClosed                    *metrics.Counter
+	reg                                        *metrics.Registry
+	lag                                        *partitionLag
+}
+
+// threadID is how the metrics name the thread idx: its client id.
+func threadID(appID string, idx int) string { return appID + "-thread-" + strconv.Itoa(idx) }
+
+func newThreadSensors(reg *metrics.Registry, appID string, idx int) *threadSensors {
+	id := threadID(appID, idx)
+	tag := metrics.Tag{Key: task.TagThread, Value: id}
+	s := &threadSensors{id: id, reg: reg, lag: &partitionLag{reg: reg, clientID: id}}
+	s.process = reg.Counter(metrics.Info, groupThread, "process", "records the thread processed", tag)
+	s.processLatency = reg.Latency(metrics.Info, groupThread, "process-latency", "the time to process a record, averaged over each round of processing", false, tag)
+	s.poll = reg.Counter(metrics.Info, groupThread, "poll", "polls of the thread's consumer", tag)
+	s.pollLatency = reg.Latency(metrics.Info, groupThread, "poll-latency", "the time a poll took", false, tag)
+	s.pollRecords = reg.Stat(metrics.Info, groupThread, "poll-records", "the records a poll returned", false, tag)
+	s.commit = reg.Counter(metrics.Info, groupThread, "commit", "commits of the thread's tasks", tag)
+	s.commitLatency = reg.Latency(metrics.Info, groupThread, "commit-latency", "the time a commit took", false, tag)
+	s.punctuate = reg.Counter(metrics.Info, groupThread, "punctuate", "punctuations the thread's tasks ran", tag)
+	s.punctuateLatency = reg.Latency(metrics.Info, groupThread, "punctuate-latency", "the time a punctuation took", false, tag)
+	s.taskCreated = reg.Counter(metrics.Info, groupThread, "task-created", "tasks the thread created", tag)
+	s.taskClosed = reg.Counter(metrics.Info, groupThread, "task-closed", "tasks the thread closed", tag)
+	return s
+}
+
+// remove drops the thread's sensors, and its tasks', when it ends.
+func (s *threadSensors) remove() {
+	s.reg.Remove(metrics.Tag{Key: task.TagThread, Value: s.id})
+	s.lag.removeAll()
+}
+
+// polled records a poll: its time, its records, and each partition's lag
+// behind its end (the last stable offset under read_committed).
+func (s *threadSensors) polled(start time.Time, fetches kgo.Fetches, committed bool) {
+	s.poll.Inc()
+	s.pollLatency.Since(start)
+	if s.pollRecords != nil {
+		s.pollRecords.Record(int64(fetches.NumRecords()))
+	}
+	if s.reg == nil {
+		return
+	}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if p.Err != nil {
+			return
+		}
+		tp := TopicPartition{Topic: p.Topic, Partition: p.Partition}
+		if len(p.Records) == 0 {
+			// A fetch that found nothing (or only transaction markers,
+			// which move the position too) is at the end.
+			s.lag.set(tp, 0)
+			return
+		}
+		end := p.HighWatermark
+		if committed {
+			end = p.LastStableOffset
+		}
+		s.lag.set(tp, end-(p.Records[len(p.Records)-1].Offset+1))
+	})
+}
+
+// partitionLag is the records-lag of a thread's partitions, as the Kafka
+// consumer reports it: the partition's end less the position after the
+// last record fetched.
+type partitionLag struct {
+	reg      *metrics.Registry
+	clientID string
+	mu       struct {
+		sync.Mutex
+		lag map[TopicPartition]int64
+	}
+}
+
+func (l *partitionLag) set(tp TopicPartition, lag int64) {
+	l.mu.Lock()
+	_, known := l.mu.lag[tp]
+	if l.mu.lag == nil {
+		l.mu.lag = map[TopicPartition]int64{}
+	}
+	l.mu.lag[tp] = max(lag, 0)
+	l.mu.Unlock()
+	if !known {
+		l.reg.Gauge(metrics.Info, groupConsumer, "records-lag", "how many records the partition's end is ahead of the consumer's position",
+			func() float64 {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				return float64(l.mu.lag[tp])
+			}, l.tags(tp)...)
+	}
+}
+
+func (l *partitionLag) tags(tp TopicPartition) []metrics.Tag {
+	return []metrics.Tag{{Key: "client-id", Value: l.clientID}, {Key: "topic", Value: tp.Topic}, {Key: "partition", Value: strconv.Itoa(int(tp.Partition))}}
+}
+
+// forget drops the lag of partitions the thread no longer reads.
+func (l *partitionLag) forget(tps []TopicPartition) {
+	for _, tp := range tps {
+		l.mu.Lock()
+		_, known := l.mu.lag[tp]
+		delete(l.mu.lag, tp)
+		l.mu.Unlock()
+		if known {
+			l.reg.Remove(l.tags(tp)...)
+		}
+	}
+}
+
+func (l *partitionLag) removeAll() {
+	l.mu.Lock()
+	tps := make([]TopicPartition, 0, len(l.mu.lag))
+	for tp := range l.mu.lag {
+		tps = append(tps, tp)
+	}
+	l.mu.Unlock()
+	l.forget(tps)
+}

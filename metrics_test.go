@@ -1,0 +1,130 @@
+package streams_test
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/kstream"
+	"github.com/gostreams/streams/serde"
+)
+
+// A running word count's metrics, named as Kafka Streams names them: the
+// threads process, poll and commit, the partitions report their lag, the
+// source and sink nodes their end-to-end latency, and at debug level the
+// store its operations and its cache its hit ratio.
+func TestMetricsOfARunningWordCount(t *testing.T) {
+	c := startCluster(t)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateTopic(ctx, "lines", 3))
+	require.NoError(t, c.CreateTopic(ctx, "counts", 3))
+
+	sb := kstream.NewStreamsBuilder()
+	strs := kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()}
+	words := kstream.FlatMapValues(kstream.Stream(sb, []string{"lines"}, strs), strings.Fields)
+	kstream.GroupBy(words, func(_, w string) string { return w }).
+		Count(kstream.Materialized[string, int64]{Name: "Counts", Caching: true}).ToStream().To("counts")
+	topo, err := sb.Build()
+	require.NoError(t, err)
+
+	var lines []string
+	for i := range 300 {
+		lines = append(lines, fmt.Sprintf("w%d w%d w%d", i%10, i%7, i%3))
+	}
+	produceValues(t, c, "lines", true, lines...)
+
+	cfg := config(t, c, "metrics-wc")
+	cfg.NumStreamThreads = 2
+	cfg.MetricsRecordingLevel = streams.RecordDebug
+	r := start(t, topo, cfg)
+	require.NoError(t, c.WaitCaughtUp(ctx, "metrics-wc", "lines", streams.RepartitionTopic("metrics-wc", "Counts")))
+
+	var m streams.Metrics
+	require.Eventually(t, func() bool {
+		m = r.app.Metrics()
+		return m.Sum("stream-thread-metrics", "process-total") >= 300+900
+	}, 10*time.Second, 20*time.Millisecond)
+
+	for _, thread := range []string{"metrics-wc-thread-0", "metrics-wc-thread-1"} {
+		for _, name := range []string{"process-total", "poll-total", "commit-total", "task-created-total"} {
+			v, ok := m.Find("stream-thread-metrics", name, "thread-id", thread)
+			require.True(t, ok, "%s of %s", name, thread)
+			require.Positive(t, v.Value, "%s of %s", name, thread)
+			require.True(t, v.Total)
+		}
+		for _, name := range []string{"process-rate", "process-latency-avg", "process-latency-max", "commit-latency-avg", "poll-latency-max"} {
+			v, ok := m.Find("stream-thread-metrics", name, "thread-id", thread)
+			require.True(t, ok, "%s of %s", name, thread)
+			require.Positive(t, v.Value, "%s of %s", name, thread)
+		}
+	}
+	require.EqualValues(t, 1200, m.Sum("stream-thread-metrics", "process-total"), "300 lines and their 900 words")
+
+	// Every input partition's lag, caught up.
+	for p := range 3 {
+		v, ok := m.Find("consumer-fetch-manager-metrics", "records-lag", "topic", "lines", "partition", fmt.Sprint(p))
+		require.True(t, ok, "records-lag of lines-%d", p)
+		require.Zero(t, v.Value)
+	}
+	alive, ok := m.Find("stream-metrics", "alive-stream-threads")
+	require.True(t, ok)
+	require.EqualValues(t, 2, alive.Value)
+	failed, ok := m.Find("stream-metrics", "failed-stream-threads")
+	require.True(t, ok)
+	require.Zero(t, failed.Value)
+
+	// The source node's end-to-end latency: records are seconds old at most.
+	e2e, ok := m.Find("stream-processor-node-metrics", "record-e2e-latency-max", "processor-node-id", "KSTREAM-SOURCE-0000000000")
+	require.True(t, ok)
+	require.Positive(t, e2e.Value)
+	require.Less(t, e2e.Value, float64(time.Minute/time.Millisecond))
+	sinkLatency := false
+	for _, v := range m.Values {
+		sinkLatency = sinkLatency || (v.Name.Name == "record-e2e-latency-avg" && strings.HasPrefix(v.Name.Tags["processor-node-id"], "KSTREAM-SINK-"))
+	}
+	require.True(t, sinkLatency, "the sinks' latency too")
+
+	// Debug: the store's operations and its cache.
+	require.EqualValues(t, 900, m.Sum("stream-state-metrics", "put-total", "in-memory-state-id", "Counts"), "a put per word")
+	getLatency, ok := m.Find("stream-state-metrics", "get-latency-avg", "in-memory-state-id", "Counts")
+	require.True(t, ok)
+	require.Positive(t, getLatency.Value)
+	hits, ok := m.Find("stream-record-cache-metrics", "hit-ratio-avg", "record-cache-id", "Counts")
+	require.True(t, ok)
+	require.False(t, math.IsNaN(hits.Value))
+	require.Greater(t, hits.Value, 0.5, "10 distinct words, 900 reads: most hit the cache")
+	require.EqualValues(t, 0, m.Sum("stream-task-metrics", "dropped-records-total"))
+	require.Positive(t, m.Sum("stream-task-metrics", "process-total"), "per task, at debug")
+
+	// A history of the totals, for graphs: after a few seconds of running.
+	time.Sleep(2100 * time.Millisecond)
+	h := r.app.MetricHistory(streams.MetricName{Group: "stream-thread-metrics", Name: "process-total", Tags: map[string]string{"thread-id": "metrics-wc-thread-0"}})
+	require.GreaterOrEqual(t, len(h), 2)
+
+	require.NoError(t, r.stop(t))
+	_, ok = r.app.Metrics().Find("stream-thread-metrics", "process-total")
+	require.False(t, ok, "a stopped thread's metrics are gone")
+}
+
+// At the default level, no store or per-task process metrics are
+// recorded.
+func TestInfoLevelLeavesOutDebugMetrics(t *testing.T) {
+	c := startCluster(t)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateTopic(ctx, "in", 1))
+	produceValues(t, c, "in", true, "a", "b", "a")
+	r := start(t, counting(t), config(t, c, "metrics-info"))
+	require.NoError(t, c.WaitCaughtUp(ctx, "metrics-info", "in", streams.RepartitionTopic("metrics-info", "by-key")))
+	m := r.app.Metrics()
+	require.Positive(t, m.Sum("stream-thread-metrics", "process-total"))
+	for _, v := range m.Values {
+		require.NotEqual(t, "stream-state-metrics", v.Name.Group, v.Name.String())
+		require.NotEqual(t, streams.RecordDebug, v.Level, v.Name.String())
+	}
+	require.NoError(t, r.stop(t))
+}
