@@ -1,7 +1,7 @@
 # The README's two commands are `make example` and `make test`.
 GO ?= go
 
-.PHONY: setup example test soak failover bench bench-micro fuzz vet
+.PHONY: setup example test soak pgcrash failover bench bench-micro fuzz vet
 
 # setup installs what a fresh Debian machine lacks: a C compiler for the race
 # detector and cgo, RocksDB 7.8 for state/rocksdb, kcat (a Kafka client the
@@ -36,6 +36,17 @@ test: setup
 # when a read_committed verifier finds every record delivered exactly once.
 soak: setup
 	$(GO) test -tags soak -run TestSoakExactlyOnce -count=1 -timeout 60m -v .
+
+# pgcrash runs the PostgreSQL sink's crash test: kfake in a process of its
+# own, a PostgreSQL server of its own, and three app processes that are
+# SIGKILLed and restarted at random, PGCRASH_KILLS times (default 10),
+# while a generator writes PGCRASH_RECORDS records (default 100000); once
+# for the sink's ExactlyOnce mode, once for its Idempotent mode. Each mode
+# prints a PGCRASH line only when the database holds every record once
+# (ExactlyOnce: an insert-only table, an aggregate and the offsets table;
+# Idempotent: the aggregate, after redeliveries that the test counted).
+pgcrash: setup
+	PGCRASH_RECORDS=$(PGCRASH_RECORDS) PGCRASH_KILLS=$(PGCRASH_KILLS) $(GO) test -tags pgcrash -run TestPostgresSinkSurvivesSIGKILL -count=1 -timeout 30m -v .
 
 # failover times a failover: an app process whose task holds a RocksDB store
 # of FAILOVER_KEYS keys (default 1000000) is SIGKILLed, and the survivor's

@@ -28,6 +28,7 @@ import (
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/state/rocksdb"
+	"github.com/gostreams/streams/topology"
 )
 
 // The test binary doubles as the app process of the scale-out test: with
@@ -63,15 +64,30 @@ func brokerMain() int {
 	return 0
 }
 
+// childTopologies are app topologies that files built with a tag add
+// (pgcrash_test.go), by their STREAMS_CHILD_TOPOLOGY name; each is made in
+// the child process.
+var childTopologies = map[string]func() (childApp, error){}
+
+// childApp is what a childTopologies entry makes: the topology, its
+// guarantee, and client options added to childMain's.
+type childApp struct {
+	topology      *topology.Topology
+	guarantee     eos.Guarantee
+	clientOptions []kgo.Opt
+}
+
 // childMain runs an app until SIGTERM, then shuts down cleanly: by
 // default tagger(name); with STREAMS_CHILD_TOPOLOGY=idempotent the
-// RocksDB-backed idempotent counter of the crash test.
+// RocksDB-backed idempotent counter of the crash test, and so on
+// (childTopologies too).
 func childMain(name string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	topo := tagger(name)
 	guarantee := eos.AtLeastOnce
 	var restores streams.RestoreListener
+	var clientOptions []kgo.Opt
 	switch os.Getenv("STREAMS_CHILD_TOPOLOGY") {
 	case "idempotent":
 		topo = idempotentCounting()
@@ -91,6 +107,15 @@ func childMain(name string) int {
 		}
 		guarantee = eos.ExactlyOnce
 		restores = printRestores{}
+	default:
+		if mk, ok := childTopologies[os.Getenv("STREAMS_CHILD_TOPOLOGY")]; ok {
+			a, err := mk()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			topo, guarantee, clientOptions = a.topology, a.guarantee, a.clientOptions
+		}
 	}
 	cfg := streams.Config{
 		Guarantee:       guarantee,
@@ -109,6 +134,7 @@ func childMain(name string) int {
 			kgo.RebalanceTimeout(5 * time.Second),
 		},
 	}
+	cfg.ClientOptions = append(cfg.ClientOptions, clientOptions...)
 	if s := os.Getenv("STREAMS_TXN_TIMEOUT"); s != "" {
 		cfg.TransactionTimeout, _ = time.ParseDuration(s)
 	}

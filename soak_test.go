@@ -3,15 +3,11 @@
 package streams_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,19 +23,6 @@ import (
 	"github.com/gostreams/streams/state"
 	"github.com/gostreams/streams/state/rocksdb"
 )
-
-// soakSize reads a positive integer from the environment, or def.
-func soakSize(t *testing.T, name string, def int) int {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	require.NoError(t, err, "%s=%q", name, v)
-	require.Positive(t, n, "%s", name)
-	return n
-}
 
 // The exactly-once soak (make soak): kfake runs as a process of its own; a
 // generator writes SOAK_RECORDS records (default 200,000) over 5 partitions
@@ -66,25 +49,7 @@ func TestSoakExactlyOnce(t *testing.T) {
 	elapsed := func() time.Duration { return time.Since(began).Round(time.Millisecond) }
 
 	// The broker, in its own process.
-	broker := exec.Command(os.Args[0], "-test.run=^$")
-	broker.Env = append(os.Environ(), "STREAMS_BROKER_CHILD=1")
-	stdin, err := broker.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := broker.StdoutPipe()
-	require.NoError(t, err)
-	broker.Stderr = os.Stderr
-	require.NoError(t, broker.Start())
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		_ = broker.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	addrs, ok := strings.CutPrefix(strings.TrimSpace(line), "BROKERS ")
-	require.True(t, ok, "broker said %q", line)
-	c, err := embedded.Connect(strings.Split(addrs, ","))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c := startBrokerProcess(t)
 	for _, topic := range []string{"in", "echo", "totals"} {
 		require.NoError(t, c.CreateTopic(ctxT(t), topic, partitions))
 	}
@@ -216,13 +181,6 @@ func TestSoakExactlyOnce(t *testing.T) {
 	fmt.Printf("ALL-RECORDS-DELIVERED: %d records, %d partitions, %d keys, %d SIGKILLs, 3 app processes\n", records, partitions, keys, kills)
 }
 
-// ctxSoak bounds the catch-up wait of the soak test.
-func ctxSoak(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // verifyStoresOnDisk checks that the RocksDB stores that the apps closed
 // last, for each partition, hold the final sums and counts recomputed from
 // the input. A task directory is current when its checkpoint is at the
@@ -278,28 +236,4 @@ func verifyStoresOnDisk(t *testing.T, c *embedded.Cluster, appID string, dirs []
 		require.Len(t, current, len(ends), "store %s: every partition has a store closed at its changelog's end", store)
 		require.Equal(t, final, got, "store %s on disk", store)
 	}
-}
-
-// soakLag describes, per partition, the group's committed offset, the last
-// stable offset and the end offset of topics.
-func soakLag(t *testing.T, c *embedded.Cluster, group string, topics ...string) string {
-	committed, err := c.Admin().FetchOffsets(ctxT(t), group)
-	if err != nil {
-		return err.Error()
-	}
-	stable, err := c.Admin().ListCommittedOffsets(ctxT(t), topics...)
-	if err != nil {
-		return err.Error()
-	}
-	ends, err := c.Admin().ListEndOffsets(ctxT(t), topics...)
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	ends.Each(func(e kadm.ListedOffset) {
-		s, _ := stable.Lookup(e.Topic, e.Partition)
-		o, _ := committed.Lookup(e.Topic, e.Partition)
-		fmt.Fprintf(&b, " %s-%d committed=%d stable=%d end=%d;", e.Topic, e.Partition, o.At, s.Offset, e.Offset)
-	})
-	return b.String()
 }
