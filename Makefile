@@ -1,7 +1,7 @@
 # The README's two commands are `make example` and `make test`.
 GO ?= go
 
-.PHONY: setup example test soak pgcrash failover bench bench-micro fuzz vet
+.PHONY: setup example test soak pgcrash failover bench bench-sink bench-micro fuzz vet
 
 # setup installs what a fresh Debian machine lacks: a C compiler for the race
 # detector and cgo, RocksDB 7.8 for state/rocksdb, kcat (a Kafka client the
@@ -63,9 +63,30 @@ vet:
 
 # bench runs the end-to-end word count on the in-process Kafka: ours beside
 # a raw franz-go consume-produce pipe and goka (the bench/ module, whose
-# dependencies stay out of the main module).
+# dependencies stay out of the main module), then bench-sink.
 bench: setup
 	cd bench && $(GO) run .
+	@$(MAKE) --no-print-directory bench-sink
+
+# bench-sink runs sink/postgres's BenchmarkSink on a PostgreSQL of its own
+# (internal/pgtest) in SINK_BENCH_ROUNDS rounds (default 5), each writing
+# SINK_BENCH_ROWS rows (default 50000) per variant, 1000 rows a commit: the
+# sink's rows/s, exactly once with INSERTs and with COPY and idempotent
+# with upserts, each beside a hand-written pgx.Batch of the same INSERTs,
+# CopyFrom of the same rows and pgx.Batch of the same upserts. Every other
+# round runs the baselines first. It prints each variant's median rows/s
+# and its ratio to its baseline: the median of the rounds' ratios
+# (internal/benchratio). About a minute.
+SINK_BENCH_ROUNDS ?= 5
+SINK_BENCH_ROWS ?= 50000
+bench-sink: setup
+	@for i in $$(seq $(SINK_BENCH_ROUNDS)); do \
+	  $(GO) test -run '^$$' -bench '^BenchmarkSink$$' -benchtime=$(SINK_BENCH_ROWS)x -benchmem -count=1 ./sink/postgres/ \
+	    -sink.baselinefirst=$$((i % 2 == 0)) 2>&1 || exit 1; \
+	done | $(GO) run ./internal/benchratio -metric rows/s \
+	  Sink/ExactlyOnce/Queue=Sink/Hand/Batch \
+	  Sink/ExactlyOnce/Copy=Sink/Hand/CopyFrom \
+	  Sink/Idempotent/Upsert=Sink/Hand/BatchUpsert
 
 # bench-micro runs the benchmarks of the test driver, the stores, the
 # serdes, the windowed aggregations and the DSL, with allocations.

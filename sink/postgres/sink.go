@@ -123,6 +123,11 @@ type Batch struct {
 	rows int
 	// rec is the input record being written.
 	rec processor.RecordMetadata
+	// copyTable is the table name Copy parsed last, into copyID: the rows
+	// of one table share its identifier rather than each parse the name
+	// (an allocation per row).
+	copyTable string
+	copyID    pgx.Identifier
 }
 
 type op struct {
@@ -150,11 +155,14 @@ func (b *Batch) Copy(table string, columns []string, values ...any) error {
 	if len(columns) != len(values) {
 		return fmt.Errorf("postgres sink: Copy into %q: %d columns but %d values", table, len(columns), len(values))
 	}
-	id, err := parseIdentifier(table)
-	if err != nil {
-		return err
+	if b.copyID == nil || table != b.copyTable {
+		id, err := parseIdentifier(table)
+		if err != nil {
+			return err
+		}
+		b.copyTable, b.copyID = table, id
 	}
-	b.ops = append(b.ops, op{table: id, columns: columns, args: values, rec: b.rec})
+	b.ops = append(b.ops, op{table: b.copyID, columns: columns, args: values, rec: b.rec})
 	b.rows++
 	return nil
 }

@@ -231,6 +231,46 @@ func TestCopyIsRejectedInIdempotentMode(t *testing.T) {
 	require.ErrorContains(t, err, "COPY cannot skip a row it applied already")
 }
 
+// Copy runs once per row: the rows of one table share its parsed name,
+// so that a row costs the sink no allocation of its own. (It used to
+// parse the name, an allocation, for every row.)
+func TestCopyOfATablesRowsAllocatesNothing(t *testing.T) {
+	var b postgres.Batch // the zero Batch is ExactlyOnce's
+	cols := []string{"k", "v"}
+	values := []any{"k", int64(1)}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := b.Copy("events", cols, values...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+
+	require.NoError(t, b.Copy("s.other", cols, values...))
+	require.ErrorContains(t, b.Copy("a.b.c", cols, values...), "want table or schema.table")
+	require.NoError(t, b.Copy("events", cols, values...))
+	require.Equal(t, 1+1000+2, b.Len(), "AllocsPerRun's warm-up, its runs and the two other rows")
+}
+
+// Rows copied into two tables in turn each go to their own table.
+func TestCopyIntoTwoTablesInTurn(t *testing.T) {
+	pool := newDB(t)
+	exec(t, pool, eventsDDL)
+	exec(t, pool, `CREATE SCHEMA audit`)
+	exec(t, pool, `CREATE TABLE audit.log (off bigint PRIMARY KEY, k text)`)
+	d := driver(t, sinkTopology(t, postgres.Sink[string, int64]{Pool: pool, Write: func(b *postgres.Batch, rec processor.Record[string, int64]) error {
+		if err := copyEvent(b, rec); err != nil {
+			return err
+		}
+		return b.Copy("audit.log", []string{"off", "k"}, b.Record().Offset, rec.Key)
+	}}))
+	in := testdriver.CreateInputTopic(d, "in", serde.String(), serde.Int64())
+	for i := range 5 {
+		require.NoError(t, in.PipeKeyValue(fmt.Sprintf("k%d", i), int64(i)))
+	}
+	require.EqualValues(t, 5, count(t, pool, `SELECT count(*) FROM events`))
+	require.EqualValues(t, 5, count(t, pool, `SELECT count(*) FROM audit.log WHERE k = 'k' || off`))
+}
+
 func TestBuildRejectsAnExactlyOnceSinkBesideStoresOrKafkaSinks(t *testing.T) {
 	pool := newDB(t)
 	s := postgres.Sink[string, int64]{Pool: pool, Write: insertEvent}
