@@ -12,6 +12,7 @@ setup:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	dpkg -s librocksdb-dev >/dev/null 2>&1 || missing="$$missing librocksdb-dev"; \
 	dpkg -s postgresql >/dev/null 2>&1 || missing="$$missing postgresql"; \

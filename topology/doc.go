@@ -14,7 +14,8 @@
 //     a processor below a parent of other types does not compile, where
 //     Kafka Streams' Processor API finds out at run time.
 //   - Topology: the validated result, run by the App or the test driver.
-//     Describe prints it in Kafka Streams' format.
+//     Describe returns its Description, which prints in Kafka Streams'
+//     format and draws as a Mermaid flowchart or a Graphviz DOT graph.
 //
 // Build reports every problem it finds, each with what to do about it:
 // duplicate names, unknown parents, stores that were never added or are
@@ -34,4 +35,20 @@
 // with the others, but it generates no task: every instance of the app
 // keeps the whole store, from every partition of its topic, on a global
 // thread, and every processor may read it.
+//
+// # Describing a topology
+//
+// Topology.Describe returns a Description: the sub-topologies, global
+// stores included, and their nodes with their topics, stores and
+// successors. Description.String prints it in Kafka Streams' text format,
+// so the tools that read Kafka Streams' Topology.describe() read it too.
+// Description.Mermaid and Description.DOT draw the same information: a
+// Mermaid flowchart (GitHub renders one in Markdown between ```mermaid
+// fences) and a Graphviz digraph ("dot -Tsvg"). Both draw a box per
+// sub-topology holding its nodes (labelled with their name and kind) and
+// its stores, and the topics as shapes of their own outside the boxes, so
+// that a topic one sub-topology writes and another reads, a repartition
+// topic say, shows how records go from one to the other. Ids are
+// generated and names quoted and escaped, so any name draws, and the same
+// topology always gives the same text.
 package topology

@@ -87,3 +87,40 @@ func ExampleBuilder_Build() {
 	//   - source "orders" has no topics; set Topics or Pattern
 	//   - processor "enrich" is connected to store "customers", which was never added; call AddStateStore
 }
+
+// Mermaid draws the description: a subgraph per sub-topology holding its
+// nodes and stores, topics outside, edges along the records' way. Paste
+// it into a Markdown file between ```mermaid fences to see it; DOT gives
+// the same picture for Graphviz.
+func ExampleDescription_Mermaid() {
+	b := topology.NewBuilder()
+	in := topology.AddSource(b, "in", topology.Source[string, string]{
+		Topics: []string{"words"}, KeySerde: serde.String(), ValueSerde: serde.String()})
+	count := topology.AddProcessor(b, "count", processor.Func(func(ctx processor.Context[string, string], rec processor.Record[string, string]) error {
+		return ctx.Forward(rec)
+	}), in)
+	b.AddStateStore(state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("Counts"), serde.String(), serde.Int64()), "count")
+	topology.AddSink(b, "out", topology.Sink[string, string]{
+		Topic: "counts", KeySerde: serde.String(), ValueSerde: serde.String()}, count)
+	topo, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(topo.Describe().Mermaid())
+	// Output:
+	// flowchart TB
+	//     t0[/"words<br/>topic"/]
+	//     t1[/"counts<br/>topic"/]
+	//     subgraph sub0["Sub-topology: 0"]
+	//         n0(["in<br/>source"])
+	//         n1["count<br/>processor"]
+	//         n2(["out<br/>sink"])
+	//         s0[("Counts<br/>store")]
+	//     end
+	//     t0 --> n0
+	//     n0 --> n1
+	//     n1 -.- s0
+	//     n1 --> n2
+	//     n2 --> t1
+}

@@ -177,15 +177,7 @@ func TestAddGlobalStoreValidation(t *testing.T) {
 // TopologyDescription.toString (no Kafka test asserts one).
 func TestDescribeGlobalStore(t *testing.T) {
 	t.Parallel()
-	b := topology.NewBuilder()
-	orders := topology.AddSource(b, "A-orders", src("orders"))
-	enrich := topology.AddProcessor(b, "enrich", processor.Func(pass), orders)
-	b.ConnectProcessorAndStateStores("enrich", "customers")
-	topology.AddSink(b, "out", snk("enriched"), enrich)
-	topology.AddGlobalStore(b, globalKV("customers"), "B-customers-source", gsrc("customers"), "B-customers-update", putAll("customers"))
-	topology.AddSource(b, "C-clicks", src("clicks"))
-	topo, err := b.Build()
-	require.NoError(t, err)
+	topo := globalStore(t)
 	want := "Topologies:\n" +
 		"   Sub-topology: 0\n" +
 		"    Source: A-orders (topics: [orders])\n" +
@@ -211,6 +203,23 @@ func TestDescribeGlobalStore(t *testing.T) {
 	require.Equal(t, []int{0, 2}, []int{d.Subtopologies[0].ID, d.Subtopologies[1].ID})
 	require.Len(t, d.GlobalStores, 1)
 	require.Equal(t, 1, d.GlobalStores[0].ID)
+}
+
+// globalStore is the topology of TestDescribeGlobalStore: a global
+// store's sub-topology between two others, and a processor that uses the
+// store.
+func globalStore(t *testing.T) *topology.Topology {
+	t.Helper()
+	b := topology.NewBuilder()
+	orders := topology.AddSource(b, "A-orders", src("orders"))
+	enrich := topology.AddProcessor(b, "enrich", processor.Func(pass), orders)
+	b.ConnectProcessorAndStateStores("enrich", "customers")
+	topology.AddSink(b, "out", snk("enriched"), enrich)
+	topology.AddGlobalStore(b, globalKV("customers"), "B-customers-source", gsrc("customers"), "B-customers-update", putAll("customers"))
+	topology.AddSource(b, "C-clicks", src("clicks"))
+	topo, err := b.Build()
+	require.NoError(t, err)
+	return topo
 }
 
 // A topology whose last sub-topology is a global store ends with it, with

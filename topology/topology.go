@@ -119,7 +119,7 @@ func (k NodeKind) String() string {
 
 // Description is the structure of a topology: its sub-topologies and their
 // nodes. String prints it in Kafka Streams' format, which existing topology
-// visualizers read.
+// visualizers read; Mermaid and DOT draw it as a picture.
 type Description struct {
 	Subtopologies []SubtopologyDescription
 	// GlobalStores are the global stores' sub-topologies, whose ids are

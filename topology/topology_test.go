@@ -70,6 +70,19 @@ func TestDescribeWordCount(t *testing.T) {
 // sub-trees first.
 func TestDescribeGroupsBySharedStoreAndSortsLikeKafka(t *testing.T) {
 	t.Parallel()
+	d := sharedStore(t).Describe()
+	require.Len(t, d.Subtopologies, 2)
+	require.Equal(t, "orders", d.Subtopologies[0].Nodes[0].Name)
+	require.Equal(t, "z-source", d.Subtopologies[1].Nodes[0].Name)
+	golden(t, "shared-store.golden", d.String())
+}
+
+// sharedStore is the topology of
+// TestDescribeGroupsBySharedStoreAndSortsLikeKafka: two sources, one of
+// them a pattern's, whose processors share a store, and a sink with a
+// TopicChooser.
+func sharedStore(t *testing.T) *topology.Topology {
+	t.Helper()
 	b := topology.NewBuilder()
 	z := topology.AddSource(b, "z-source", src("z"))
 	topology.AddSink(b, "z-sink", snk("z-out"), topology.AddProcessor(b, "z-proc", processor.Func(pass), z))
@@ -88,12 +101,7 @@ func TestDescribeGroupsBySharedStoreAndSortsLikeKafka(t *testing.T) {
 	}, po)
 	topo, err := b.Build()
 	require.NoError(t, err)
-
-	d := topo.Describe()
-	require.Len(t, d.Subtopologies, 2)
-	require.Equal(t, "orders", d.Subtopologies[0].Nodes[0].Name)
-	require.Equal(t, "z-source", d.Subtopologies[1].Nodes[0].Name)
-	golden(t, "shared-store.golden", d.String())
+	return topo
 }
 
 func TestBuildReportsEveryProblem(t *testing.T) {

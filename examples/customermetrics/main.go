@@ -10,6 +10,7 @@
 //	go run ./examples/customermetrics                  # built-in sample of 20 orders
 //	go run ./examples/customermetrics -input FILE      # the orders of FILE
 //	go run ./examples/customermetrics -brokers host:9092
+//	go run ./examples/customermetrics -describe=mermaid  # draw the topology
 //
 // Flags:
 //
@@ -22,6 +23,10 @@
 //	-postgres URL     also write each customer's metrics into the table customer_metrics of this
 //	                  PostgreSQL database, exactly once (see README.md); on the in-process Kafka
 //	                  it empties the table and forgets the offsets of the last run first
+//	-describe         print the topology and exit, in Kafka Streams' text format; with -postgres
+//	                  its database sub-topology too (no connection is made)
+//	-describe=F       the same in format F: text, mermaid (a Mermaid flowchart) or dot (a
+//	                  Graphviz DOT graph); the '=' is needed: "-describe mermaid" is an error
 //
 // # Input
 //
@@ -70,6 +75,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -87,6 +93,7 @@ import (
 
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/examples/internal/describeflag"
 	"github.com/gostreams/streams/examples/internal/orders"
 	"github.com/gostreams/streams/internal/embedded"
 	"github.com/gostreams/streams/serde"
@@ -127,20 +134,13 @@ type options struct {
 	timeout    time.Duration
 	grace      time.Duration
 	postgres   string
+	describe   describeflag.Format
 }
 
 func main() {
-	var o options
-	flag.StringVar(&o.input, "input", "", "read orders, one JSON object per line, from `FILE` instead of the built-in sample")
-	flag.StringVar(&o.brokers, "brokers", "", "comma-separated `host:port` list of an existing cluster; default: start one in-process")
-	flag.StringVar(&o.appID, "app-id", "customermetrics", "the application id (consumer group, internal topic prefix)")
-	flag.IntVar(&o.partitions, "partitions", 1, "partitions of the topics, if they are created")
-	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
-	flag.DurationVar(&o.grace, "grace", DefaultGrace, "how late an order may come for its windows and sessions")
-	flag.StringVar(&o.postgres, "postgres", "", "also write each customer's metrics, exactly once, into the table customer_metrics of the PostgreSQL database at `URL`")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "customermetrics: unexpected arguments %q; pass a file with -input\n", flag.Args())
+	o, err := parseFlags(flag.CommandLine, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "customermetrics:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -149,6 +149,51 @@ func main() {
 		fmt.Fprintln(os.Stderr, "customermetrics:", err)
 		os.Exit(1)
 	}
+}
+
+// parseFlags parses the flags from args with fs (flag.CommandLine in
+// main). Arguments left after the flags are an error.
+func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
+	var o options
+	fs.StringVar(&o.input, "input", "", "read orders, one JSON object per line, from `FILE` instead of the built-in sample")
+	fs.StringVar(&o.brokers, "brokers", "", "comma-separated `host:port` list of an existing cluster; default: start one in-process")
+	fs.StringVar(&o.appID, "app-id", "customermetrics", "the application id (consumer group, internal topic prefix)")
+	fs.IntVar(&o.partitions, "partitions", 1, "partitions of the topics, if they are created")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
+	fs.DurationVar(&o.grace, "grace", DefaultGrace, "how late an order may come for its windows and sessions")
+	fs.StringVar(&o.postgres, "postgres", "", "also write each customer's metrics, exactly once, into the table customer_metrics of the PostgreSQL database at `URL`")
+	describeflag.Var(fs, &o.describe)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q; %s", fs.Args(), cmp.Or(describeflag.Misplaced(o.describe, fs.Args()), "pass a file with -input"))
+	}
+	return o, nil
+}
+
+// describe writes the topology that run would run to stdout, in the
+// format of -describe. With -postgres the topology has the database
+// sub-topology, whose sink needs a pool to be built but makes no
+// connection until it runs: the pool is made with none to keep open.
+func describe(o options, stdout io.Writer) error {
+	var pool *pgxpool.Pool
+	if o.postgres != "" {
+		cfg, err := pgxpool.ParseConfig(o.postgres)
+		if err != nil {
+			return fmt.Errorf("-postgres %q: %w", o.postgres, err)
+		}
+		cfg.MinConns, cfg.MinIdleConns = 0, 0
+		if pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
+			return fmt.Errorf("-postgres %q: %w", o.postgres, err)
+		}
+		defer pool.Close()
+	}
+	topo, err := TopologyWithPostgres(o.grace, pool)
+	if err != nil {
+		return err
+	}
+	return describeflag.Write(stdout, topo, o.describe)
 }
 
 // readOrders reads and checks every order of path (the built-in sample if
@@ -163,6 +208,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	if o.grace < 0 {
 		return fmt.Errorf("-grace is %v; use 0 or more", o.grace)
+	}
+	if o.describe != "" {
+		return describe(o, stdout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()

@@ -10,6 +10,7 @@
 //	go run ./examples/enrichment -orders ORDERS -customers CUSTOMERS
 //	go run ./examples/enrichment                          # built-in samples
 //	go run ./examples/enrichment -orders O -customers C -brokers host:9092
+//	go run ./examples/enrichment -describe=mermaid        # draw the topology
 //
 // Flags:
 //
@@ -20,6 +21,9 @@
 //	-partitions N     partitions of the topics it creates (default 1)
 //	-app-id ID        application id: consumer group and internal topic prefix (default "enrichment")
 //	-timeout D        give up if processing takes longer (default 2m)
+//	-describe         print the topology and exit, in Kafka Streams' text format
+//	-describe=F       the same in format F: text, mermaid (a Mermaid flowchart) or dot (a
+//	                  Graphviz DOT graph); the '=' is needed: "-describe mermaid" is an error
 //
 // # Input
 //
@@ -61,6 +65,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,6 +81,7 @@ import (
 
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/eos"
+	"github.com/gostreams/streams/examples/internal/describeflag"
 	"github.com/gostreams/streams/examples/internal/orders"
 	"github.com/gostreams/streams/internal/embedded"
 )
@@ -105,20 +111,13 @@ type options struct {
 	partitions        int
 	history           time.Duration
 	timeout           time.Duration
+	describe          describeflag.Format
 }
 
 func main() {
-	var o options
-	flag.StringVar(&o.orders, "orders", "", "read orders, one JSON object per line, from `FILE`")
-	flag.StringVar(&o.customers, "customers", "", "read customer versions, one JSON object per line, from `FILE`")
-	flag.DurationVar(&o.history, "history", DefaultHistory, "how far back the customers table answers")
-	flag.StringVar(&o.brokers, "brokers", "", "comma-separated `host:port` list of an existing cluster; default: start one in-process")
-	flag.StringVar(&o.appID, "app-id", "enrichment", "the application id (consumer group, internal topic prefix)")
-	flag.IntVar(&o.partitions, "partitions", 1, "partitions of the topics, if they are created")
-	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "enrichment: unexpected arguments %q; pass files with -orders and -customers\n", flag.Args())
+	o, err := parseFlags(flag.CommandLine, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "enrichment:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -129,6 +128,27 @@ func main() {
 	}
 }
 
+// parseFlags parses the flags from args with fs (flag.CommandLine in
+// main). Arguments left after the flags are an error.
+func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
+	var o options
+	fs.StringVar(&o.orders, "orders", "", "read orders, one JSON object per line, from `FILE`")
+	fs.StringVar(&o.customers, "customers", "", "read customer versions, one JSON object per line, from `FILE`")
+	fs.DurationVar(&o.history, "history", DefaultHistory, "how far back the customers table answers")
+	fs.StringVar(&o.brokers, "brokers", "", "comma-separated `host:port` list of an existing cluster; default: start one in-process")
+	fs.StringVar(&o.appID, "app-id", "enrichment", "the application id (consumer group, internal topic prefix)")
+	fs.IntVar(&o.partitions, "partitions", 1, "partitions of the topics, if they are created")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
+	describeflag.Var(fs, &o.describe)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q; %s", fs.Args(), cmp.Or(describeflag.Misplaced(o.describe, fs.Args()), "pass files with -orders and -customers"))
+	}
+	return o, nil
+}
+
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	switch {
 	case (o.orders == "") != (o.customers == ""):
@@ -137,6 +157,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-partitions is %d; use 1 or more", o.partitions)
 	case o.history < 0:
 		return fmt.Errorf("-history is %v; use 0 or more", o.history)
+	case o.describe != "":
+		topo, err := Topology(o.history)
+		if err != nil {
+			return err
+		}
+		return describeflag.Write(stdout, topo, o.describe)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()

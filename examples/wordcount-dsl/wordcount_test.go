@@ -63,25 +63,33 @@ func TestTopologyCountsEveryWord(t *testing.T) {
 	require.Equal(t, slices.Sorted(maps.Keys(want)), words)
 }
 
-var update = flag.Bool("update", false, "rewrite testdata/describe.txt")
+var update = flag.Bool("update", false, "rewrite testdata/describe.*")
 
-// The program's description, kept as a golden file (go test -update
-// rewrites it). No Kafka Streams test asserts WordCountDemo's description;
-// kstream's TestDescribeMatchesKafkaStreams holds the DSL's names to the
-// strings Kafka Streams' own tests do assert, and its word-count case to
-// the one derived from Kafka Streams' naming code.
+// The program's description, through main's -describe path, in each
+// format, kept as golden files (go test -update rewrites them). No Kafka
+// Streams test asserts WordCountDemo's description; kstream's
+// TestDescribeMatchesKafkaStreams holds the DSL's names to the strings
+// Kafka Streams' own tests do assert, and its word-count case to the one
+// derived from Kafka Streams' naming code.
 func TestDescribe(t *testing.T) {
 	t.Parallel()
-	topo, err := Topology()
-	require.NoError(t, err)
-	path := filepath.Join("testdata", "describe.txt")
-	got := topo.Describe().String()
-	if *update {
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	for _, c := range []struct{ args, golden string }{
+		{"-describe", "describe.txt"},
+		{"-describe=mermaid", "describe.mmd"},
+		{"-describe=dot", "describe.dot"},
+	} {
+		o, err := wordcountrun.ParseFlags(flag.NewFlagSet("wordcount-dsl", flag.ContinueOnError), []string{c.args}, program)
+		require.NoError(t, err)
+		var out bytes.Buffer
+		require.NoError(t, wordcountrun.Describe(&out, program, o.Describe))
+		path := filepath.Join("testdata", c.golden)
+		if *update {
+			require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "run go test ./examples/wordcount-dsl -update to create %s", path)
+		require.Equal(t, string(want), out.String(), c.args)
 	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./examples/wordcount-dsl -update to create %s", path)
-	require.Equal(t, string(want), got)
 }
 
 // End to end on the embedded broker, as a user runs it: the lines printed

@@ -8,6 +8,14 @@
 //	go run ./examples/wordcount                 # built-in sample text
 //	go run ./examples/wordcount -input FILE     # the lines of FILE
 //	go run ./examples/wordcount -brokers host:9092
+//	go run ./examples/wordcount -describe       # print the topology, as Kafka Streams' describe() does
+//	go run ./examples/wordcount -describe=mermaid  # draw it: a Mermaid flowchart
+//	go run ./examples/wordcount -describe=dot | dot -Tsvg > topology.svg  # or Graphviz
+//
+// -describe prints the topology and exits, without starting Kafka: bare (or
+// -describe=text) in Kafka Streams' text format, -describe=mermaid as a
+// Mermaid flowchart, -describe=dot as a Graphviz DOT graph. The format
+// needs the '=': "-describe mermaid" is an error.
 //
 // It writes the lines to the input topic, runs the app until every record
 // (and every repartitioned word) is processed and committed, then reads the

@@ -6,6 +6,7 @@ package wordcountrun
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/examples/internal/describeflag"
 	"github.com/gostreams/streams/internal/embedded"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/topology"
@@ -53,25 +55,52 @@ type Options struct {
 	AppID      string
 	Partitions int
 	Timeout    time.Duration
+	// Describe, when set, says to print the topology in that format
+	// instead of running it (see Describe).
+	Describe describeflag.Format
 }
 
-// Main parses the flags and runs p, exiting with status 1 on an error.
-func Main(p Program) {
+// ParseFlags parses the examples' flags from args with fs
+// (flag.CommandLine in Main). Arguments left after the flags are an error.
+func ParseFlags(fs *flag.FlagSet, args []string, p Program) (Options, error) {
 	var o Options
-	flag.StringVar(&o.Input, "input", "", "read lines from `FILE` instead of the built-in sample text")
-	flag.StringVar(&o.Brokers, "brokers", "", "comma-separated `host:port` list of an existing cluster; default: start one in-process")
-	flag.StringVar(&o.AppID, "app-id", p.Name, "the application id (consumer group, internal topic prefix)")
-	flag.IntVar(&o.Partitions, "partitions", 4, "partitions of the input topic, if it is created")
-	flag.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
-	describe := flag.Bool("describe", false, "print the topology, as Kafka Streams' Topology.describe() does, and exit")
-	flag.Parse()
-	if *describe {
-		topo, err := p.Topology()
-		if err != nil {
+	fs.StringVar(&o.Input, "input", "", "read lines from `FILE` instead of the built-in sample text")
+	fs.StringVar(&o.Brokers, "brokers", "", "comma-separated `host:port` list of an existing cluster; default: start one in-process")
+	fs.StringVar(&o.AppID, "app-id", p.Name, "the application id (consumer group, internal topic prefix)")
+	fs.IntVar(&o.Partitions, "partitions", 4, "partitions of the input topic, if it is created")
+	fs.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up if processing takes longer")
+	describeflag.Var(fs, &o.Describe)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q; %s", fs.Args(), cmp.Or(describeflag.Misplaced(o.Describe, fs.Args()), "pass a file with -input"))
+	}
+	return o, nil
+}
+
+// Describe writes p's topology to w in format f, as -describe does.
+func Describe(w io.Writer, p Program, f describeflag.Format) error {
+	topo, err := p.Topology()
+	if err != nil {
+		return err
+	}
+	return describeflag.Write(w, topo, f)
+}
+
+// Main parses the flags and runs p (or describes it, with -describe),
+// exiting with status 1 on an error, 2 on a bad argument.
+func Main(p Program) {
+	o, err := ParseFlags(flag.CommandLine, os.Args[1:], p)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, p.Name+":", err)
+		os.Exit(2)
+	}
+	if o.Describe != "" {
+		if err := Describe(os.Stdout, p, o.Describe); err != nil {
 			fmt.Fprintln(os.Stderr, p.Name+":", err)
 			os.Exit(1)
 		}
-		fmt.Print(topo.Describe())
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
