@@ -155,3 +155,47 @@ func (a *App) LagInfo(ctx context.Context) (map[string]map[int32]LagInfo, error)
 	}
 	return out, nil
 }
+
+// ThreadMetadata is what one stream thread of this instance runs (Kafka
+// Streams' ThreadMetadata).
+type ThreadMetadata struct {
+	// Name is the thread's name, its thread-id in the metrics
+	// ("<application.id>-thread-<n>").
+	Name string
+	// State is the thread's state: Created, Starting, PartitionsRevoked,
+	// PartitionsAssigned, Running, PendingShutdown or Dead.
+	State string
+	// ActiveTasks and StandbyTasks are its tasks, in task order.
+	ActiveTasks, StandbyTasks []TaskMetadata
+}
+
+// TaskMetadata is one task of a thread (Kafka Streams' TaskMetadata).
+type TaskMetadata struct {
+	ID processor.TaskID
+	// State is the task's: Created, Restoring (its stores catching up with
+	// their changelogs), Running or Suspended; Standby for a standby task.
+	State string
+	// Partitions are its input partitions (none for a standby).
+	Partitions []processor.TopicPartition
+	// Processed is, per input partition that processed a record, the
+	// offset after the last one processed.
+	Processed map[processor.TopicPartition]int64
+}
+
+// LocalThreadsMetadata describes this instance's live stream threads and
+// their tasks (Kafka Streams' KafkaStreams.metadataForLocalThreads). It is
+// safe to call from any goroutine.
+func (a *App) LocalThreadsMetadata() []ThreadMetadata {
+	var out []ThreadMetadata
+	for _, th := range a.rt.Threads() {
+		tm := ThreadMetadata{Name: th.Name, State: th.State.String()}
+		for _, t := range th.Active {
+			tm.ActiveTasks = append(tm.ActiveTasks, TaskMetadata{ID: t.ID, State: t.State, Partitions: t.Partitions, Processed: t.Committed})
+		}
+		for _, t := range th.Standby {
+			tm.StandbyTasks = append(tm.StandbyTasks, TaskMetadata{ID: t.ID, State: t.State})
+		}
+		out = append(out, tm)
+	}
+	return out
+}

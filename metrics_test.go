@@ -101,6 +101,20 @@ func TestMetricsOfARunningWordCount(t *testing.T) {
 	require.EqualValues(t, 0, m.Sum("stream-task-metrics", "dropped-records-total"))
 	require.Positive(t, m.Sum("stream-task-metrics", "process-total"), "per task, at debug")
 
+	// The threads and their tasks.
+	threads := r.app.LocalThreadsMetadata()
+	require.Len(t, threads, 2)
+	tasks := 0
+	for _, th := range threads {
+		require.Equal(t, "Running", th.State, th.Name)
+		for _, tk := range th.ActiveTasks {
+			require.Equal(t, "Running", tk.State)
+			require.Len(t, tk.Partitions, 1)
+			tasks++
+		}
+	}
+	require.Equal(t, 6, tasks, "3 partitions of lines, 3 of the repartition topic")
+
 	// A history of the totals, for graphs: after a few seconds of running.
 	time.Sleep(2100 * time.Millisecond)
 	h := r.app.MetricHistory(streams.MetricName{Group: "stream-thread-metrics", Name: "process-total", Tags: map[string]string{"thread-id": "metrics-wc-thread-0"}})

@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 
 	"github.com/gostreams/streams/internal/metrics"
 	"github.com/gostreams/streams/internal/task"
+	"github.com/gostreams/streams/processor"
 )
 
 // Kafka Streams' metric groups above the task (see task's for the task and
@@ -143,4 +147,62 @@ func (l *partitionLag) removeAll() {
 	}
 	l.mu.Unlock()
 	l.forget(tps)
+}
+
+// ThreadInfo is what a stream thread runs (Runtime.Threads).
+type ThreadInfo struct {
+	Index int
+	// Name is the thread's client id, its thread-id in the metrics.
+	Name  string
+	State ThreadState
+	// Active are its active tasks, Standby its standby tasks, by id.
+	Active, Standby []TaskInfo
+}
+
+// TaskInfo is one task of a thread.
+type TaskInfo struct {
+	ID processor.TaskID
+	// State is the task's: Created, Restoring, Running, Suspended.
+	State string
+	// Partitions are the task's input partitions.
+	Partitions []TopicPartition
+	// Committed is, per input partition that processed a record, the
+	// offset after the last one processed.
+	Committed map[TopicPartition]int64
+}
+
+// Threads describes the instance's live stream threads, by index.
+func (rt *Runtime) Threads() []ThreadInfo {
+	rt.mu.Lock()
+	threads := make([]*StreamThread, 0, len(rt.mu.threads))
+	for _, th := range rt.mu.threads {
+		threads = append(threads, th)
+	}
+	rt.mu.Unlock()
+	slices.SortFunc(threads, func(a, b *StreamThread) int { return a.idx - b.idx })
+	out := make([]ThreadInfo, 0, len(threads))
+	for _, th := range threads {
+		info := ThreadInfo{Index: th.idx, Name: threadID(rt.cfg.ApplicationID, th.idx), State: th.State()}
+		if tm := th.tm; tm != nil {
+			tm.mu.Lock()
+			for _, tk := range tm.allTasks() {
+				ti := TaskInfo{ID: tk.ID(), State: tk.State().String(), Committed: tk.ConsumedOffsets()}
+				for topic, ps := range tm.mu.inputs[tk.ID()] {
+					for _, p := range ps {
+						ti.Partitions = append(ti.Partitions, TopicPartition{Topic: topic, Partition: p})
+					}
+				}
+				slices.SortFunc(ti.Partitions, func(a, b TopicPartition) int {
+					return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+				})
+				info.Active = append(info.Active, ti)
+			}
+			for _, tk := range tm.standbyTasks() {
+				info.Standby = append(info.Standby, TaskInfo{ID: tk.ID(), State: "Standby"})
+			}
+			tm.mu.Unlock()
+		}
+		out = append(out, info)
+	}
+	return out
 }
