@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -43,15 +44,22 @@ type Upsert struct {
 	// (bigint).
 	PartitionColumn, OffsetColumn string
 
-	sql string
-	n   int
+	// The statement, built once: the sink's tasks share an Upsert and may
+	// run on several stream threads.
+	once sync.Once
+	err  error
+	sql  string
+	n    int
 }
 
-// Prepare checks u and builds its statement; Queue calls it if need be.
+// Prepare checks u and builds its statement, once; Queue calls it. Set the
+// fields before the first call: later changes are not seen.
 func (u *Upsert) Prepare() error {
-	if u.sql != "" {
-		return nil
-	}
+	u.once.Do(func() { u.err = u.prepare() })
+	return u.err
+}
+
+func (u *Upsert) prepare() error {
 	if u.Table == "" || len(u.Key) == 0 {
 		return errors.New("postgres sink: Upsert needs a Table and its Key columns")
 	}
