@@ -152,7 +152,7 @@ func testFailover(t *testing.T, exactlyOnce bool) {
 	// A low acceptable lag: an instance without a task's state does not
 	// count as caught up on it, even with this test's small changelogs.
 	env := []string{"STREAMS_CHILD_TOPOLOGY=ha", "STREAMS_STANDBYS=1", "STREAMS_SESSION_TIMEOUT=1s", "STREAMS_TXN_TIMEOUT=2s",
-		"STREAMS_ACCEPTABLE_LAG=100", "STREAMS_PROBING=500ms", "STREAMS_CHILD_HTTP=1"}
+		"STREAMS_ACCEPTABLE_LAG=100", "STREAMS_PROBING=500ms", "STREAMS_CHILD_HTTP=1", "STREAMS_PRINT_LAG=1"}
 	if exactlyOnce {
 		env = append(env, "STREAMS_CHILD_EOS=1")
 	}
@@ -186,9 +186,15 @@ func testFailover(t *testing.T, exactlyOnce bool) {
 	for range 5 {
 		round()
 	}
-	// The standbys follow the changelogs: give them a moment to read the
-	// last commit's records.
-	time.Sleep(500 * time.Millisecond)
+	// The standbys follow the changelogs: wait until every standby of the
+	// survivors-to-be has read the last commit's records (the input has
+	// stopped), so that what a promotion restores is the tail a standby
+	// cannot have, not what a loaded machine kept it from reading yet.
+	for _, name := range []string{"P2", "P3"} {
+		mark := len(procs[name].out.String())
+		until(t, 30*time.Second, func() bool { return standbysCaughtUp(procs[name].out.String()[mark:]) },
+			"the standbys of %s caught up", name)
+	}
 
 	// The partitions P1 counted last are its tasks.
 	_, by := haOutput(t, c)
@@ -284,4 +290,23 @@ func testFailover(t *testing.T, exactlyOnce bool) {
 		who := by[k]
 		require.NotEqual(t, "P1", who[len(who)-1], "%s: P1's keys are counted by the survivors after the kill", k)
 	}
+}
+
+// standbysCaughtUp reports whether the LAG lines of out (a child's
+// STREAMS_PRINT_LAG output) show standbys, each at lag 0 in its latest
+// line.
+func standbysCaughtUp(out string) bool {
+	latest := map[string]string{}
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) == 5 && f[0] == "LAG" && f[3] == "standby" {
+			latest[f[1]+"/"+f[2]] = f[4]
+		}
+	}
+	for _, lag := range latest {
+		if lag != "0" {
+			return false
+		}
+	}
+	return len(latest) > 0
 }
