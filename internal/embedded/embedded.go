@@ -27,7 +27,15 @@ type Cluster struct {
 	addrs []string
 	admin *kadm.Client
 	cl    *kgo.Client
+	// progress, if set (Open sets it), hears every ProgressEvery how far
+	// a WaitCaughtUp has got, as program.
+	progress io.Writer
+	program  string
 }
+
+// ProgressEvery is how often a wait of a cluster made by Open reports its
+// progress.
+var ProgressEvery = 2 * time.Second
 
 // Start starts a cluster with one broker listening on a random port of
 // 127.0.0.1. opts are passed to kfake. Close it when done.
@@ -59,11 +67,18 @@ func Connect(brokers []string) (*Cluster, error) {
 // starts an in-process cluster, telling log (as program) so; otherwise it
 // connects to the comma-separated brokers.
 func Open(brokers string, log io.Writer, program string) (*Cluster, error) {
+	var c *Cluster
+	var err error
 	if brokers == "" {
 		fmt.Fprintln(log, program+": starting an in-process Kafka on 127.0.0.1")
-		return Start()
+		c, err = Start()
+	} else {
+		c, err = Connect(strings.Split(brokers, ","))
 	}
-	return Connect(strings.Split(brokers, ","))
+	if c != nil {
+		c.progress, c.program = log, program
+	}
+	return c, err
 }
 
 // Addrs are the brokers' addresses.
@@ -125,6 +140,7 @@ func (c *Cluster) Produce(ctx context.Context, recs ...*kgo.Record) error {
 func (c *Cluster) WaitCaughtUp(ctx context.Context, group string, topics ...string) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	report := time.Now().Add(ProgressEvery)
 	for {
 		done, err := c.caughtUp(ctx, group, topics)
 		if err != nil {
@@ -132,6 +148,10 @@ func (c *Cluster) WaitCaughtUp(ctx context.Context, group string, topics ...stri
 		}
 		if done {
 			return nil
+		}
+		if c.progress != nil && time.Now().After(report) {
+			report = time.Now().Add(ProgressEvery)
+			c.reportProgress(ctx, group, topics)
 		}
 		select {
 		case <-ctx.Done():
@@ -327,4 +347,25 @@ func (c *Cluster) RunUntilCaughtUpThen(ctx context.Context, app Runner, group st
 		then()
 	}
 	return errors.Join(app.Close(), <-runErr)
+}
+
+// reportProgress writes how many of topics' records group has committed.
+func (c *Cluster) reportProgress(ctx context.Context, group string, topics []string) {
+	// A group that does not exist yet has committed nothing.
+	committed, _ := c.admin.FetchOffsets(kadm.RequireStable(ctx), group)
+	ends, err := c.admin.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return
+	}
+	var done, total int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
+		total += o.Offset
+		if r, ok := committed.Lookup(o.Topic, o.Partition); ok && r.Err == nil {
+			done += min(r.At, o.Offset)
+		}
+	})
+	fmt.Fprintf(c.progress, "%s: waiting for the app: %d of %d offsets of %s committed\n", c.program, done, total, strings.Join(topics, ", "))
 }
