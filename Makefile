@@ -90,9 +90,12 @@ bench-sink: setup
 	  Sink/Idempotent/Upsert=Sink/Hand/BatchUpsert
 
 # bench-micro runs the benchmarks of the test driver, the stores, the
-# serdes, the windowed aggregations and the DSL, with allocations.
+# serdes, the windowed aggregations and the DSL, with allocations, and the
+# metrics' cost on the hot path (BenchmarkMetricsOverhead: with/without is
+# the throughput with a registry over the throughput without, same loop).
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./testdriver/ ./state/ ./serde/ ./window/ ./kstream/
+	$(GO) test -run '^$$' -bench MetricsOverhead -count 3 ./internal/runtime/
 
 # fuzz runs each fuzzer for FUZZTIME (default 10s).
 FUZZTIME ?= 10s

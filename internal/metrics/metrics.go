@@ -232,6 +232,53 @@ func (s *Stat) Record(v int64) {
 	}
 }
 
+// merge records count values of sum sum, smallest lo and largest hi.
+func (s *Stat) merge(count, sum, lo, hi int64) {
+	s.cur.count.Add(count)
+	s.cur.sum.Add(sum)
+	for m := s.cur.max.Load(); hi > m && !s.cur.max.CompareAndSwap(m, hi); m = s.cur.max.Load() {
+	}
+	if s.withMin {
+		for m := s.cur.min.Load(); lo < m && !s.cur.min.CompareAndSwap(m, lo); m = s.cur.min.Load() {
+		}
+	}
+}
+
+// Local gathers values for a Stat on one goroutine, without atomic
+// operations, until Flush hands them over: for values recorded once per
+// record on the hot path. A Local of a nil Stat records nothing.
+type Local struct {
+	s                  *Stat
+	count, sum, lo, hi int64
+}
+
+// NewLocal returns a Local for s.
+func NewLocal(s *Stat) *Local {
+	if s == nil {
+		return nil
+	}
+	return &Local{s: s, lo: math.MaxInt64, hi: math.MinInt64}
+}
+
+// Record records v.
+func (l *Local) Record(v int64) {
+	if l == nil {
+		return
+	}
+	l.count++
+	l.sum += v
+	l.lo, l.hi = min(l.lo, v), max(l.hi, v)
+}
+
+// Flush hands what was recorded to the Stat.
+func (l *Local) Flush() {
+	if l == nil || l.count == 0 {
+		return
+	}
+	l.s.merge(l.count, l.sum, l.lo, l.hi)
+	l.count, l.sum, l.lo, l.hi = 0, 0, math.MaxInt64, math.MinInt64
+}
+
 // Since records the time since start, in nanoseconds.
 func (s *Stat) Since(start time.Time) {
 	if s != nil {

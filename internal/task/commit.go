@@ -184,7 +184,10 @@ func (t *Task) Transactional() bool { return t.cfg.Transactional }
 // ones included. A task that is not Running processes nothing.
 func (t *Task) ProcessAll(onError func(error) error) (int, error) {
 	n := 0
-	defer func() { t.sensors.processed.Add(int64(n)) }()
+	defer func() {
+		t.sensors.processed.Add(int64(n))
+		t.sensors.flush()
+	}()
 	for t.buffered > 0 && t.state == Running {
 		_, err := t.Process()
 		n++

@@ -27,11 +27,15 @@ type taskSensors struct {
 	// lastSink caches the last sink's latency, as a task usually writes
 	// to one sink after another.
 	lastSink     string
-	lastSinkStat *metrics.Stat
+	lastSinkStat *metrics.Local
+	// e2es are the nodes' latencies, gathered without atomic operations
+	// and handed to the registry after each round of processing
+	// (flush).
+	e2es []*metrics.Local
 }
 
 type nodeSensors struct {
-	e2e     *metrics.Stat
+	e2e     *metrics.Local
 	dropped *metrics.Counter
 }
 
@@ -60,19 +64,30 @@ func (s *taskSensors) node(t *Task, name string) *nodeSensors {
 
 // e2e is a source or sink node's record-e2e-latency: how old a record is
 // (system time less its timestamp) when it reaches the node.
-func (s *taskSensors) e2e(t *Task, node string) *metrics.Stat {
+func (s *taskSensors) e2e(t *Task, node string) *metrics.Local {
 	if t.cfg.Metrics == nil {
 		return nil
 	}
 	n := s.node(t, node)
 	if n.e2e == nil {
-		n.e2e = t.cfg.Metrics.Latency(metrics.Info, GroupNode, "record-e2e-latency",
-			"the time from a record's timestamp until the node saw it", true, t.tags(metrics.Tag{Key: TagNode, Value: node})...)
+		n.e2e = metrics.NewLocal(t.cfg.Metrics.Latency(metrics.Info, GroupNode, "record-e2e-latency",
+			"the time from a record's timestamp until the node saw it", true, t.tags(metrics.Tag{Key: TagNode, Value: node})...))
+		if n.e2e != nil {
+			s.e2es = append(s.e2es, n.e2e)
+		}
 	}
 	return n.e2e
 }
 
-func (s *taskSensors) sinkE2E(t *Task, sink string) *metrics.Stat {
+// flush hands the latencies gathered since the last flush to the
+// registry.
+func (s *taskSensors) flush() {
+	for _, l := range s.e2es {
+		l.Flush()
+	}
+}
+
+func (s *taskSensors) sinkE2E(t *Task, sink string) *metrics.Local {
 	if sink != s.lastSink || s.lastSinkStat == nil {
 		s.lastSink, s.lastSinkStat = sink, s.e2e(t, sink)
 	}

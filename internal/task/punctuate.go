@@ -125,6 +125,7 @@ func (t *Task) punctuate(typ processor.PunctuationType, now int64, nowT time.Tim
 			break
 		}
 	}
+	t.sensors.flush() // what the punctuators sent
 	clear(due)
 	t.due = due[:0]
 	t.schedules = slices.DeleteFunc(t.schedules, func(s *schedule) bool { return s.cancelled })
