@@ -32,16 +32,27 @@ func TestMetricsOfARunningWordCount(t *testing.T) {
 	topo, err := sb.Build()
 	require.NoError(t, err)
 
+	cfg := config(t, c, "metrics-wc")
+	cfg.NumStreamThreads = 2
+	cfg.MetricsRecordingLevel = streams.RecordDebug
+	r := start(t, topo, cfg)
+	// Both threads run tasks before the input comes, so that both process.
+	require.Eventually(t, func() bool {
+		threads := r.app.LocalThreadsMetadata()
+		running := 0
+		for _, th := range threads {
+			if th.State == "Running" && len(th.ActiveTasks) > 0 {
+				running++
+			}
+		}
+		return running == 2
+	}, 30*time.Second, 20*time.Millisecond, "both threads run tasks")
+
 	var lines []string
 	for i := range 300 {
 		lines = append(lines, fmt.Sprintf("w%d w%d w%d", i%10, i%7, i%3))
 	}
 	produceValues(t, c, "lines", true, lines...)
-
-	cfg := config(t, c, "metrics-wc")
-	cfg.NumStreamThreads = 2
-	cfg.MetricsRecordingLevel = streams.RecordDebug
-	r := start(t, topo, cfg)
 	require.NoError(t, c.WaitCaughtUp(ctx, "metrics-wc", "lines", streams.RepartitionTopic("metrics-wc", "Counts")))
 
 	var m streams.Metrics
