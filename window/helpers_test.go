@@ -1,8 +1,8 @@
 package window_test
 
 import (
-	"sync"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"

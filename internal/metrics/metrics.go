@@ -207,7 +207,7 @@ type Stat struct {
 	// scale turns what is recorded into what is shown (1e-6 for
 	// nanoseconds shown in milliseconds).
 	scale float64
-	cur         sample
+	cur   sample
 	// window are the closed samples, guarded by the registry's mu.
 	window [slots]struct{ count, sum, min, max int64 }
 }

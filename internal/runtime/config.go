@@ -55,7 +55,7 @@ type Config struct {
 	TaskTimeout time.Duration
 	// Metrics is the app's registry; nil records nothing.
 	Metrics *metrics.Registry
-	Hooks       Hooks
+	Hooks   Hooks
 }
 
 // Response is a handler's decision about a failed record: skip it and go

@@ -34,13 +34,13 @@ import (
 type TaskManager struct {
 	// sensors are the thread's metrics.
 	sensors *threadSensors
-	rt     *Runtime
-	idx    int
-	log    *slog.Logger
-	client GroupClient
-	coll   *RecordCollector
-	reader *ChangelogReader
-	commit committer
+	rt      *Runtime
+	idx     int
+	log     *slog.Logger
+	client  GroupClient
+	coll    *RecordCollector
+	reader  *ChangelogReader
+	commit  committer
 	// thread is told of the rebalance callbacks, for its state.
 	thread *StreamThread
 	raw    graph.RawRecord

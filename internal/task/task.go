@@ -75,10 +75,10 @@ type Config struct {
 type TopicPartition = processor.TopicPartition
 
 type input struct {
-	tp       TopicPartition
-	q        graph.Queue
+	tp TopicPartition
+	q  graph.Queue
 	// e2e is its source node's record-e2e-latency, nil if not recorded.
-	e2e *metrics.Local
+	e2e      *metrics.Local
 	consumed int64 // offset after the last processed record; -1 before the first
 	// skipped is the offset after the last skipped record, which becomes
 	// consumed once the records buffered before it are processed.
