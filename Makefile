@@ -46,6 +46,8 @@ soak: setup
 # prints a PGCRASH line only when the database holds every record once
 # (ExactlyOnce: an insert-only table, an aggregate and the offsets table;
 # Idempotent: the aggregate, after redeliveries that the test counted).
+PGCRASH_RECORDS ?= 100000
+PGCRASH_KILLS ?= 10
 pgcrash: setup
 	PGCRASH_RECORDS=$(PGCRASH_RECORDS) PGCRASH_KILLS=$(PGCRASH_KILLS) $(GO) test -tags pgcrash -run TestPostgresSinkSurvivesSIGKILL -count=1 -timeout 30m -v .
 
