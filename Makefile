@@ -107,3 +107,15 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# browser-test loads the web monitor (package monitor) in headless
+# Chromium: Debian's chromium, installed here if it is missing, driven over
+# its DevTools pipe by the test. A word count runs on the in-process Kafka;
+# the test waits until the page shows its topology, threads, tasks,
+# throughput and a store entry, then a long restore, and saves screenshots
+# in monitor/testdata/out/ (with -artifacts, in the tests' artifact
+# directories instead); the test log names them.
+.PHONY: browser-test
+browser-test: setup
+	@dpkg -s chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	$(GO) test -tags browser -run '^TestBrowser' -count=1 -v ./monitor/

@@ -141,19 +141,10 @@ func (a *App) knowsStore(name string) error {
 // order, as S (a read-only store interface), or an error naming the store
 // if one is of another type.
 func localStoresAs[S any](a *App, name string, o QueryOptions) ([]S, error) {
-	return localStoresAsOr[S](a, name, o, nil)
-}
-
-// localStoresAsOr is localStoresAs, with adapt to turn a store of another
-// type into an S when it can (nil: none can).
-func localStoresAsOr[S any](a *App, name string, o QueryOptions, adapt func(state.Store) (S, bool)) ([]S, error) {
 	sts := a.local.snapshot(name, o)
 	out := make([]S, len(sts))
 	for i, st := range sts {
 		typed, ok := st.(S)
-		if !ok && adapt != nil {
-			typed, ok = adapt(st)
-		}
 		if !ok {
 			return nil, fmt.Errorf("streams: store %q is a %T, which is not a %v; check the store's builder and its serdes",
 				name, st, reflect.TypeFor[S]())
@@ -209,15 +200,22 @@ type kvQuery[K, V any] struct {
 // DSL's tables and aggregations) read with plain values answers with its
 // values, as Kafka Streams' keyValueStore() query type reads a
 // timestamped store.
+//
+// The timestamped stores are merged first and their timestamps dropped
+// after: a merged scan orders the stores' entries by their serialized
+// keys, which MergeKeyValue gets from the stores the builders made, not
+// from a valuesOnly around one (a scan of a DSL count over two local
+// tasks, read with plain values, failed so).
 func (q *kvQuery[K, V]) view() (state.ReadOnlyKeyValueStore[K, V], error) {
-	typed, err := localStoresAsOr(q.a, q.name, q.opts, func(st state.Store) (state.ReadOnlyKeyValueStore[K, V], bool) {
-		ts, ok := st.(state.ReadOnlyKeyValueStore[K, state.ValueAndTimestamp[V]])
-		return valuesOnly[K, V]{ts}, ok
-	})
-	if err != nil {
-		return nil, err
+	typed, err := localStoresAs[state.ReadOnlyKeyValueStore[K, V]](q.a, q.name, q.opts)
+	if err == nil {
+		return state.MergeKeyValue(typed...), nil
 	}
-	return state.MergeKeyValue(typed...), nil
+	stamped, tsErr := localStoresAs[state.ReadOnlyKeyValueStore[K, state.ValueAndTimestamp[V]]](q.a, q.name, q.opts)
+	if tsErr != nil {
+		return nil, err // it names the type asked for
+	}
+	return valuesOnly[K, V]{state.MergeKeyValue(stamped...)}, nil
 }
 
 // valuesOnly reads a timestamped store's values without their timestamps.

@@ -3,6 +3,7 @@ package streams_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	streams "github.com/gostreams/streams"
+	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/state"
 )
 
 // Interactive queries: any goroutine reads the app's store across its
@@ -156,4 +159,59 @@ func TestQueryMetadataForKeyRoutesToTheOwner(t *testing.T) {
 	require.ErrorIs(t, err, streams.ErrUnknownStore)
 	require.NoError(t, b.stop(t))
 	require.NoError(t, a.stop(t))
+}
+
+// A DSL count's store (a timestamped one) read with plain values scans
+// across the tasks of this instance in key order, as it does with
+// timestamps. The bug: the merged scan needed each task's store to be one
+// the builders made, and the plain-values wrapper was not, so every scan
+// over two or more local tasks failed ("MergeKeyValue scans need stores
+// made by the state builders, not streams.valuesOnly[string,int64]").
+func TestQueryKeyValueScansATimestampedStoreWithPlainValues(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateTopic(ctx, "lines", 3))
+	sb := kstream.NewStreamsBuilder()
+	lines := kstream.Stream(sb, []string{"lines"}, kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()})
+	kstream.GroupBy(kstream.FlatMapValues(lines, strings.Fields), func(_, w string) string { return w }).
+		Count(kstream.Materialized[string, int64]{Name: "Counts"})
+	topo, err := sb.Build()
+	require.NoError(t, err)
+	var words []string
+	for i := range 30 {
+		words = append(words, fmt.Sprintf("w%02d", i%10))
+	}
+	produceValues(t, c, "lines", true, words...)
+	r := start(t, topo, config(t, c, "query-plain"))
+	require.NoError(t, c.WaitCaughtUp(ctx, "query-plain", "lines", streams.RepartitionTopic("query-plain", "Counts")))
+	require.Len(t, r.app.LocalThreadsMetadata()[0].ActiveTasks, 6, "3 tasks per sub-topology: the scans merge 3 stores")
+
+	plain, err := streams.QueryKeyValue[string, int64](r.app, "Counts")
+	require.NoError(t, err)
+	stamped, err := streams.QueryKeyValue[string, state.ValueAndTimestamp[int64]](r.app, "Counts")
+	require.NoError(t, err)
+	var got, gotStamped []string
+	for kv, err := range plain.All() {
+		require.NoError(t, err)
+		got = append(got, fmt.Sprintf("%s=%d", kv.Key, kv.Value))
+	}
+	for kv, err := range stamped.All() {
+		require.NoError(t, err)
+		gotStamped = append(gotStamped, fmt.Sprintf("%s=%d", kv.Key, kv.Value.Value))
+	}
+	require.Equal(t, []string{"w00=3", "w01=3", "w02=3", "w03=3", "w04=3", "w05=3", "w06=3", "w07=3", "w08=3", "w09=3"}, got)
+	require.Equal(t, got, gotStamped)
+	from, to := "w03", "w05"
+	var ranged []string
+	for kv, err := range plain.ReverseRange(&from, &to) {
+		require.NoError(t, err)
+		ranged = append(ranged, kv.Key)
+	}
+	require.Equal(t, []string{"w05", "w04", "w03"}, ranged)
+	n, ok, err := plain.Get("w07")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.EqualValues(t, 3, n)
+	require.NoError(t, r.stop(t))
 }

@@ -157,6 +157,11 @@ func (h *Handler) route(pattern string, f http.HandlerFunc) {
 // ServeHTTP answers a query.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
+// Prefix is the path the handler routes under: Config.Prefix, or its
+// default "/". A handler that passes requests on to this one (the web
+// monitor's store browser) rewrites their paths to start with it.
+func (h *Handler) Prefix() string { return h.cfg.Prefix }
+
 // register adds s as store name, once.
 func (h *Handler) register(name string, s served) error {
 	if _, err := streams.LocalStores(h.app, name); err != nil {
