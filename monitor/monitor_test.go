@@ -73,8 +73,6 @@ func startWordCount(t *testing.T, appID string, lines []string) *wordCountApp {
 			w.counts[word]++
 		}
 	}
-	require.NoError(t, c.Produce(ctx, recs...))
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	restores := &Restores{}
@@ -108,6 +106,21 @@ func startWordCount(t *testing.T, appID string, lines []string) *wordCountApp {
 	w.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux}}
 	w.srv.Start()
 	t.Cleanup(w.srv.Close)
+
+	// The input comes once both threads run their tasks, so that each
+	// task processes some of it where it runs (a task that moved between
+	// the threads after the input was processed has processed nothing
+	// there).
+	require.Eventually(t, func() bool {
+		running := 0
+		for _, th := range w.app.LocalThreadsMetadata() {
+			if th.State == "Running" && len(th.ActiveTasks) == 2 {
+				running++
+			}
+		}
+		return running == 2
+	}, 30*time.Second, 20*time.Millisecond, "both threads run two tasks")
+	require.NoError(t, c.Produce(ctx, recs...))
 
 	require.NoError(t, c.WaitCaughtUp(ctx, appID, input, streams.RepartitionTopic(appID, "Counts")))
 	return w
@@ -309,7 +322,9 @@ func TestStoreBrowserReadsThroughIQ(t *testing.T) {
 
 	// Every entry, from both partitions, equals the lines' counts. Once
 	// the app caught up its counts are committed, but a query may come
-	// during the tail of a rebalance: retry a 503.
+	// during the tail of a rebalance (a 503, or a task that moved between
+	// the threads and is not running yet, so one partition is missing):
+	// retry until both partitions answer.
 	var all iq.EntriesResult[string, int64]
 	require.Eventually(t, func() bool {
 		all = iq.EntriesResult[string, int64]{}
@@ -317,7 +332,7 @@ func TestStoreBrowserReadsThroughIQ(t *testing.T) {
 		if code != http.StatusOK {
 			t.Logf("%d %s", code, b)
 		}
-		return code == http.StatusOK
+		return code == http.StatusOK && len(all.Partitions) == 2
 	}, 10*time.Second, 50*time.Millisecond)
 	got := map[string]int64{}
 	for _, e := range all.Entries {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gostreams/streams/eos"
 	"github.com/gostreams/streams/internal/metrics"
 	"github.com/gostreams/streams/internal/task"
 	"github.com/gostreams/streams/processor"
@@ -33,6 +35,8 @@ type threadSensors struct {
 	taskCreated, taskClosed                    *metrics.Counter
 	reg                                        *metrics.Registry
 	lag                                        *partitionLag
+	// nextLag is when the loop next refreshes the lag (refreshLag).
+	nextLag time.Time
 }
 
 // threadID is how the metrics name the thread idx: its client id.
@@ -205,4 +209,68 @@ func (rt *Runtime) Threads() []ThreadInfo {
 		out = append(out, info)
 	}
 	return out
+}
+
+// lagRefresh is how often a thread asks the cluster for its partitions'
+// ends, for the lag of partitions that fetched nothing (a fetch with no
+// records never reaches the loop).
+const lagRefresh = 5 * time.Second
+
+// refreshLag sets the records-lag of the thread's input partitions from
+// their ends and the thread's position on them: the offset after the last
+// record processed, or the group's committed offset before the first.
+// Under exactly-once the end is the last stable offset, which a
+// transaction's commit marker puts one past the last record: an idle
+// partition of a transactional topic shows a lag of 1.
+func (tm *TaskManager) refreshLag(ctx context.Context, now time.Time) {
+	s := tm.sensors
+	if s.reg == nil || now.Before(s.nextLag) || tm.rt.admin == nil {
+		return
+	}
+	s.nextLag = now.Add(lagRefresh)
+	tm.mu.Lock()
+	positions := map[TopicPartition]int64{}
+	var topics []string
+	for id, in := range tm.mu.inputs {
+		tk := tm.mu.tasks[id]
+		if tk == nil {
+			continue
+		}
+		consumed := tk.ConsumedOffsets()
+		for topic, ps := range in {
+			if !slices.Contains(topics, topic) {
+				topics = append(topics, topic)
+			}
+			for _, p := range ps {
+				tp := TopicPartition{Topic: topic, Partition: p}
+				if off, ok := consumed[tp]; ok {
+					positions[tp] = off
+				} else {
+					positions[tp] = -1
+				}
+			}
+		}
+	}
+	tm.mu.Unlock()
+	if len(topics) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ends, _, err := tm.rt.admin.EndOffsets(ctx, tm.rt.cfg.Guarantee == eos.ExactlyOnce, topics...)
+	if err != nil {
+		return
+	}
+	committed, err := tm.rt.admin.CommittedOffsets(ctx, tm.rt.cfg.ApplicationID, topics...)
+	if err != nil {
+		return
+	}
+	for tp, pos := range positions {
+		end, ok := ends[tp]
+		if !ok {
+			continue
+		}
+		pos = max(pos, committed[tp])
+		s.lag.set(tp, end-pos)
+	}
 }

@@ -231,6 +231,7 @@ func (th *StreamThread) Run(ctx context.Context) (err error) {
 			return err
 		}
 		th.tm.probe(time.Now())
+		th.tm.refreshLag(ctx, time.Now())
 		if th.State() == ThreadPartitionsAssigned && th.tm.allRunning() {
 			th.setState(ThreadRunning)
 		}
