@@ -112,7 +112,8 @@ type Metrics struct {
 	// dropped), each input partition's records-lag
 	// (consumer-fetch-manager-metrics, topic, partition), and at debug each
 	// store's (stream-state-metrics: put-, get-, range-, delete-, flush-
-	// rate and latency, restore- rate and total) and cache's hit ratio
+	// and restore- rate, total and latency, restore-records-total) and
+	// cache's hit ratio
 	// (stream-record-cache-metrics). Find and Sum look values up.
 	Values []Metric
 }

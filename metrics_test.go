@@ -134,6 +134,19 @@ func TestMetricsOfARunningWordCount(t *testing.T) {
 	require.NoError(t, r.stop(t))
 	_, ok = r.app.Metrics().Find("stream-thread-metrics", "process-total")
 	require.False(t, ok, "a stopped thread's metrics are gone")
+
+	// Started again, the in-memory store restores its changelog: the
+	// restore's records, batches and latency.
+	r = start(t, topo, cfg)
+	require.Eventually(t, func() bool {
+		m = r.app.Metrics()
+		return m.Sum("stream-state-metrics", "restore-records-total", "in-memory-state-id", "Counts") > 0
+	}, 20*time.Second, 20*time.Millisecond, "the store's restore is counted")
+	require.Positive(t, m.Sum("stream-state-metrics", "restore-total", "in-memory-state-id", "Counts"))
+	restoreLatency, ok := m.Find("stream-state-metrics", "restore-latency-max", "in-memory-state-id", "Counts")
+	require.True(t, ok)
+	require.Positive(t, restoreLatency.Value)
+	require.NoError(t, r.stop(t))
 }
 
 // At the default level, no store or per-task process metrics are

@@ -157,11 +157,12 @@ func (s *keyValueStore[K, V]) CommittedView() Store {
 // Restore implements stateproto.Restorer: it writes to the backend, below any caching
 // and change-logging layers.
 func (s *keyValueStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
+	if m := s.sensors; m != nil {
+		defer m.Restore.Done(time.Now())
+		m.RestoredRecords.Add(int64(len(batch)))
+	}
 	if err := restoreInto(s.inner, batch); err != nil {
 		return s.wrap("restore", err)
-	}
-	if m := s.sensors; m != nil {
-		m.Restore.Add(int64(len(batch)))
 	}
 	return nil
 }

@@ -37,8 +37,10 @@ func (o Op) On() bool { return o.lat != nil }
 // StoreSensors are one store's sensors (debug level).
 type StoreSensors struct {
 	Put, Get, Delete, Range, Flush Op
-	// Restore counts the records restored into the store.
-	Restore *Counter
+	// Restore is the rate and latency of the batches restored into the
+	// store from its changelog; RestoredRecords counts their records.
+	Restore         Op
+	RestoredRecords *Counter
 	// HitRatio records 1 for each read its cache answered and 0 for each
 	// it did not: hit-ratio-avg is the share of hits.
 	HitRatio *Stat
@@ -63,7 +65,8 @@ func NewStoreSensors(r *Registry, store, kind string, cached bool, tags []Tag) *
 	s := &StoreSensors{
 		Put: op("put", "puts"), Get: op("get", "gets"), Delete: op("delete", "deletes"),
 		Range: op("range", "range and prefix scans"), Flush: op("flush", "flushes"),
-		Restore: r.Counter(Debug, GroupStore, "restore", "records restored into the store from its changelog", st...),
+		Restore:         op("restore", "batches restored from the changelog"),
+		RestoredRecords: r.Counter(Debug, GroupStore, "restore-records", "records restored into the store from its changelog", st...),
 	}
 	if cached {
 		ct := append(append([]Tag{}, tags...), Tag{Key: "record-cache-id", Value: store})
