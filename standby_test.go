@@ -302,6 +302,7 @@ func TestStandbyNeverAppliesAnAbortedWrite(t *testing.T) {
 	// every value they ever show.
 	seen := map[string]string{} // value -> where
 	var seenMu sync.Mutex
+	var standbyReads, queryErrors []string // what the watcher found, for a failure's message
 	stop := make(chan struct{})
 	watched := make(chan struct{})
 	go func() {
@@ -319,11 +320,20 @@ func TestStandbyNeverAppliesAnAbortedWrite(t *testing.T) {
 						continue
 					}
 					q, err := streams.QueryKeyValue[string, string](r.app, "marks", streams.QueryOptions{StaleStores: true, Partitions: []int32{l.Partition}})
+					seenMu.Lock()
+					standbyReads = append(standbyReads, server+" "+l.Task.String())
+					if err != nil {
+						queryErrors = append(queryErrors, err.Error())
+					}
+					seenMu.Unlock()
 					if err != nil {
 						continue
 					}
 					for kv, err := range q.All() {
 						if err != nil {
+							seenMu.Lock()
+							queryErrors = append(queryErrors, err.Error())
+							seenMu.Unlock()
 							break
 						}
 						seenMu.Lock()
@@ -345,6 +355,17 @@ func TestStandbyNeverAppliesAnAbortedWrite(t *testing.T) {
 	}
 	require.NoError(t, c.WaitCaughtUp(ctxT(t), appID, "in"))
 	time.Sleep(300 * time.Millisecond)
+	// A standby reads read_committed: a transaction the fault left open
+	// holds it back until the broker aborts it (TransactionTimeout), so
+	// keep watching until it has shown what committed.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		seenMu.Lock()
+		n := len(seen)
+		seenMu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
 	close(stop)
 	<-watched
 	require.Positive(t, h.Hits(), "the fault fired")
@@ -360,7 +381,7 @@ func TestStandbyNeverAppliesAnAbortedWrite(t *testing.T) {
 	}
 	require.Positive(t, aborted, "an aborted transaction left changelog records")
 	require.Len(t, latest, 50)
-	require.NotEmpty(t, seen)
+	require.NotEmpty(t, seen, "standby reads: %d (last: %v); errors: %d (last: %v)", len(standbyReads), lastOf(standbyReads), len(queryErrors), lastOf(queryErrors))
 	for v, where := range seen {
 		require.True(t, committed[v], "standby (%s) showed %s, which no committed transaction wrote", where, v)
 	}
@@ -392,4 +413,11 @@ func TestStandbyNeverAppliesAnAbortedWrite(t *testing.T) {
 	for _, r := range apps {
 		require.NoError(t, r.stop(t))
 	}
+}
+
+func lastOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
 }
