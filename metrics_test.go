@@ -12,6 +12,7 @@ import (
 	streams "github.com/gostreams/streams"
 	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/serde"
+	"github.com/gostreams/streams/window"
 )
 
 // A running word count's metrics, named as Kafka Streams names them: the
@@ -164,5 +165,31 @@ func TestInfoLevelLeavesOutDebugMetrics(t *testing.T) {
 		require.NotEqual(t, "stream-state-metrics", v.Name.Group, v.Name.String())
 		require.NotEqual(t, streams.RecordDebug, v.Level, v.Name.String())
 	}
+	require.NoError(t, r.stop(t))
+}
+
+// At debug level window and session stores record their operations too.
+func TestDebugMetricsOfWindowAndSessionStores(t *testing.T) {
+	c := startCluster(t)
+	ctx := ctxT(t)
+	require.NoError(t, c.CreateTopic(ctx, "clicks", 1))
+	sb := kstream.NewStreamsBuilder()
+	clicks := kstream.Stream(sb, []string{"clicks"}, kstream.Consumed[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()})
+	kstream.WindowedBy(clicks.GroupByKey(), window.Tumbling(time.Minute)).Count(kstream.Materialized[string, int64]{Name: "PerMinute"})
+	kstream.WindowedBySession(clicks.GroupByKey(), window.Session(time.Minute)).Count(kstream.Materialized[string, int64]{Name: "Sessions"})
+	topo, err := sb.Build()
+	require.NoError(t, err)
+	produceValues(t, c, "clicks", true, "a", "b", "a", "c", "a")
+	cfg := config(t, c, "metrics-windows")
+	cfg.MetricsRecordingLevel = streams.RecordDebug
+	r := start(t, topo, cfg)
+	require.NoError(t, c.WaitCaughtUp(ctx, "metrics-windows", "clicks"))
+	m := r.app.Metrics()
+	for _, store := range []string{"PerMinute", "Sessions"} {
+		require.EqualValues(t, 5, m.Sum("stream-state-metrics", "put-total", "in-memory-state-id", store), "%s: a put per record", store)
+		_, ok := m.Find("stream-state-metrics", "put-latency-max", "in-memory-state-id", store)
+		require.True(t, ok, store)
+	}
+	require.Positive(t, m.Sum("stream-state-metrics", "range-total", "in-memory-state-id", "Sessions"), "a session aggregation finds the sessions it merges")
 	require.NoError(t, r.stop(t))
 }

@@ -19,6 +19,7 @@ type sessionStore[K, V any] struct {
 	// recorder records the changes for a subscription, keyed by session.
 	recorder[Windowed[K], V]
 	txnLayer
+	metering
 }
 
 var (
@@ -59,6 +60,9 @@ func (s *sessionStore[K, V]) Init(ctx StoreContext) error {
 }
 
 func (s *sessionStore[K, V]) Flush() error {
+	if m := s.sensors; m != nil {
+		defer m.Flush.Done(time.Now())
+	}
 	if err := s.inner.Flush(); err != nil {
 		return s.wrap("flush", err)
 	}
@@ -76,6 +80,12 @@ func (s *sessionStore[K, V]) Close() error {
 // backend, below any change-logging layer; records of expired sessions are
 // skipped.
 func (s *sessionStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
+	if m := s.sensors; m != nil {
+		defer m.Restore.Done(time.Now())
+	}
+	if m := s.sensors; m != nil {
+		m.RestoredRecords.Add(int64(len(batch)))
+	}
 	if err := restoreTarget(s.inner).Write(batch); err != nil {
 		return s.wrap("restore", err)
 	}
@@ -106,6 +116,9 @@ func (s *sessionStore[K, V]) sessionKey(op string, session Windowed[K]) ([]byte,
 }
 
 func (s *sessionStore[K, V]) Put(session Windowed[K], value V) error {
+	if m := s.sensors; m != nil {
+		defer m.Put.Done(time.Now())
+	}
 	k, err := s.sessionKey("put", session)
 	if err != nil {
 		return err
@@ -138,6 +151,9 @@ func sessionBounds[K any](session Windowed[K]) Windowed[K] {
 }
 
 func (s *sessionStore[K, V]) Remove(session Windowed[K]) error {
+	if m := s.sensors; m != nil {
+		defer m.Delete.Done(time.Now())
+	}
 	k, err := s.sessionKey("remove", session)
 	if err != nil {
 		return err
@@ -157,6 +173,9 @@ func (s *sessionStore[K, V]) Remove(session Windowed[K]) error {
 }
 
 func (s *sessionStore[K, V]) FetchSession(key K, start, end time.Time) (V, bool, error) {
+	if m := s.sensors; m != nil {
+		defer m.Get.Done(time.Now())
+	}
 	var zero V
 	if toMs(start) > toMs(end) {
 		return zero, false, nil // no such session can exist
@@ -202,6 +221,9 @@ func (s *sessionStore[K, V]) BackwardFetch(key K) iter.Seq2[KeyValue[Windowed[K]
 // end.
 func (s *sessionStore[K, V]) find(op string, key K, earliestEnd, latestStart int64, reverse bool) iter.Seq2[KeyValue[Windowed[K], V], error] {
 	return func(yield func(KeyValue[Windowed[K], V], error) bool) {
+		if m := s.sensors; m != nil {
+			defer m.Range.Done(time.Now())
+		}
 		k, err := s.keySerde.Serialize(key)
 		if err != nil {
 			yield(KeyValue[Windowed[K], V]{}, s.wrap(op+": serialize key", err))

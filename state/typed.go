@@ -548,3 +548,13 @@ func (s *keyValueStore[K, V]) scan(op string, r KeyRange, reverse bool, prefix [
 		}
 	}
 }
+
+// metering holds a window or session store's sensors, when metrics are on
+// (stateproto.Metered). Those stores have no record cache of their own.
+type metering struct{ sensors *metrics.StoreSensors }
+
+// SetSensors turns the store's metrics on.
+func (m *metering) SetSensors(s *metrics.StoreSensors) { m.sensors = s }
+
+// Caching reports that the store has no record cache.
+func (m *metering) Caching() bool { return false }

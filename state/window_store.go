@@ -30,6 +30,7 @@ type windowStore[K, V any] struct {
 	// recorder records the changes for a subscription, keyed by window.
 	recorder[Windowed[K], V]
 	txnLayer
+	metering
 }
 
 var (
@@ -90,6 +91,9 @@ func (s *windowStore[K, V]) noteSeq(key []byte) {
 }
 
 func (s *windowStore[K, V]) Flush() error {
+	if m := s.sensors; m != nil {
+		defer m.Flush.Done(time.Now())
+	}
 	if err := s.inner.Flush(); err != nil {
 		return s.wrap("flush", err)
 	}
@@ -107,6 +111,12 @@ func (s *windowStore[K, V]) Close() error {
 // backend, below any change-logging layer; records of expired windows are
 // skipped.
 func (s *windowStore[K, V]) Restore(batch []KeyValue[[]byte, []byte]) error {
+	if m := s.sensors; m != nil {
+		defer m.Restore.Done(time.Now())
+	}
+	if m := s.sensors; m != nil {
+		m.RestoredRecords.Add(int64(len(batch)))
+	}
 	if err := restoreTarget(s.inner).Write(batch); err != nil {
 		return s.wrap("restore", err)
 	}
@@ -136,6 +146,9 @@ func (s *windowStore[K, V]) serializeKey(op string, key K) ([]byte, error) {
 }
 
 func (s *windowStore[K, V]) Put(key K, value V, windowStart time.Time) error {
+	if m := s.sensors; m != nil {
+		defer m.Put.Done(time.Now())
+	}
 	k, err := s.serializeKey("put", key)
 	if err != nil {
 		return err
@@ -184,6 +197,9 @@ func windowRange(k []byte, from, to int64) KeyRange {
 }
 
 func (s *windowStore[K, V]) Delete(key K, windowStart time.Time) error {
+	if m := s.sensors; m != nil {
+		defer m.Delete.Done(time.Now())
+	}
 	k, err := s.serializeKey("delete", key)
 	if err != nil {
 		return err
@@ -248,6 +264,9 @@ func (s *windowStore[K, V]) decodeValue(op string, b []byte) (V, error) {
 }
 
 func (s *windowStore[K, V]) FetchOne(key K, windowStart time.Time) (V, bool, error) {
+	if m := s.sensors; m != nil {
+		defer m.Get.Done(time.Now())
+	}
 	var zero V
 	k, err := s.serializeKey("fetch", key)
 	if err != nil {
@@ -301,6 +320,9 @@ func (s *windowStore[K, V]) fetch(op string, k []byte, from, to int64, reverse b
 	return func(yield func(KeyValue[time.Time, V], error) bool) {
 		if from > to {
 			return
+		}
+		if m := s.sensors; m != nil {
+			defer m.Range.Done(time.Now())
 		}
 		for kv, err := range s.inner.Scan(windowRange(k, from, to), from, to, reverse) {
 			if err != nil {
@@ -406,6 +428,9 @@ func (s *windowStore[K, V]) fetchRange(op string, keyFrom, keyTo *K, from, to in
 		r, ok := keyRangeFor(kf, kt, maxWindowSuffix(to))
 		if !ok || from > to {
 			return
+		}
+		if m := s.sensors; m != nil {
+			defer m.Range.Done(time.Now())
 		}
 		for kv, err := range s.inner.Scan(r, from, to, reverse) {
 			if err != nil {
