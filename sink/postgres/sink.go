@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -233,7 +235,7 @@ func (p *sinkProcessor[K, V]) Close() error {
 // CommitExternal implements processor.ExternalCommitter.
 func (p *sinkProcessor[K, V]) CommitExternal(ctx context.Context, offsets map[processor.TopicPartition]int64) error {
 	eo := p.s.Mode == ExactlyOnce
-	if len(p.batch.ops) == 0 && (!eo || sameOffsets(offsets, p.committed)) {
+	if len(p.batch.ops) == 0 && (!eo || maps.Equal(offsets, p.committed)) {
 		return nil
 	}
 	if eo {
@@ -251,7 +253,7 @@ func (p *sinkProcessor[K, V]) CommitExternal(ctx context.Context, offsets map[pr
 		if rerr != nil {
 			return rerr
 		}
-		if !sameOffsets(stored, offsets) {
+		if !maps.Equal(stored, offsets) {
 			return fmt.Errorf("%w: stored %v, this task's %v", err, stored, offsets)
 		}
 		err = nil
@@ -261,7 +263,7 @@ func (p *sinkProcessor[K, V]) CommitExternal(ctx context.Context, offsets map[pr
 	}
 	p.batch.reset()
 	clear(p.first)
-	p.committed = cloneOffsets(offsets)
+	p.committed = maps.Clone(offsets)
 	return nil
 }
 
@@ -385,19 +387,7 @@ func (p *sinkProcessor[K, V]) culprit(ctx context.Context, kinds []int, def int)
 }
 
 func sameTarget(a, b op) bool {
-	return slicesEqual(a.table, b.table) && slicesEqual(a.columns, b.columns)
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(a.table, b.table) && slices.Equal(a.columns, b.columns)
 }
 
 func abbreviate(sql string) string {
@@ -465,25 +455,33 @@ func (t *offsetsTable) read(ctx context.Context, appID string, partitions []proc
 	if err := t.ensure(ctx); err != nil {
 		return nil, err
 	}
-	want := map[processor.TopicPartition]bool{}
-	for _, tp := range partitions {
-		want[tp] = true
+	all, err := t.readAll(ctx, appID)
+	if err != nil {
+		return nil, classify(err, false)
 	}
+	out := map[processor.TopicPartition]int64{}
+	for _, tp := range partitions {
+		if off, ok := all[tp]; ok {
+			out[tp] = off
+		}
+	}
+	return out, nil
+}
+
+// readAll returns every offset stored for appID.
+func (t *offsetsTable) readAll(ctx context.Context, appID string) (map[processor.TopicPartition]int64, error) {
 	rows, err := t.pool.Query(ctx, t.readSQL, appID)
 	if err != nil {
-		return nil, classify(fmt.Errorf("postgres sink: reading the offsets from %s: %w", t.name, err), false)
+		return nil, fmt.Errorf("postgres sink: reading the offsets from %s: %w", t.name, err)
 	}
 	out := map[processor.TopicPartition]int64{}
 	var tp processor.TopicPartition
 	var off int64
-	_, err = pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &off}, func() error {
-		if want[tp] {
-			out[tp] = off
-		}
+	if _, err := pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &off}, func() error {
+		out[tp] = off
 		return nil
-	})
-	if err != nil {
-		return nil, classify(fmt.Errorf("postgres sink: reading the offsets from %s: %w", t.name, err), false)
+	}); err != nil {
+		return nil, fmt.Errorf("postgres sink: reading the offsets from %s: %w", t.name, err)
 	}
 	return out, nil
 }
@@ -500,18 +498,7 @@ func StoredOffsets(ctx context.Context, pool *pgxpool.Pool, table, appID string)
 		return nil, err
 	}
 	t.pool = pool
-	rows, err := pool.Query(ctx, t.readSQL, appID)
-	if err != nil {
-		return nil, fmt.Errorf("postgres sink: reading the offsets from %s: %w", t.name, err)
-	}
-	out := map[processor.TopicPartition]int64{}
-	var tp processor.TopicPartition
-	var off int64
-	_, err = pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &off}, func() error {
-		out[tp] = off
-		return nil
-	})
-	return out, err
+	return t.readAll(ctx, appID)
 }
 
 func parseIdentifier(name string) (pgx.Identifier, error) {
@@ -534,25 +521,5 @@ func keys(m map[processor.TopicPartition]int64) []processor.TopicPartition {
 	}
 	// A fixed order, so that two tasks never lock rows in opposite orders.
 	sortPartitions(out)
-	return out
-}
-
-func sameOffsets(a, b map[processor.TopicPartition]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for tp, o := range a {
-		if bo, ok := b[tp]; !ok || bo != o {
-			return false
-		}
-	}
-	return true
-}
-
-func cloneOffsets(m map[processor.TopicPartition]int64) map[processor.TopicPartition]int64 {
-	out := make(map[processor.TopicPartition]int64, len(m))
-	for tp, o := range m {
-		out[tp] = o
-	}
 	return out
 }
