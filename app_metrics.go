@@ -104,20 +104,14 @@ func (a *App) MetricHistory(name MetricName) []MetricPoint {
 	return out
 }
 
-// metricsName is name with its tags in the registry's order: the order
-// the registry's sensors have them.
+// metricsName is n in the registry's form.
 func metricsName(n MetricName) metrics.Name {
 	out := metrics.Name{Name: n.Name, Group: n.Group}
-	for _, k := range tagOrder {
-		if v, ok := n.Tags[k]; ok {
-			out.Tags = append(out.Tags, metrics.Tag{Key: k, Value: v})
-		}
+	for k, v := range n.Tags {
+		out.Tags = append(out.Tags, metrics.Tag{Key: k, Value: v})
 	}
 	return out
 }
-
-// tagOrder is the order of the tags in the registry's names.
-var tagOrder = []string{"client-id", "thread-id", "task-id", "processor-node-id", "topic", "partition", "record-cache-id", "in-memory-state-id", "rocksdb-state-id"}
 
 func publicMetrics(vs []metrics.Value) []Metric {
 	out := make([]Metric, len(vs))

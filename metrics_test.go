@@ -127,10 +127,17 @@ func TestMetricsOfARunningWordCount(t *testing.T) {
 	}
 	require.Equal(t, 6, tasks, "3 partitions of lines, 3 of the repartition topic")
 
-	// A history of the totals, for graphs: after a few seconds of running.
-	time.Sleep(2100 * time.Millisecond)
-	h := r.app.MetricHistory(streams.MetricName{Group: "stream-thread-metrics", Name: "process-total", Tags: map[string]string{"thread-id": "metrics-wc-thread-0"}})
-	require.GreaterOrEqual(t, len(h), 2)
+	// A history of the totals, for graphs: a point a second, the last one
+	// the thread's total.
+	last, ok := r.app.Metrics().Find("stream-thread-metrics", "process-total", "thread-id", "metrics-wc-thread-0")
+	require.True(t, ok)
+	var h []streams.MetricPoint
+	require.Eventually(t, func() bool {
+		h = r.app.MetricHistory(streams.MetricName{Group: "stream-thread-metrics", Name: "process-total", Tags: map[string]string{"thread-id": "metrics-wc-thread-0"}})
+		return len(h) >= 2 && float64(h[len(h)-1].Total) == last.Value
+	}, 10*time.Second, 50*time.Millisecond, "a history of thread 0's process-total that reaches its total %v", last.Value)
+	require.True(t, h[0].Time.Before(h[len(h)-1].Time))
+	require.LessOrEqual(t, h[0].Total, h[len(h)-1].Total)
 
 	require.NoError(t, r.stop(t))
 	_, ok = r.app.Metrics().Find("stream-thread-metrics", "process-total")

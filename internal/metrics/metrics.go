@@ -494,16 +494,22 @@ type Point struct {
 }
 
 // History returns the totals of the counter named name (group, name-total
-// and tags) at the close of each of the last History's samples, oldest
-// first; nil if there is no such counter.
+// and tags, in any order) at the close of each of the last History's
+// samples, oldest first; nil if there is no such counter.
 func (r *Registry) History(n Name) []Point {
 	if r == nil {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.mu.counters[n.key()]
-	if !ok {
+	var c *Counter
+	for _, x := range r.mu.counters {
+		if x.name.Name == n.Name && x.name.Group == n.Group && sameTags(x.name.Tags, n.Tags) {
+			c = x
+			break
+		}
+	}
+	if c == nil {
 		return nil
 	}
 	out := make([]Point, 0, r.mu.samples)
@@ -512,4 +518,17 @@ func (r *Registry) History(n Name) []Point {
 		out = append(out, Point{Time: r.mu.times[i], Total: c.totals[i]})
 	}
 	return out
+}
+
+// sameTags reports whether a and b hold the same tags, in any order.
+func sameTags(a, b []Tag) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, t := range a {
+		if !slices.Contains(b, t) {
+			return false
+		}
+	}
+	return true
 }

@@ -61,6 +61,16 @@ func TestCounterTotalAndRateOverTheWindow(t *testing.T) {
 	require.Len(t, h, 70)
 	require.EqualValues(t, 10, h[0].Total)
 	require.EqualValues(t, 1600, h[69].Total)
+
+	// The tags of a name may come in any order.
+	two := r.Counter(Info, "g", "dropped", "", Tag{"thread-id", "t0"}, Tag{"task-id", "0_1"})
+	two.Add(3)
+	clock.t = clock.t.Add(time.Second)
+	r.closeSample()
+	h = r.History(Name{Name: "dropped-total", Group: "g", Tags: []Tag{{"task-id", "0_1"}, {"thread-id", "t0"}}})
+	require.NotEmpty(t, h)
+	require.EqualValues(t, 3, h[len(h)-1].Total)
+	require.Nil(t, r.History(Name{Name: "dropped-total", Group: "g", Tags: []Tag{{"task-id", "0_1"}}}), "a subset of the tags names another metric")
 }
 
 func TestStatKeepsTheWindowsAverageMinAndMax(t *testing.T) {
