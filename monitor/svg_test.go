@@ -7,13 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/internal/topotest"
 	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
@@ -71,81 +71,26 @@ func kv(name string) state.StoreBuilder {
 	return state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore(name), serde.String(), serde.String())
 }
 
-// repartitions has four sub-topologies: orders repartitioned two ways to
-// two counts, whose output the fourth reads back (topology's picture
-// tests have it too).
+// repartitions is topotest.Repartitions.
 func repartitions(t *testing.T) *topology.Topology {
 	t.Helper()
-	b := topology.NewBuilder()
-	rp := topology.Repartition[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()}
-	orders := topology.AddSource(b, "orders", src("orders"))
-	byCustomer := topology.AddRepartition(b, "by-customer", rp, topology.AddProcessor(b, "key-by-customer", processor.Func(pass), orders))
-	byRegion := topology.AddRepartition(b, "by-region", rp, topology.AddProcessor(b, "key-by-region", processor.Func(pass), orders))
-	topology.AddSink(b, "customer-counts", snk("customer-counts"), topology.AddProcessor(b, "count-customers", processor.Func(pass), byCustomer))
-	b.AddStateStore(kv("customer-counts-store"), "count-customers")
-	topology.AddSink(b, "region-counts", snk("region-counts"), topology.AddProcessor(b, "count-regions", processor.Func(pass), byRegion))
-	b.AddStateStore(kv("region-counts-store"), "count-regions")
-	counts := topology.AddSource(b, "read-customer-counts", src("customer-counts"))
-	topology.AddSink(b, "alerts", snk("alerts"), topology.AddProcessor(b, "alert", processor.Func(pass), counts))
-	topo, err := b.Build()
+	topo, err := topotest.Repartitions()
 	require.NoError(t, err)
 	return topo
 }
 
-// globalStore has a global store that a processor of another sub-topology
-// reads, and a source with no successor.
+// globalStore is topotest.GlobalStore.
 func globalStore(t *testing.T) *topology.Topology {
 	t.Helper()
-	b := topology.NewBuilder()
-	orders := topology.AddSource(b, "A-orders", src("orders"))
-	enrich := topology.AddProcessor(b, "enrich", processor.Func(pass), orders)
-	b.ConnectProcessorAndStateStores("enrich", "customers")
-	topology.AddSink(b, "out", snk("enriched"), enrich)
-	topology.AddGlobalStore(b,
-		state.NewKeyValueStoreBuilder(state.InMemoryKeyValueStore("customers"), serde.String(), serde.String()).WithLoggingDisabled(),
-		"B-customers-source", topology.GlobalSource[string, string]{Topic: "customers", KeySerde: serde.String(), ValueSerde: serde.String()},
-		"B-customers-update", func() processor.Processor[string, string, struct{}, struct{}] { return &putter{} })
-	topology.AddSource(b, "C-clicks", src("clicks"))
-	topo, err := b.Build()
+	topo, err := topotest.GlobalStore()
 	require.NoError(t, err)
 	return topo
 }
 
-type putter struct {
-	kv state.KeyValueStore[string, string]
-}
-
-func (p *putter) Init(ctx processor.Context[struct{}, struct{}]) error {
-	var err error
-	p.kv, err = processor.GetStore[state.KeyValueStore[string, string]](ctx, "customers")
-	return err
-}
-
-func (p *putter) Process(rec processor.Record[string, string]) error {
-	return p.kv.Put(rec.Key, rec.Value)
-}
-func (p *putter) Close() error { return nil }
-
-// sharedStore joins two sources through a store both processors use,
-// and has a pattern source and a sink with a topic chooser.
+// sharedStore is topotest.SharedStore.
 func sharedStore(t *testing.T) *topology.Topology {
 	t.Helper()
-	b := topology.NewBuilder()
-	z := topology.AddSource(b, "z-source", src("z"))
-	topology.AddSink(b, "z-sink", snk("z-out"), topology.AddProcessor(b, "z-proc", processor.Func(pass), z))
-	orders := topology.AddSource(b, "orders", src("orders"))
-	payments := topology.AddSource(b, "payments", topology.Source[string, string]{Pattern: regexp.MustCompile(`payments-.*`), KeySerde: serde.String(), ValueSerde: serde.String()})
-	po := topology.AddProcessor(b, "join-orders", processor.Func(pass), orders)
-	pp := topology.AddProcessor(b, "join-payments", processor.Func(pass), payments)
-	b.AddStateStore(kv("joined"), "join-orders")
-	b.ConnectProcessorAndStateStores("join-payments", "joined")
-	enrich := topology.AddProcessor(b, "enrich", processor.Func(pass), po, pp)
-	topology.AddSink(b, "a-sink", snk("enriched"), enrich)
-	topology.AddSink(b, "audit", topology.Sink[string, string]{
-		TopicChooser: func(processor.Record[string, string]) (string, error) { return "audit", nil },
-		KeySerde:     serde.String(), ValueSerde: serde.String(),
-	}, po)
-	topo, err := b.Build()
+	topo, err := topotest.SharedStore()
 	require.NoError(t, err)
 	return topo
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/internal/topotest"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -205,19 +206,10 @@ func TestDescribeGlobalStore(t *testing.T) {
 	require.Equal(t, 1, d.GlobalStores[0].ID)
 }
 
-// globalStore is the topology of TestDescribeGlobalStore: a global
-// store's sub-topology between two others, and a processor that uses the
-// store.
+// globalStore is topotest.GlobalStore.
 func globalStore(t *testing.T) *topology.Topology {
 	t.Helper()
-	b := topology.NewBuilder()
-	orders := topology.AddSource(b, "A-orders", src("orders"))
-	enrich := topology.AddProcessor(b, "enrich", processor.Func(pass), orders)
-	b.ConnectProcessorAndStateStores("enrich", "customers")
-	topology.AddSink(b, "out", snk("enriched"), enrich)
-	topology.AddGlobalStore(b, globalKV("customers"), "B-customers-source", gsrc("customers"), "B-customers-update", putAll("customers"))
-	topology.AddSource(b, "C-clicks", src("clicks"))
-	topo, err := b.Build()
+	topo, err := topotest.GlobalStore()
 	require.NoError(t, err)
 	return topo
 }

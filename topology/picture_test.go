@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/internal/topotest"
 	"github.com/gostreams/streams/kstream"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
@@ -101,22 +102,10 @@ func wordCountDSL(t *testing.T) *topology.Topology {
 	return topo
 }
 
-// repartitions has four sub-topologies: orders repartitioned two ways to
-// two counts, whose output the fourth reads back.
+// repartitions is topotest.Repartitions.
 func repartitions(t *testing.T) *topology.Topology {
 	t.Helper()
-	b := topology.NewBuilder()
-	rp := topology.Repartition[string, string]{KeySerde: serde.String(), ValueSerde: serde.String()}
-	orders := topology.AddSource(b, "orders", src("orders"))
-	byCustomer := topology.AddRepartition(b, "by-customer", rp, topology.AddProcessor(b, "key-by-customer", processor.Func(pass), orders))
-	byRegion := topology.AddRepartition(b, "by-region", rp, topology.AddProcessor(b, "key-by-region", processor.Func(pass), orders))
-	topology.AddSink(b, "customer-counts", snk("customer-counts"), topology.AddProcessor(b, "count-customers", processor.Func(pass), byCustomer))
-	b.AddStateStore(kv("customer-counts-store"), "count-customers")
-	topology.AddSink(b, "region-counts", snk("region-counts"), topology.AddProcessor(b, "count-regions", processor.Func(pass), byRegion))
-	b.AddStateStore(kv("region-counts-store"), "count-regions")
-	counts := topology.AddSource(b, "read-customer-counts", src("customer-counts"))
-	topology.AddSink(b, "alerts", snk("alerts"), topology.AddProcessor(b, "alert", processor.Func(pass), counts))
-	topo, err := b.Build()
+	topo, err := topotest.Repartitions()
 	require.NoError(t, err)
 	return topo
 }

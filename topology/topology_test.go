@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gostreams/streams/internal/topotest"
 	"github.com/gostreams/streams/processor"
 	"github.com/gostreams/streams/serde"
 	"github.com/gostreams/streams/state"
@@ -77,29 +78,10 @@ func TestDescribeGroupsBySharedStoreAndSortsLikeKafka(t *testing.T) {
 	golden(t, "shared-store.golden", d.String())
 }
 
-// sharedStore is the topology of
-// TestDescribeGroupsBySharedStoreAndSortsLikeKafka: two sources, one of
-// them a pattern's, whose processors share a store, and a sink with a
-// TopicChooser.
+// sharedStore is topotest.SharedStore.
 func sharedStore(t *testing.T) *topology.Topology {
 	t.Helper()
-	b := topology.NewBuilder()
-	z := topology.AddSource(b, "z-source", src("z"))
-	topology.AddSink(b, "z-sink", snk("z-out"), topology.AddProcessor(b, "z-proc", processor.Func(pass), z))
-
-	orders := topology.AddSource(b, "orders", src("orders"))
-	payments := topology.AddSource(b, "payments", topology.Source[string, string]{Pattern: regexp.MustCompile(`payments-.*`), KeySerde: serde.String(), ValueSerde: serde.String()})
-	po := topology.AddProcessor(b, "join-orders", processor.Func(pass), orders)
-	pp := topology.AddProcessor(b, "join-payments", processor.Func(pass), payments)
-	b.AddStateStore(kv("joined"), "join-orders")
-	b.ConnectProcessorAndStateStores("join-payments", "joined")
-	enrich := topology.AddProcessor(b, "enrich", processor.Func(pass), po, pp)
-	topology.AddSink(b, "a-sink", snk("enriched"), enrich)
-	topology.AddSink(b, "audit", topology.Sink[string, string]{
-		TopicChooser: func(processor.Record[string, string]) (string, error) { return "audit", nil },
-		KeySerde:     serde.String(), ValueSerde: serde.String(),
-	}, po)
-	topo, err := b.Build()
+	topo, err := topotest.SharedStore()
 	require.NoError(t, err)
 	return topo
 }
